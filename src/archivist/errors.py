@@ -1,0 +1,130 @@
+"""The archivist error tree.
+
+Every error the library raises on purpose is one of these; each carries a stable ``code``
+(used in JSON error bodies and CLI output) and the HTTP ``status`` a server answers with,
+so the same table serves both directions over HTTP::
+
+    ArchivistError
+    ├── ArtifactNotFoundError   (also KeyError)      404
+    ├── InvalidNameError        (also ValueError)    422
+    ├── InvalidQueryError       (also ValueError)    422
+    ├── InvalidInputError       (also ValueError)    422
+    ├── IntegrityError                               409
+    ├── PermissionDeniedError                        403
+    ├── ConflictError                                409
+    ├── PickleNotAllowedError                        422
+    ├── StorageError                                 503
+    └── MissingDependencyError                       501
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ArchivistError(Exception):
+    """Base class of every error archivist raises on purpose."""
+
+    code: ClassVar[str] = "archivist_error"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class ArtifactNotFoundError(ArchivistError, KeyError):
+    """No live version answers the reference; the message lists what does exist."""
+
+    code = "not_found"
+    status = 404
+
+
+class InvalidNameError(ArchivistError, ValueError):
+    """A name, alias, tag key, id or reference breaks the rules of SPEC §9."""
+
+    code = "invalid_name"
+    status = 422
+
+
+class InvalidQueryError(ArchivistError, ValueError):
+    """A search query does not parse; ``position`` points at the offending token."""
+
+    code = "invalid_query"
+    status = 422
+
+    def __init__(self, message: str, *, position: int = 0, token: str = "") -> None:
+        super().__init__(f"{message} (at position {position}: {token!r})", position=position,
+                         token=token)
+        self.position = position
+        self.token = token
+
+
+class InvalidInputError(ArchivistError, ValueError):
+    """Metadata, tags, partitions, paths or URIs that are malformed or over a size limit."""
+
+    code = "invalid_input"
+    status = 422
+
+
+class IntegrityError(ArchivistError):
+    """A version's bytes are missing or do not hash to its digest."""
+
+    code = "integrity_error"
+    status = 409
+
+
+class PermissionDeniedError(ArchivistError):
+    """The caller may not do this (scope, project, or a path outside the store)."""
+
+    code = "permission_denied"
+    status = 403
+
+
+class ConflictError(ArchivistError):
+    """The request conflicts with the catalog's state (deleted version, busy catalog, …)."""
+
+    code = "conflict"
+    status = 409
+
+
+class PickleNotAllowedError(ArchivistError):
+    """Loading this object would unpickle it; pass ``allow_pickle=True`` if you trust it."""
+
+    code = "pickle_not_allowed"
+    status = 422
+
+
+class StorageError(ArchivistError):
+    """The blob store or the metadata database failed (disk full, I/O error, …)."""
+
+    code = "storage_error"
+    status = 503
+
+
+class MissingDependencyError(ArchivistError, ImportError):
+    """An optional extra is needed for this object type; the message says which."""
+
+    code = "missing_dependency"
+    status = 501
+
+
+class DuplicateArtifactWarning(UserWarning):
+    """The registered content already exists in the catalog under other version(s)."""
+
+
+ERRORS_BY_CODE: dict[str, type[ArchivistError]] = {
+    cls.code: cls
+    for cls in (
+        ArchivistError, ArtifactNotFoundError, InvalidNameError, InvalidQueryError,
+        InvalidInputError, IntegrityError, PermissionDeniedError, ConflictError,
+        PickleNotAllowedError, StorageError, MissingDependencyError,
+    )
+}

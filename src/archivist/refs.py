@@ -1,0 +1,90 @@
+"""Parse and format references to versions.
+
+A reference (``ref``) names one version::
+
+    0193f0c2-…            an id (UUIDv7)
+    fraud                 the latest live version of ``fraud``
+    fraud:3  fraud:latest a version number, or latest explicitly
+    fraud@production      the version an alias points at
+    archivist://team/fraud:3   the same, in project ``team`` (also ``…/fraud@prod``)
+
+Version numbers are positive integers written without leading zeros; ``:0``, ``:01``,
+``:-1`` and ``:1.0`` are invalid references, not missing versions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from archivist.errors import InvalidNameError
+from archivist.names import ID_PATTERN, check_alias, check_name
+
+URI_SCHEME = "archivist://"
+MAX_REF = 512
+_VERSION = re.compile(r"[1-9][0-9]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A parsed reference: exactly one of ``id`` or ``name`` is set."""
+
+    id: str | None = None
+    name: str | None = None
+    project: str | None = None
+    version: int | None = None
+    alias: str | None = None
+
+    def __str__(self) -> str:
+        if self.id is not None:
+            return self.id
+        text = f"{self.name}"
+        if self.version is not None:
+            text += f":{self.version}"
+        elif self.alias is not None:
+            text += f"@{self.alias}"
+        if self.project is not None:
+            return f"{URI_SCHEME}{self.project}/{text}"
+        return text
+
+
+def parse_ref(ref: str) -> Ref:
+    """Parse a reference string.
+
+    Raises:
+        InvalidNameError: for anything that is not one of the forms above.
+    """
+    if not isinstance(ref, str):
+        raise InvalidNameError(f"a reference must be a string, got {type(ref).__name__}")
+    if not ref or len(ref) > MAX_REF:
+        raise InvalidNameError(f"a reference must be 1-{MAX_REF} characters long")
+    if ID_PATTERN.fullmatch(ref):
+        return Ref(id=ref)
+    project: str | None = None
+    body = ref
+    if ref.lower().startswith(URI_SCHEME):
+        rest = ref[len(URI_SCHEME):]
+        project_part, sep, body = rest.partition("/")
+        if not sep:
+            raise InvalidNameError(f"invalid reference {ref!r}: expected archivist://PROJECT/NAME")
+        project = check_name(project_part, "project")
+        if ID_PATTERN.fullmatch(body):
+            return Ref(id=body, project=project)
+    if "@" in body:
+        name, _, alias = body.partition("@")
+        return Ref(name=check_name(name), project=project, alias=check_alias(alias))
+    if ":" in body:
+        name, _, version = body.partition(":")
+        check_name(name)
+        if version == "latest":
+            return Ref(name=name, project=project)
+        if not _VERSION.fullmatch(version):
+            raise InvalidNameError(
+                f"invalid version {version!r} in {ref!r}: versions are 1, 2, 3, … or 'latest'"
+            )
+        return Ref(name=name, project=project, version=int(version))
+    return Ref(name=check_name(body), project=project)
+
+
+def version_uri(project: str, name: str, version: int) -> str:
+    return f"{URI_SCHEME}{project}/{name}:{version}"

@@ -75,6 +75,7 @@ class ListFilter:
     source_run_id: str | None = None
     source_pipeline: str | None = None
     digest: str | None = None
+    kind: str | None = None
     latest_only: bool = False
     include_deleted: bool = False
     oldest_first: bool = False
@@ -125,8 +126,8 @@ class Backend(Protocol):
         """Live versions matching a parsed query (SPEC §3), in the query's order."""
         ...
 
-    def find_digest(self, digest: str) -> list[Artifact]:
-        """Live versions (any project) whose content digest is ``digest``."""
+    def find_digest(self, digest: str, project: str) -> list[Artifact]:
+        """Live versions of ``project`` whose content digest is ``digest``."""
         ...
 
     def update_tags(self, version_id: str, set_tags: dict[str, Any], remove: Sequence[str],

@@ -1,0 +1,331 @@
+"""``SqlBackend``: the metadata store on SQLAlchemy Core, for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from archivist.backends.base import LineageRows, ListFilter, NewVersion
+from archivist.backends.sql import documents, engine as engines, lineage, reads
+from archivist.backends.sql.search import compile_search
+from archivist.backends.sql.tables import (
+    aliases,
+    artifacts,
+    blob_refs,
+    edges,
+    history,
+    inflight,
+    partitions,
+    tags,
+    versions,
+)
+from archivist.errors import ArtifactNotFoundError, ConflictError
+from archivist.model import Artifact, HistoryEntry
+from archivist.query.ast import Query
+from archivist.refs import Ref, parse_ref
+
+
+class SqlBackend:
+    """The metadata store on SQLite (the zero-config default) or PostgreSQL.
+
+    Obtain one with ``SqlBackend("sqlite:////path/catalog.db")`` or
+    ``SqlBackend("postgresql+psycopg://…")``; the schema is migrated on open.
+    """
+
+    def __init__(self, url: str, *, busy_timeout: float = 10.0) -> None:
+        self.url = url
+        self.engine = engines.create_engine(url, busy_timeout=busy_timeout)
+        database = self.engine.url.database
+        lock = f"{database}.lock" if url.startswith("sqlite") and database else None
+        if lock is not None:
+            Path(lock).parent.mkdir(parents=True, exist_ok=True)
+        engines.migrate(self.engine, lock)
+
+    # -- writes ------------------------------------------------------------------------
+    def create_versions(self, records: Sequence[NewVersion]) -> list[Artifact]:
+        if not records:
+            return []
+        with engines.write_transaction(self.engine) as conn:
+            seqs = self._insert(conn, records)
+            return reads.hydrate(conn, seqs)
+
+    def _insert(self, conn: sa.Connection, records: Sequence[NewVersion]) -> list[int]:
+        pks = self._artifact_rows(conn, records)
+        counters = dict(pks.values())
+        rows = []
+        for r in records:
+            pk = pks[(r.project, r.name.lower())][0]
+            if r.version is None:
+                counters[pk] += 1
+                number = counters[pk]
+            else:
+                number = r.version
+                counters[pk] = max(counters[pk], number)
+            rows.append(_version_row(r, pk, number))
+        conn.execute(artifacts.update().where(artifacts.c.pk == sa.bindparam("_pk"))
+                     .values(last_version=sa.bindparam("_last")),
+                     [{"_pk": pk, "_last": last} for pk, last in counters.items()])
+        result = conn.execute(
+            versions.insert().returning(versions.c.seq, sort_by_parameter_order=True), rows)
+        seqs = [int(s) for s in result.scalars()]
+        by_id = {r.id: s for r, s in zip(records, seqs, strict=True)}
+        self._insert_children(conn, records, seqs, by_id, pks)
+        return seqs
+
+    def _artifact_rows(self, conn: sa.Connection,
+                       records: Sequence[NewVersion]) -> dict[tuple[str, str], tuple[int, int]]:
+        """Create missing artifact rows (locked on PostgreSQL) and return
+        ``(project, folded name) -> (pk, last version)``."""
+        wanted = {(r.project, r.name.lower()): r.name for r in records}
+        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)
+        conn.execute(
+            insert(artifacts).on_conflict_do_nothing(),
+            [{"project": p, "name": n, "name_folded": f, "last_version": 0}
+             for (p, f), n in wanted.items()],
+        )
+        found = conn.execute(
+            sa.select(artifacts.c.pk, artifacts.c.project, artifacts.c.name,
+                      artifacts.c.last_version)
+            .where(sa.tuple_(artifacts.c.project, artifacts.c.name_folded).in_(list(wanted)))
+            .with_for_update()
+        ).all()
+        for row in found:
+            asked = wanted[(row.project, row.name.lower())]
+            if asked != row.name:
+                raise ConflictError(
+                    f"an artifact named {row.name!r} already exists in project "
+                    f"{row.project!r}; names are unique regardless of case "
+                    f"(register under {row.name!r} or pick another name than {asked!r})",
+                    existing=row.name)
+        return {(row.project, row.name.lower()): (row.pk, row.last_version) for row in found}
+
+    def _insert_children(self, conn: sa.Connection, records: Sequence[NewVersion],
+                         seqs: list[int], by_id: dict[str, int],
+                         pks: dict[tuple[str, str], tuple[int, int]]) -> None:
+        outside = {p for r in records for p in r.parent_ids if p not in by_id}
+        if outside:
+            found = dict(conn.execute(
+                sa.select(versions.c.id, versions.c.seq).where(versions.c.id.in_(outside))).all())
+            missing = sorted(outside - found.keys())
+            if missing:
+                raise ArtifactNotFoundError(
+                    f"parent version(s) not found: {', '.join(missing[:10])}; nothing was "
+                    "registered", missing=missing)
+            by_id = {**by_id, **found}
+        tag_rows, part_rows, edge_rows, ref_rows, docs = [], [], [], [], []
+        for r, seq in zip(records, seqs, strict=True):
+            tag_rows += [_tag_row(seq, k, v) for k, v in r.tags.items()]
+            part_rows += [{"seq": seq, "key": k, "value": v} for k, v in r.partitions.items()]
+            edge_rows += [{"parent": by_id[p], "child": seq} for p in dict.fromkeys(r.parent_ids)]
+            ref_rows += [{"seq": seq, "digest": d} for d in dict.fromkeys(r.blob_digests)]
+            docs.append({"rowid": seq, "body": documents.document(
+                r.name, r.description, r.tags, r.metadata)})
+        for table, rows in ((tags, tag_rows), (partitions, part_rows), (edges, edge_rows),
+                            (blob_refs, ref_rows)):
+            if rows:
+                conn.execute(table.insert(), rows)
+        documents.insert_documents(conn, docs)
+        for r, seq in zip(records, seqs, strict=True):
+            for alias in r.aliases:
+                self._point_alias(conn, pks[(r.project, r.name.lower())][0], seq, alias, r.user)
+
+    def update_tags(self, version_id: str, set_tags: dict[str, Any], remove: Sequence[str],
+                    user: str | None) -> None:
+        with engines.write_transaction(self.engine) as conn:
+            row = self._live_row(conn, version_id, "tag")
+            current = dict(conn.execute(
+                sa.select(tags.c.key, tags.c.value).where(tags.c.seq == row.seq)).all())
+            now = time.time()
+            changes = []
+            for key in remove:
+                if key in current:
+                    conn.execute(tags.delete().where(tags.c.seq == row.seq, tags.c.key == key))
+                    changes.append(_history(row, "tag", key, current.pop(key), None, user, now))
+            for key, value in set_tags.items():
+                old = current.get(key)
+                if key in current:
+                    conn.execute(tags.update().where(tags.c.seq == row.seq, tags.c.key == key)
+                                 .values(_tag_row(row.seq, key, value)))
+                else:
+                    conn.execute(tags.insert(), [_tag_row(row.seq, key, value)])
+                current[key] = value
+                changes.append(_history(row, "tag", key, old, value, user, now))
+            if changes:
+                conn.execute(history.insert(), changes)
+            documents.delete_document(conn, row.seq)
+            documents.insert_documents(conn, [{"rowid": row.seq, "body": documents.document(
+                row.name, row.description, current, row.metadata)}])
+
+    def set_alias(self, version_id: str, alias: str, user: str | None) -> None:
+        with engines.write_transaction(self.engine) as conn:
+            row = self._live_row(conn, version_id, "alias")
+            self._point_alias(conn, row.artifact_pk, row.seq, alias, user)
+
+    def _point_alias(self, conn: sa.Connection, artifact_pk: int, seq: int, alias: str,
+                     user: str | None) -> None:
+        key = (aliases.c.artifact_pk == artifact_pk, aliases.c.alias == alias)
+        old = conn.execute(sa.select(versions.c.id).join(aliases, aliases.c.seq == versions.c.seq)
+                           .where(*key)).scalar()
+        new_id = conn.execute(sa.select(versions.c.id).where(versions.c.seq == seq)).scalar()
+        if old == new_id:
+            return
+        if old is None:
+            conn.execute(aliases.insert(), [{"artifact_pk": artifact_pk, "alias": alias,
+                                             "seq": seq}])
+        else:
+            conn.execute(aliases.update().where(*key).values(seq=seq))
+        conn.execute(history.insert(), [{"artifact_pk": artifact_pk, "seq": seq,
+                                         "kind": "alias", "key": alias, "old": old,
+                                         "new": new_id, "user": user, "at": time.time()}])
+
+    def remove_alias(self, project: str, name: str, alias: str, user: str | None) -> None:
+        with engines.write_transaction(self.engine) as conn:
+            found = conn.execute(
+                sa.select(aliases.c.artifact_pk, aliases.c.seq, versions.c.id)
+                .join(artifacts, artifacts.c.pk == aliases.c.artifact_pk)
+                .join(versions, versions.c.seq == aliases.c.seq)
+                .where(artifacts.c.project == project, artifacts.c.name == name,
+                       aliases.c.alias == alias)).first()
+            if found is None:
+                raise ArtifactNotFoundError(
+                    f"{name!r} has no alias {alias!r} in project {project!r}")
+            conn.execute(aliases.delete().where(aliases.c.artifact_pk == found.artifact_pk,
+                                                aliases.c.alias == alias))
+            conn.execute(history.insert(), [{"artifact_pk": found.artifact_pk,
+                                             "seq": found.seq, "kind": "alias", "key": alias,
+                                             "old": found.id, "new": None, "user": user,
+                                             "at": time.time()}])
+
+    def delete_version(self, version_id: str, user: str | None) -> None:
+        with engines.write_transaction(self.engine) as conn:
+            row = self._live_row(conn, version_id, "delete")
+            now = time.time()
+            conn.execute(versions.update().where(versions.c.seq == row.seq)
+                         .values(deleted_at=now))
+            pointing = conn.execute(sa.select(aliases.c.alias).where(
+                aliases.c.seq == row.seq)).scalars().all()
+            conn.execute(aliases.delete().where(aliases.c.seq == row.seq))
+            changes = [_history(row, "alias", a, row.id, None, user, now) for a in pointing]
+            changes.append(_history(row, "delete", f"v{row.version}", row.id, None, user, now))
+            conn.execute(history.insert(), changes)
+            documents.delete_document(conn, row.seq)
+
+    def _live_row(self, conn: sa.Connection, version_id: str, action: str) -> Any:
+        row = conn.execute(sa.select(versions).where(versions.c.id == version_id)).first()
+        if row is None:
+            raise ArtifactNotFoundError(f"no version with id {version_id!r}")
+        if row.deleted_at is not None:
+            raise ConflictError(f"{row.name}:{row.version} is deleted; cannot {action} it")
+        return row
+
+    # -- in-flight blob leases (gc safety) ---------------------------------------------
+    def lease_blobs(self, token: str, digests: Iterable[str], expires_at: float) -> None:
+        rows = [{"token": token, "digest": d, "expires_at": expires_at}
+                for d in dict.fromkeys(digests)]
+        if not rows:
+            return
+        insert = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)
+        stmt = insert(inflight)
+        stmt = stmt.on_conflict_do_update(index_elements=["token", "digest"],
+                                          set_={"expires_at": stmt.excluded.expires_at})
+        with engines.write_transaction(self.engine) as conn:
+            conn.execute(stmt, rows)
+
+    def release_blobs(self, token: str) -> None:
+        with engines.write_transaction(self.engine) as conn:
+            conn.execute(inflight.delete().where(inflight.c.token == token))
+
+    def leased_digests(self, now: float) -> set[str]:
+        with engines.read_transaction(self.engine) as conn:
+            return set(conn.execute(sa.select(inflight.c.digest).where(
+                inflight.c.expires_at > now)).scalars())
+
+    # -- reads -------------------------------------------------------------------------
+    def get_version(self, ref: Ref, project: str) -> Artifact:
+        with engines.read_transaction(self.engine) as conn:
+            return reads.hydrate(conn, [reads.resolve_seq(conn, ref, project)])[0]
+
+    def get_versions_by_id(self, ids: Sequence[str]) -> list[Artifact]:
+        with engines.read_transaction(self.engine) as conn:
+            found = dict(conn.execute(sa.select(versions.c.id, versions.c.seq)
+                                      .where(versions.c.id.in_(list(ids)))).all())
+            return reads.hydrate(conn, [found[i] for i in ids if i in found])
+
+    def list_versions(self, filters: ListFilter) -> list[Artifact]:
+        with engines.read_transaction(self.engine) as conn:
+            return reads.hydrate(conn, reads.list_seqs(conn, filters))
+
+    def search(self, query: Query, project: str, limit: int, offset: int) -> list[Artifact]:
+        with engines.read_transaction(self.engine) as conn:
+            stmt = compile_search(
+                query, project=project, dialect=conn.dialect.name,
+                resolve_seq=lambda ref: reads.resolve_seq(conn, parse_ref(ref), project),
+                now=time.time(), limit=limit, offset=offset)
+            return reads.hydrate(conn, [int(s) for s in conn.execute(stmt).scalars()])
+
+    def find_digest(self, digest: str, project: str) -> list[Artifact]:
+        return self.list_versions(ListFilter(project=project, digest=digest, limit=20))
+
+    def history(self, project: str, name: str) -> list[HistoryEntry]:
+        with engines.read_transaction(self.engine) as conn:
+            return reads.history_entries(conn, project, name)
+
+    def lineage(self, version_id: str, direction: str, depth: int | None) -> LineageRows:
+        with engines.read_transaction(self.engine) as conn:
+            start = reads.resolve_seq(conn, Ref(id=version_id), "")
+            one_up = lineage.walk(conn, start, "up", 1) if direction != "down" else []
+            one_down = lineage.walk(conn, start, "down", 1) if direction != "up" else []
+            up = lineage.walk(conn, start, "up", depth) if direction != "down" else []
+            down = lineage.walk(conn, start, "down", depth) if direction != "up" else []
+            seen = [start, *dict.fromkeys(up + down)]
+            ids = dict(conn.execute(sa.select(versions.c.seq, versions.c.id)
+                                    .where(versions.c.seq.in_(seen))).all())
+            return LineageRows(
+                parents=[ids[s] for s in one_up], children=[ids[s] for s in one_down],
+                upstream=[ids[s] for s in up], downstream=[ids[s] for s in down],
+                edges=lineage.edges_among(conn, set(seen)))
+
+    def blob_references(self) -> dict[str, bool]:
+        live = sa.func.max(sa.case((versions.c.deleted_at.is_(None), 1), else_=0))
+        with engines.read_transaction(self.engine) as conn:
+            rows = conn.execute(sa.select(blob_refs.c.digest, live)
+                                .join(versions, versions.c.seq == blob_refs.c.seq)
+                                .group_by(blob_refs.c.digest))
+            return {digest: bool(flag) for digest, flag in rows}
+
+    def projects(self) -> list[str]:
+        with engines.read_transaction(self.engine) as conn:
+            return list(conn.execute(sa.select(artifacts.c.project).distinct()
+                                     .order_by(artifacts.c.project)).scalars())
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _version_row(r: NewVersion, pk: int, number: int) -> dict[str, Any]:
+    return {
+        "id": r.id, "artifact_pk": pk, "project": r.project, "name": r.name,
+        "version": number, "artifact_type": r.artifact_type, "kind": r.kind,
+        "format": r.format, "digest": r.digest, "size": r.size,
+        "reference_uri": r.reference_uri, "metadata": r.metadata, "partitions": r.partitions,
+        "description": r.description, "source_step": r.source_step,
+        "source_run_id": r.source_run_id, "source_pipeline": r.source_pipeline,
+        "user": r.user, "code_version": r.code_version, "created_at": r.created_at,
+        "deleted_at": None,
+    }
+
+
+def _tag_row(seq: int, key: str, value: Any) -> dict[str, Any]:
+    return {"seq": seq, "key": key, "value": value, "text": reads.tag_text(value),
+            "num": reads.tag_num(value)}
+
+
+def _history(row: Any, kind: str, key: str, old: Any, new: Any, user: str | None,
+             at: float) -> dict[str, Any]:
+    return {"artifact_pk": row.artifact_pk, "seq": row.seq, "kind": kind, "key": key,
+            "old": old, "new": new, "user": user, "at": at}

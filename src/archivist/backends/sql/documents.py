@@ -1,0 +1,55 @@
+"""The full-text document of a version: name words, description, tag and metadata text.
+
+``_ - . /`` become spaces before indexing on every database, so ``fraud`` and
+``detector`` both find ``fraud_detector_v2`` (and the same on SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from archivist.backends.sql.tables import search_docs
+
+MAX_DOCUMENT = 64 * 1024  # metadata such as dataset previews can be large; index the head
+_SEPARATORS = re.compile(r"[_\-./]+")
+
+
+def document(name: str, description: str | None, tag_values: Mapping[str, Any],
+             metadata: Mapping[str, Any]) -> str:
+    parts = [name, description or ""]
+    parts += [str(v) for v in tag_values.values() if isinstance(v, str)]
+    parts += list(_strings(metadata))
+    text = " ".join(p for p in parts if p)
+    return _SEPARATORS.sub(" ", text)[:MAX_DOCUMENT]
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def insert_documents(conn: sa.Connection, docs: list[dict[str, Any]]) -> None:
+    """Index ``[{"rowid": seq, "body": text}, …]``."""
+    if not docs:
+        return
+    if conn.dialect.name == "postgresql":
+        stmt = search_docs.insert().values(
+            rowid=sa.bindparam("rowid"),
+            body=sa.func.to_tsvector(sa.literal_column("'simple'"), sa.bindparam("body")))
+        conn.execute(stmt, docs)
+    else:
+        conn.execute(search_docs.insert(), docs)
+
+
+def delete_document(conn: sa.Connection, seq: int) -> None:
+    conn.execute(search_docs.delete().where(search_docs.c.rowid == seq))

@@ -1,0 +1,144 @@
+"""Engines and transactions for the SQL metadata store, and schema migration on open.
+
+SQLite runs in WAL mode with ``synchronous=NORMAL`` (a committed transaction survives a
+process crash; on power loss the last few may roll back, never corrupt) and every write
+transaction starts with ``BEGIN IMMEDIATE``: a deferred transaction that upgrades to a
+write lock gets ``SQLITE_BUSY`` at once, ignoring ``busy_timeout`` — the classic cause of
+"database is locked" under parallel writers (reliability.md, takeaway 8).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from archivist.errors import ConflictError, StorageError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+_WRITE = "archivist_write"
+
+
+def create_engine(url: str, *, busy_timeout: float = 10.0) -> sa.Engine:
+    """An engine for ``url`` with the pragmas and transaction mode archivist relies on."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(
+            url, connect_args={"timeout": busy_timeout, "check_same_thread": False},
+            pool_size=4, max_overflow=8,
+        )
+        _configure_sqlite(engine, busy_timeout)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=16)
+
+
+def _configure_sqlite(engine: sa.Engine, busy_timeout: float) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module so BEGIN is ours.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+@contextlib.contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A write transaction: ``BEGIN IMMEDIATE`` on SQLite; commit on success.
+
+    Raises:
+        ConflictError: the catalog stayed locked past the busy timeout ("retry").
+        StorageError: any other database failure.
+    """
+    with translate_errors(), engine.connect() as conn:
+        conn = conn.execution_options(**{_WRITE: True})
+        with conn.begin():
+            yield conn
+
+
+@contextlib.contextmanager
+def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A read transaction: one consistent snapshot for every query inside it."""
+    with translate_errors(), engine.connect() as conn, conn.begin():
+        yield conn
+
+
+@contextlib.contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn driver errors into typed archivist errors (never a bare SQL traceback)."""
+    try:
+        yield
+    except sa.exc.OperationalError as exc:
+        text = str(exc.orig).lower()
+        if "locked" in text or "busy" in text or "could not obtain lock" in text:
+            raise ConflictError("the catalog is busy (locked by another writer); retry") from exc
+        raise StorageError(f"catalog database error: {exc.orig}") from exc
+    except sa.exc.IntegrityError as exc:
+        raise ConflictError(f"the change conflicts with the catalog's state: {exc.orig}") from exc
+    except sa.exc.DBAPIError as exc:
+        raise StorageError(f"catalog database error: {exc.orig}") from exc
+
+
+def migrate(engine: sa.Engine, lock_path: str | None) -> None:
+    """Bring the schema to the newest Alembic revision, once, even with racing openers.
+
+    SQLite openers serialize on a file lock next to the database; PostgreSQL ones on an
+    advisory lock. Opening an up-to-date catalog costs one query.
+    """
+    script = ScriptDirectory(str(MIGRATIONS))
+    head = script.get_current_head()
+    with translate_errors():
+        if _current_revision(engine) == head:
+            return
+        with _migration_lock(engine, lock_path), engine.connect() as conn:
+            if _current_revision(engine) == head:
+                return
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+            conn.commit()
+
+
+def _current_revision(engine: sa.Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: sa.Engine, lock_path: str | None) -> Iterator[None]:
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(7420001)"))
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(7420001)"))
+                conn.commit()
+        return
+    if lock_path is None:
+        yield
+        return
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

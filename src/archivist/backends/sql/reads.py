@@ -1,0 +1,218 @@
+"""Reading rows back as records: hydration, reference resolution, listing, history."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from archivist.backends.base import ListFilter
+from archivist.backends.sql.tables import (
+    aliases,
+    artifacts,
+    edges,
+    history,
+    partitions,
+    tags,
+    versions,
+)
+from archivist.errors import ArtifactNotFoundError
+from archivist.model import Artifact, HistoryEntry
+from archivist.refs import Ref
+
+MAX_SQL_INT = 2**31 - 1
+_LIVE = versions.c.deleted_at.is_(None)
+
+
+def tag_text(value: Any) -> str | None:
+    """The string form a tag is matched by: ``stage:production``, ``f1:0.91``, ``ok:true``."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def tag_num(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    return None
+
+
+def hydrate(conn: sa.Connection, seqs: Sequence[int]) -> list[Artifact]:
+    """Records for ``seqs``, in that order (four queries, whatever the count)."""
+    if not seqs:
+        return []
+    rows = {r.seq: r for r in conn.execute(sa.select(versions).where(versions.c.seq.in_(seqs)))}
+    tag_map: dict[int, dict[str, Any]] = {}
+    for seq, key, value in conn.execute(
+        sa.select(tags.c.seq, tags.c.key, tags.c.value).where(tags.c.seq.in_(seqs))
+    ):
+        tag_map.setdefault(seq, {})[key] = value
+    alias_map: dict[int, list[str]] = {}
+    for seq, alias in conn.execute(
+        sa.select(aliases.c.seq, aliases.c.alias).where(aliases.c.seq.in_(seqs))
+        .order_by(aliases.c.alias)
+    ):
+        alias_map.setdefault(seq, []).append(alias)
+    parent = versions.alias("parent")
+    parent_map: dict[int, list[str]] = {}
+    for child, parent_id in conn.execute(
+        sa.select(edges.c.child, parent.c.id)
+        .join(parent, parent.c.seq == edges.c.parent)
+        .where(edges.c.child.in_(seqs))
+        .order_by(edges.c.child, parent.c.seq)
+    ):
+        parent_map.setdefault(child, []).append(parent_id)
+    return [
+        _record(rows[s], tag_map.get(s, {}), alias_map.get(s, []), parent_map.get(s, []))
+        for s in seqs if s in rows
+    ]
+
+
+def _record(row: Any, tag_values: dict[str, Any], alias_names: list[str],
+            parent_ids: list[str]) -> Artifact:
+    return Artifact(
+        id=row.id, name=row.name, version=row.version, artifact_type=row.artifact_type,
+        project=row.project, created_at=datetime.fromtimestamp(row.created_at, UTC),
+        digest=row.digest, size=row.size, kind=row.kind, format=row.format,
+        reference_uri=row.reference_uri, metadata=row.metadata or {}, tags=tag_values,
+        aliases=alias_names, partitions=row.partitions or {}, parent_ids=parent_ids,
+        description=row.description, source_step=row.source_step,
+        source_run_id=row.source_run_id, source_pipeline=row.source_pipeline, user=row.user,
+        code_version=row.code_version, deleted=row.deleted_at is not None,
+    )
+
+
+def resolve_seq(conn: sa.Connection, ref: Ref, project: str) -> int:
+    """The seq of the version ``ref`` names (live versions only, except by id).
+
+    Raises:
+        ArtifactNotFoundError: with what exists instead.
+    """
+    project = ref.project or project
+    if ref.id is not None:
+        query = sa.select(versions.c.seq).where(versions.c.id == ref.id)
+        if ref.project is not None:
+            query = query.where(versions.c.project == ref.project)
+        seq = conn.execute(query).scalar()
+        if seq is None:
+            raise ArtifactNotFoundError(f"no version with id {ref.id!r}", ref=ref.id)
+        return int(seq)
+    assert ref.name is not None
+    named = sa.and_(versions.c.project == project, versions.c.name == ref.name, _LIVE)
+    if ref.alias is not None:
+        seq = conn.execute(
+            sa.select(aliases.c.seq)
+            .join(artifacts, artifacts.c.pk == aliases.c.artifact_pk)
+            .where(artifacts.c.project == project, artifacts.c.name == ref.name,
+                   aliases.c.alias == ref.alias)
+        ).scalar()
+    elif ref.version is not None:
+        seq = None if ref.version > MAX_SQL_INT else conn.execute(
+            sa.select(versions.c.seq).where(named, versions.c.version == ref.version)
+        ).scalar()
+    else:
+        seq = conn.execute(
+            sa.select(versions.c.seq).where(named).order_by(versions.c.version.desc()).limit(1)
+        ).scalar()
+    if seq is None:
+        raise ArtifactNotFoundError(_not_found_message(conn, ref, project), ref=str(ref))
+    return int(seq)
+
+
+def _not_found_message(conn: sa.Connection, ref: Ref, project: str) -> str:
+    assert ref.name is not None
+    live = conn.execute(
+        sa.select(versions.c.version)
+        .where(versions.c.project == project, versions.c.name == ref.name, _LIVE)
+        .order_by(versions.c.version)
+    ).scalars().all()
+    if ref.alias is not None:
+        what = f"alias {ref.alias!r} of {ref.name!r}"
+        if live:
+            known = conn.execute(
+                sa.select(aliases.c.alias)
+                .join(artifacts, artifacts.c.pk == aliases.c.artifact_pk)
+                .where(artifacts.c.project == project, artifacts.c.name == ref.name)
+                .order_by(aliases.c.alias)
+            ).scalars().all()
+            return (f"no {what} in project {project!r}; aliases that exist: "
+                    f"{', '.join(known) or 'none'}")
+    elif ref.version is not None:
+        what = f"version {ref.version} of {ref.name!r}"
+    else:
+        what = f"live version of {ref.name!r}"
+    if live:
+        shown = ", ".join(str(v) for v in live[-20:])
+        return f"no {what} in project {project!r}; live versions: {shown}"
+    names = conn.execute(
+        sa.select(artifacts.c.name).where(artifacts.c.project == project).limit(10_000)
+    ).scalars().all()
+    close = difflib.get_close_matches(ref.name, names, n=3, cutoff=0.6)
+    folded = [n for n in names if n.lower() == ref.name.lower() and n != ref.name]
+    hint = f"; did you mean: {', '.join(dict.fromkeys(folded + close))}?" if folded or close else ""
+    if ref.name in names:
+        return f"no {what} in project {project!r}: every version is deleted"
+    return f"no artifact named {ref.name!r} in project {project!r}{hint}"
+
+
+def list_seqs(conn: sa.Connection, f: ListFilter) -> list[int]:
+    query = sa.select(versions.c.seq).where(versions.c.project == f.project)
+    if not f.include_deleted:
+        query = query.where(_LIVE)
+    if f.artifact_type:
+        query = query.where(versions.c.artifact_type.in_(list(f.artifact_type)))
+    if f.name is not None:
+        query = query.where(versions.c.name == f.name)
+    for column, value in ((versions.c.source_step, f.source_step),
+                          (versions.c.source_run_id, f.source_run_id),
+                          (versions.c.source_pipeline, f.source_pipeline),
+                          (versions.c.digest, f.digest),
+                          (versions.c.kind, f.kind)):
+        if value is not None:
+            query = query.where(column == value)
+    if f.since is not None:
+        query = query.where(versions.c.created_at >= f.since)
+    if f.until is not None:
+        query = query.where(versions.c.created_at < f.until)
+    for key, value in f.tags.items():
+        query = query.where(sa.exists().where(
+            tags.c.seq == versions.c.seq, tags.c.key == key, tags.c.text == tag_text(value)))
+    for key, text in f.partitions.items():
+        query = query.where(sa.exists().where(
+            partitions.c.seq == versions.c.seq, partitions.c.key == key,
+            partitions.c.value == text))
+    if f.latest_only:
+        newer = versions.alias("newer")
+        query = query.where(~sa.exists().where(
+            newer.c.artifact_pk == versions.c.artifact_pk, newer.c.version > versions.c.version,
+            newer.c.deleted_at.is_(None)))
+    if f.oldest_first:
+        query = query.order_by(versions.c.created_at, versions.c.seq)
+    else:
+        query = query.order_by(versions.c.created_at.desc(), versions.c.seq.desc())
+    query = query.limit(f.limit).offset(f.offset)
+    return list(conn.execute(query).scalars())
+
+
+def history_entries(conn: sa.Connection, project: str, name: str) -> list[HistoryEntry]:
+    subject = versions.alias("subject")
+    rows = conn.execute(
+        sa.select(history, subject.c.id.label("version_id"))
+        .join(artifacts, artifacts.c.pk == history.c.artifact_pk)
+        .outerjoin(subject, subject.c.seq == history.c.seq)
+        .where(artifacts.c.project == project, artifacts.c.name == name)
+        .order_by(history.c.pk)
+    ).all()
+    if not rows and not conn.execute(sa.select(artifacts.c.pk).where(
+            artifacts.c.project == project, artifacts.c.name == name)).first():
+        raise ArtifactNotFoundError(f"no artifact named {name!r} in project {project!r}")
+    return [HistoryEntry(at=datetime.fromtimestamp(r.at, UTC), kind=r.kind, key=r.key,
+                         old=r.old, new=r.new, version_id=r.version_id, user=r.user)
+            for r in rows]

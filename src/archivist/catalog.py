@@ -1,0 +1,543 @@
+"""``ArtifactCatalog``: the one object users hold.
+
+A thin façade: it validates every input once (``names``, ``refs``), lands bytes through
+``content`` and ``store``, and delegates rows to a backend. Every backend therefore sees
+the same clean input and every error message is the same whichever backend is behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import threading
+import time
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from archivist import maintenance, names
+from archivist.backends import open_backend
+from archivist.backends.base import Backend, ListFilter, NewVersion
+from archivist.config import resolve
+from archivist.content import Content, Ingest
+from archivist.diffing import diff_versions
+from archivist.errors import (
+    ArtifactNotFoundError,
+    DuplicateArtifactWarning,
+    InvalidInputError,
+)
+from archivist.graph import LineageGraph
+from archivist.ids import new_id
+from archivist.materializers.registry import MaterializerRegistry, default_registry
+from archivist.model import Artifact, GcReport, HistoryEntry, VerifyReport
+from archivist.query.parser import parse_query
+from archivist.reading import Reader
+from archivist.refs import Ref, parse_ref
+from archivist.store.blobs import Blobs, FsspecBlobs
+from archivist.store.hashcache import HashCache, NullHashCache
+from archivist.timeutil import parse_duration, to_epoch
+
+LEASE_SECONDS = 3600.0
+MAX_LIMIT = 10_000
+
+
+class ArtifactCatalog:
+    """The artifact catalog.
+
+    ``ArtifactCatalog()`` opens the local catalog in ``$ARCHIVIST_HOME`` or ``./.archivist``
+    (created on first use: ``catalog.db`` and ``blobs/``). ``ArtifactCatalog("path/dir")``
+    opens one elsewhere; ``ArtifactCatalog("postgresql://…", blobs="s3://bucket/prefix")``
+    points the same API at a shared database and bucket.
+
+    Args:
+        backend: a folder, a database URL, or a ``Backend`` object; ``None`` resolves
+            from the environment and config file (see :mod:`archivist.config`).
+        project: the namespace every call uses unless given per call (``default``).
+        blobs: fsspec URL or folder for the blob store (default: ``<home>/blobs``).
+        user: recorded as the producer of changes (default: the login name).
+        materializers: a registry to use instead of the built-in one.
+    """
+
+    def __init__(self, backend: str | os.PathLike[str] | Backend | None = None,
+                 project: str | None = None, *, blobs: str | Blobs | None = None,
+                 user: str | None = None, materializers: MaterializerRegistry | None = None,
+                 busy_timeout: float = 10.0) -> None:
+        target = resolve()
+        self.project = names.check_name(project or target.project or "default", "project")
+        opened = open_backend(backend, target, blobs=blobs, busy_timeout=busy_timeout)
+        self.backend: Backend = opened.backend
+        self.blobs: Blobs = opened.blobs
+        self.home: Path | None = opened.home
+        self.user = user or _login()
+        self.materializers = materializers or default_registry()
+        cache = HashCache(self.home / "hashcache.db") if self.home else NullHashCache()
+        scratch = (self.home / "tmp") if self.home else Path(os.path.expanduser("~/.cache/archivist"))
+        self._ingest = Ingest(self.blobs, cache, self.materializers, scratch)
+        self._reader = Reader(self.blobs, self.materializers, scratch)
+        self._batch = _Batch()
+
+    def __repr__(self) -> str:
+        return f"ArtifactCatalog(project={self.project!r}, home={str(self.home)!r})"
+
+    def __enter__(self) -> ArtifactCatalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.backend.close()
+
+    # -- registration ------------------------------------------------------------------
+    def register(self, name: str, artifact_type: str | None = None, *, data: Any = None,
+                 path: str | os.PathLike[str] | None = None, uri: str | None = None,
+                 metadata: Mapping[str, Any] | None = None,
+                 tags: Mapping[str, Any] | None = None, aliases: Sequence[str] | None = None,
+                 parent_ids: Sequence[str] | None = None,
+                 partitions: Mapping[str, str] | None = None, description: str | None = None,
+                 source_step: str | None = None, source_run_id: str | None = None,
+                 source_pipeline: str | None = None, project: str | None = None,
+                 code_version: str | None = None) -> str:
+        """Register a new version of ``name`` and return its id.
+
+        Exactly one of ``data`` (an object, stored through its materializer), ``path``
+        (a file or directory, copied into the store) or ``uri`` (an external reference,
+        recorded, not copied) may be given; none makes a metadata-only version.
+
+        Raises:
+            InvalidNameError: a malformed name, alias, tag key or parent reference.
+            InvalidInputError: metadata/tags/partitions that are not JSON or over a limit,
+                an unreadable path, a URI outside the allowed schemes.
+            ArtifactNotFoundError: a parent does not exist (nothing is written).
+            ConflictError: the name exists with another case, or the catalog is busy.
+            StorageError: the blob store or database failed (nothing is visible).
+        """
+        record = self._validate(
+            name=name, artifact_type=artifact_type, metadata=metadata, tags=tags,
+            aliases=aliases, parent_ids=parent_ids, partitions=partitions,
+            description=description, source_step=source_step, source_run_id=source_run_id,
+            source_pipeline=source_pipeline, project=project, code_version=code_version)
+        with self._ingest.content(data=data, path=path, uri=uri) as content:
+            record = _with_content(record, content)
+            if self._batch.records is not None:
+                self._stage(record, content)
+                return record.id
+            self._commit([record], [content])
+        return record.id
+
+    def register_artifact(self, name: str, path: str | os.PathLike[str] | None = None,
+                          artifact_type: str | None = None,
+                          metadata: Mapping[str, Any] | None = None, **kw: Any) -> Artifact:
+        """Like :meth:`register`, returning the :class:`Artifact` record."""
+        version_id = self.register(name, artifact_type, path=path, metadata=metadata, **kw)
+        if self._batch.records is not None:
+            raise InvalidInputError("register_artifact cannot return a record inside batch(); "
+                                    "use register() and read the records after the batch")
+        return self.get(version_id)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[ArtifactCatalog]:
+        """Many registrations in one transaction: all land or none do.
+
+        Inside the block ``register`` returns ids at once (they are assigned client-side)
+        and later registrations may name earlier ones as parents; the versions become
+        visible together when the block exits without an exception. A nested ``batch``
+        joins the outer one.
+        """
+        if self._batch.records is not None:
+            yield self
+            return
+        self._batch.records, self._batch.contents = [], []
+        try:
+            yield self
+            records, contents = self._batch.records, self._batch.contents
+            self._batch.records = None
+            self._commit(records, contents, leased=True)
+        except BaseException:
+            for record, content in zip(self._batch.records or (), self._batch.contents,
+                                       strict=True):
+                if content.blob_digests:
+                    self.backend.release_blobs(record.id)
+            raise
+        finally:
+            self._batch.records, self._batch.contents = None, []
+
+    def register_many(self, items: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Register every item (each a mapping of ``register`` keyword arguments) in one
+        transaction; returns the ids in order.
+
+        Raises:
+            the errors of :meth:`register`; on any error nothing is registered.
+        """
+        with self.batch():
+            return [self.register(**dict(item)) for item in items]
+
+    def _stage(self, record: NewVersion, content: Content) -> None:
+        """Queue a registration of the open batch. Its blobs are already in the store:
+        lease them now so gc keeps them until the batch commits (a materialized temp
+        file does not outlive ``register``, so it cannot be re-landed later)."""
+        assert self._batch.records is not None
+        self._lease(record.id, content)
+        self._batch.records.append(record)
+        self._batch.contents.append(replace(content, sources={}))
+
+    def _validate(self, *, name: str, artifact_type: str | None, metadata: Any, tags: Any,
+                  aliases: Any, parent_ids: Any, partitions: Any, description: Any,
+                  source_step: Any, source_run_id: Any, source_pipeline: Any, project: Any,
+                  code_version: Any) -> NewVersion:
+        names.check_name(name)
+        if artifact_type is not None:
+            names.check_artifact_type(artifact_type)
+        alias_list = [names.check_alias(a) for a in _as_list(aliases, "aliases")]
+        parents = _as_list(parent_ids, "parent_ids")
+        if len(parents) > names.MAX_PARENTS:
+            raise InvalidInputError(f"{len(parents)} parents; the limit is {names.MAX_PARENTS}")
+        scope = names.check_name(project, "project") if project is not None else self.project
+        record = NewVersion(
+            id=new_id(), project=scope, name=name, artifact_type=artifact_type or "",
+            created_at=time.time(), metadata=names.check_metadata(metadata),
+            tags=names.check_tags(tags), aliases=tuple(dict.fromkeys(alias_list)),
+            partitions=names.check_partitions(partitions),
+            description=names.check_text(description, "description", names.MAX_DESCRIPTION),
+            source_step=names.check_text(source_step, "source_step"),
+            source_run_id=names.check_text(source_run_id, "source_run_id"),
+            source_pipeline=names.check_text(source_pipeline, "source_pipeline"),
+            code_version=names.check_text(code_version, "code_version"), user=self.user,
+        )
+        return _replace(record, parent_ids=tuple(self._resolve_parents(parents, scope)))
+
+    def _resolve_parents(self, parents: list[Any], project: str) -> list[str]:
+        pending = {r.id for r in self._batch.records or ()}
+        ids = []
+        for parent in parents:
+            if isinstance(parent, Artifact):
+                parent = parent.id
+            ref = parse_ref(parent)
+            if ref.id is not None and ref.id in pending:
+                ids.append(ref.id)
+                continue
+            ids.append(self.backend.get_version(ref, project).id if ref.id is None else
+                       self._existing_id(ref, project))
+        return list(dict.fromkeys(ids))
+
+    def _existing_id(self, ref: Ref, project: str) -> str:
+        found = self.backend.get_versions_by_id([ref.id or ""])
+        if not found:
+            raise ArtifactNotFoundError(f"parent version {ref.id!r} not found; nothing was "
+                                        "registered")
+        return found[0].id
+
+    def _lease(self, token: str, content: Content) -> None:
+        if content.blob_digests:
+            self.backend.lease_blobs(token, content.blob_digests, time.time() + LEASE_SECONDS)
+            self._ingest.reland(content)
+
+    def _commit(self, records: list[NewVersion], contents: list[Content], *,
+                leased: bool = False) -> None:
+        """Write the rows; blobs stay leased until the rows (or the failure) are final."""
+        try:
+            if not leased:
+                for record, content in zip(records, contents, strict=True):
+                    self._lease(record.id, content)
+            self._warn_duplicates(records)
+            self.backend.create_versions(records)
+            for content in contents:
+                self._ingest.reland(content)
+        finally:
+            for record, content in zip(records, contents, strict=True):
+                if content.blob_digests:
+                    self.backend.release_blobs(record.id)
+
+    def _warn_duplicates(self, records: list[NewVersion]) -> None:
+        for record in records:
+            if record.digest is None or record.kind == "reference":
+                continue
+            existing = self.backend.find_digest(record.digest, record.project)
+            if existing:
+                shown = ", ".join(f"{a.name}:{a.version}" for a in existing[:5])
+                warnings.warn(
+                    f"the content of {record.name!r} ({record.digest[:19]}…) is already in the "
+                    f"catalog as {shown}; the bytes are stored once",
+                    DuplicateArtifactWarning, stacklevel=4)
+
+    # -- reading -----------------------------------------------------------------------
+    def get(self, ref: str | Artifact) -> Artifact:
+        """The version ``ref`` names: an id, ``name``, ``name:3``, ``name:latest``,
+        ``name@alias`` or ``archivist://project/name:3``.
+
+        Raises:
+            InvalidNameError: a malformed reference.
+            ArtifactNotFoundError: nothing answers it; the message lists what exists.
+        """
+        if isinstance(ref, Artifact):
+            ref = ref.id
+        return self.backend.get_version(parse_ref(ref), self.project)
+
+    def get_artifact(self, name: str, version: int | str = "latest") -> Artifact:
+        """The given version (number, ``"latest"`` or ``"@alias"``) of ``name``."""
+        if isinstance(version, int) and not isinstance(version, bool):
+            return self.get(f"{name}:{version}")
+        text = str(version)
+        return self.get(f"{name}{text}" if text.startswith("@") else f"{name}:{text}")
+
+    def list(self, artifact_type: str | Sequence[str] | None = None, name: str | None = None,
+             tags: Mapping[str, Any] | None = None, partitions: Mapping[str, str] | None = None,
+             since: datetime | str | float | None = None,
+             until: datetime | str | float | None = None, limit: int = 100, offset: int = 0,
+             latest_only: bool = False, *, source_step: str | None = None,
+             source_run_id: str | None = None, source_pipeline: str | None = None,
+             project: str | None = None) -> list[Artifact]:
+        """Every live version matching all filters (one record per version), newest first.
+
+        Raises:
+            InvalidInputError: a bad limit/offset or filter value.
+        """
+        return self.backend.list_versions(self._filter(
+            artifact_type=artifact_type, name=name, tags=tags, partitions=partitions,
+            since=since, until=until, limit=limit, offset=offset, latest_only=latest_only,
+            source_step=source_step, source_run_id=source_run_id,
+            source_pipeline=source_pipeline, project=project))
+
+    def list_artifacts(self, name: str | None = None, **kw: Any) -> list[Artifact]:
+        """Alias of :meth:`list` with ``name`` first."""
+        return self.list(name=name, **kw)
+
+    def versions(self, name: str, *, project: str | None = None) -> list[Artifact]:
+        """All live versions of ``name``, oldest first."""
+        names.check_name(name)
+        out: list[Artifact] = []
+        while True:
+            page = self.backend.list_versions(self._filter(
+                name=name, limit=MAX_LIMIT, offset=len(out), oldest_first=True, project=project))
+            out += page
+            if len(page) < MAX_LIMIT:
+                return out
+
+    def search(self, query: str, limit: int = 100, offset: int = 0, *,
+               project: str | None = None) -> list[Artifact]:
+        """Live versions matching a query of the search language (docs/query-language.md).
+
+        Raises:
+            InvalidQueryError: a malformed query, with the position of the bad token.
+        """
+        parsed = parse_query(query)
+        limit, offset = _page(limit, offset)
+        scope = names.check_name(project, "project") if project else self.project
+        return self.backend.search(parsed, scope, limit, offset)
+
+    def get_latest(self, name: str | None = None, *, source_step: str | None = None,
+                   partitions: Mapping[str, str] | None = None,
+                   **filters: Any) -> Artifact | None:
+        """The newest live version matching (partition-aware); ``None`` if none does."""
+        found = self.list(name=name, source_step=source_step, partitions=partitions, limit=1,
+                          **filters)
+        return found[0] if found else None
+
+    def history(self, name: str, *, project: str | None = None) -> list[HistoryEntry]:
+        """Every tag, alias and delete change of ``name``, oldest first."""
+        names.check_name(name)
+        return self.backend.history(self._scope(project), name)
+
+    # -- tags, aliases, delete ---------------------------------------------------------
+    def tag(self, ref: str | Artifact, **tags: Any) -> None:
+        """Set tags (JSON scalars) on a version; each change goes to the history.
+
+        Raises:
+            ArtifactNotFoundError, ConflictError (deleted version), InvalidInputError.
+        """
+        clean = names.check_tags(tags)
+        self.backend.update_tags(self.get(ref).id, clean, (), self.user)
+
+    def untag(self, ref: str | Artifact, *keys: str) -> None:
+        """Remove tags from a version (absent keys are ignored)."""
+        for key in keys:
+            names.check_name(key, "tag key")
+        self.backend.update_tags(self.get(ref).id, {}, keys, self.user)
+
+    def set_alias(self, ref: str | Artifact, alias: str) -> None:
+        """Point ``alias`` at this version of its name (moving it if set elsewhere).
+
+        Raises:
+            InvalidNameError: ``latest``, an all-digit or malformed alias.
+            ConflictError: the version is deleted.
+        """
+        names.check_alias(alias)
+        self.backend.set_alias(self.get(ref).id, alias, self.user)
+
+    def remove_alias(self, name: str, alias: str, *, project: str | None = None) -> None:
+        """Remove ``alias`` from ``name``.
+
+        Raises:
+            ArtifactNotFoundError: the alias is not set.
+        """
+        names.check_name(name)
+        names.check_alias(alias)
+        self.backend.remove_alias(self._scope(project), name, alias, self.user)
+
+    def delete(self, ref: str | Artifact) -> None:
+        """Tombstone a version: hidden from list/search/latest, kept (as deleted) in
+        lineage; its bytes are freed by :meth:`gc` once nothing live refers to them."""
+        self.backend.delete_version(self.get(ref).id, self.user)
+
+    # -- lineage -----------------------------------------------------------------------
+    def get_lineage(self, ref: str | Artifact, depth: int = 1,
+                    direction: str = "both") -> dict[str, Any]:
+        """Parents and children one hop away; with ``depth > 1`` also ``upstream``,
+        ``downstream`` (ids within ``depth`` hops), ``nodes`` (records) and ``edges``."""
+        root = self.get(ref) if not isinstance(ref, str) or not _is_id(ref) else self._by_id(ref)
+        rows = self.backend.lineage(root.id, _direction(direction), _depth(depth))
+        out: dict[str, Any] = {"id": root.id, "parents": rows.parents, "children": rows.children}
+        if depth is None or depth > 1:
+            ids = [root.id, *dict.fromkeys(rows.upstream + rows.downstream)]
+            out.update(upstream=rows.upstream, downstream=rows.downstream,
+                       nodes=self.backend.get_versions_by_id(ids), edges=rows.edges)
+        return out
+
+    def lineage_graph(self, ref: str | Artifact, direction: str = "both",
+                      depth: int | None = None) -> LineageGraph:
+        """The lineage around a version as a graph with Mermaid/DOT/JSON exports."""
+        root = self.get(ref) if not isinstance(ref, str) or not _is_id(ref) else self._by_id(ref)
+        rows = self.backend.lineage(root.id, _direction(direction), _depth(depth))
+        ids = [root.id, *dict.fromkeys(rows.upstream + rows.downstream)]
+        nodes = {a.id: a for a in self.backend.get_versions_by_id(ids)}
+        return LineageGraph(root=root.id, nodes=nodes, edges=rows.edges)
+
+    def _by_id(self, version_id: str) -> Artifact:
+        """By id, deleted versions included (lineage shows them)."""
+        found = self.backend.get_versions_by_id([version_id])
+        if not found:
+            raise ArtifactNotFoundError(f"no version with id {version_id!r}")
+        return found[0]
+
+    # -- bytes -------------------------------------------------------------------------
+    def load(self, ref: str | Artifact, allow_pickle: bool = False) -> Any:
+        """The Python object back, through the materializer recorded at registration.
+
+        The bytes are hashed and compared with the digest *before* anything is
+        deserialized; pickled objects load only with ``allow_pickle=True``.
+
+        Raises:
+            PickleNotAllowedError: the object is a pickle and consent was not given.
+            IntegrityError: the bytes are missing or do not match the digest.
+        """
+        return self._reader.load(self.get(ref), allow_pickle=allow_pickle)
+
+    def open(self, ref: str | Artifact) -> IO[bytes]:
+        """A binary stream of a file version's bytes, verified against its digest
+        (``IntegrityError`` at the latest when the end is read)."""
+        return self._reader.open(self.get(ref))
+
+    def download(self, ref: str | Artifact, dest: str | os.PathLike[str],
+                 progress: Any = None) -> Path:
+        """Write a version's bytes to ``dest`` (a file, or a new folder for a directory).
+
+        Nothing appears at ``dest`` unless every byte matched its digest; ``dest`` must not
+        be (or pass through) a symlink, nor lie inside the blob store.
+        """
+        return self._reader.download(self.get(ref), Path(dest), progress=progress)
+
+    def diff(self, ref_a: str | Artifact, ref_b: str | Artifact) -> dict[str, Any]:
+        """What changed from version A to version B: metadata, tags, digest, files of a
+        directory, schema and column statistics of a dataset."""
+        a, b = self.get(ref_a), self.get(ref_b)
+        return diff_versions(a, b, self._reader)
+
+    # -- maintenance -------------------------------------------------------------------
+    def verify(self) -> VerifyReport:
+        """Rehash every blob, check every version's blobs exist, re-check references."""
+        return maintenance.verify(self.backend, self.blobs)
+
+    def gc(self, dry_run: bool = True, grace: str | float = "1d") -> GcReport:
+        """Free blobs no live version refers to (dry run by default).
+
+        Never removes a blob younger than ``grace`` (``"1d"``, ``"2h"``, seconds) nor one
+        an in-flight registration holds.
+        """
+        return maintenance.gc(self.backend, self.blobs, dry_run=dry_run,
+                              grace=parse_duration(grace))
+
+    # -- helpers -----------------------------------------------------------------------
+    def _scope(self, project: str | None) -> str:
+        return names.check_name(project, "project") if project else self.project
+
+    def _filter(self, *, artifact_type: Any = None, tags: Any = None, partitions: Any = None,
+                since: Any = None, until: Any = None, limit: int = 100, offset: int = 0,
+                project: str | None = None, **rest: Any) -> ListFilter:
+        types = [artifact_type] if isinstance(artifact_type, str) else list(artifact_type or ())
+        for t in types:
+            names.check_artifact_type(t)
+        if rest.get("name") is not None:
+            names.check_name(rest["name"])
+        limit, offset = _page(limit, offset)
+        return ListFilter(project=self._scope(project), artifact_type=types,
+                          tags=names.check_tags(tags), partitions=names.check_partitions(partitions),
+                          since=to_epoch(since), until=to_epoch(until), limit=limit,
+                          offset=offset, **rest)
+
+
+def _with_content(record: NewVersion, content: Content) -> NewVersion:
+    metadata = {**content.metadata, **record.metadata}
+    names.check_metadata(metadata)
+    return _replace(record, kind=content.kind, digest=content.digest, size=content.size,
+                    format=content.format, reference_uri=content.reference_uri,
+                    metadata=metadata, artifact_type=record.artifact_type or content.default_type,
+                    blob_digests=content.blob_digests)
+
+
+def _replace(record: NewVersion, **changes: Any) -> NewVersion:
+    return replace(record, **changes)
+
+
+class _Batch(threading.local):
+    """The open ``batch()`` of this thread, if any."""
+
+    def __init__(self) -> None:
+        self.records: list[NewVersion] | None = None
+        self.contents: list[Content] = []
+
+
+def _as_list(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence | set | frozenset):
+        raise InvalidInputError(f"{what} must be a list, got {type(value).__name__}")
+    return list(value)
+
+
+def _page(limit: int, offset: int) -> tuple[int, int]:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInputError(f"limit must be an integer from 1 to {MAX_LIMIT}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InvalidInputError("offset must be a non-negative integer")
+    return limit, offset
+
+
+def _direction(direction: str) -> str:
+    table = {"both": "both", "up": "up", "upstream": "up", "parents": "up", "down": "down",
+             "downstream": "down", "children": "down"}
+    if direction not in table:
+        raise InvalidInputError("direction must be 'up', 'down' or 'both'")
+    return table[direction]
+
+
+def _depth(depth: int | None) -> int | None:
+    if depth is None:
+        return None
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 1000:
+        raise InvalidInputError("depth must be an integer from 1 to 1000 (or None: unbounded)")
+    return depth
+
+
+def _is_id(text: str) -> bool:
+    return bool(names.ID_PATTERN.fullmatch(text))
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

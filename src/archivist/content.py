@@ -1,0 +1,141 @@
+"""Turning what the user hands ``register`` (data, a path, a URI) into stored content.
+
+One entry point, :meth:`Ingest.content`, yields a :class:`Content` describing the bytes
+that landed in the blob store; it keeps whatever it needs to land them again (the source
+path, or the materialized temp file) until the registration is over, so the catalog can
+re-land a blob that a concurrent ``gc`` removed before the version committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archivist.errors import ArchivistError, InvalidInputError, StorageError
+from archivist.materializers.registry import MaterializerRegistry
+from archivist.store.blobs import Blobs
+from archivist.store.hashcache import HashCache
+from archivist.store.manifest import build_manifest
+from archivist.store.references import check_uri, describe_reference
+
+
+@dataclass(frozen=True)
+class Content:
+    """What a registration stores: the kind, digest, size and the blobs it needs."""
+
+    kind: str = "none"
+    digest: str | None = None
+    size: int | None = None
+    format: str | None = None
+    reference_uri: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    default_type: str = "File"
+    blob_digests: tuple[str, ...] = ()
+    #: where each blob can be read again, to re-land it if it went missing before commit
+    sources: dict[str, Path] = field(default_factory=dict)
+
+
+class Ingest:
+    """Lands user content in the blob store."""
+
+    def __init__(self, blobs: Blobs, hashcache: HashCache, registry: MaterializerRegistry,
+                 scratch: Path, *, local_references: bool = True) -> None:
+        self.blobs = blobs
+        self.hashcache = hashcache
+        self.registry = registry
+        self.scratch = scratch
+        self.local_references = local_references
+
+    @contextlib.contextmanager
+    def content(self, *, data: Any = None, path: Any = None,
+                uri: str | None = None) -> Iterator[Content]:
+        given = [name for name, value in (("data", data), ("path", path), ("uri", uri))
+                 if value is not None]
+        if len(given) > 1:
+            raise InvalidInputError(f"give at most one of data=, path= or uri= (got "
+                                    f"{', '.join(given)})")
+        if path is not None:
+            yield self._from_path(path)
+        elif uri is not None:
+            yield self._from_uri(uri)
+        elif data is not None:
+            with self._from_data(data) as content:
+                yield content
+        else:
+            yield Content()
+
+    def _from_path(self, path: Any) -> Content:
+        if not isinstance(path, str | os.PathLike):
+            raise InvalidInputError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+        source = Path(path)
+        try:
+            info = source.lstat()
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read {source}: {exc.strerror}") from None
+        if stat.S_ISLNK(info.st_mode):
+            source = source.resolve()
+            info = source.stat()
+        if stat.S_ISDIR(info.st_mode):
+            manifest, digests = build_manifest(source, self.blobs, self.hashcache)
+            manifest_digest = digests[0]
+            sources = {e.digest: source / e.path for e in manifest.entries}
+            return Content(kind="directory", digest=manifest_digest,
+                           size=sum(e.size for e in manifest.entries), format="directory",
+                           metadata={"files": len(manifest.entries)},
+                           default_type="Directory", blob_digests=tuple(digests),
+                           sources=sources)
+        if not stat.S_ISREG(info.st_mode):
+            raise InvalidInputError(f"{source} is not a regular file or directory")
+        cached = self.hashcache.get(source, info)
+        digest, size = self.blobs.put_file(source, digest=cached)
+        if cached is None:
+            self.hashcache.put(source, info, digest)
+        return Content(kind="file", digest=digest, size=size, format="file",
+                       metadata={"filename": source.name}, default_type="File",
+                       blob_digests=(digest,), sources={digest: source})
+
+    @contextlib.contextmanager
+    def _from_data(self, data: Any) -> Iterator[Content]:
+        materializer = self.registry.for_object(data)
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix="materialize-", dir=self.scratch))
+        try:
+            target = workdir / "object"
+            try:
+                extra = materializer.save(data, target)
+            except ArchivistError:
+                raise
+            except OSError as exc:
+                raise StorageError(f"could not write the {materializer.name} file: {exc}") from exc
+            digest, size = self.blobs.put_file(target)
+            yield Content(kind="file", digest=digest, size=size, format=materializer.name,
+                          metadata=dict(extra), default_type=materializer.artifact_type,
+                          blob_digests=(digest,), sources={digest: target})
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def _from_uri(self, uri: str) -> Content:
+        clean = check_uri(uri, allow_file=self.local_references)
+        described = describe_reference(clean, fetch=self.local_references)
+        return Content(kind="reference", digest=described.get("digest"),
+                       size=described.get("size"), format="reference", reference_uri=clean,
+                       metadata={k: v for k, v in described.items()
+                                 if k in ("etag",) and v is not None},
+                       default_type="File")
+
+    def reland(self, content: Content) -> None:
+        """Put back any blob of ``content`` that is missing (a racing gc removed it)."""
+        for digest in content.blob_digests:
+            if not self.blobs.exists(digest):
+                source = content.sources.get(digest)
+                if source is None:
+                    raise StorageError(f"blob {digest} vanished before the registration "
+                                       "committed and cannot be rewritten; retry")
+                self.blobs.put_file(source)

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, overload
 
 from archivist import maintenance, names
 from archivist.backends import open_backend
@@ -164,7 +164,7 @@ class ArtifactCatalog:
                     self.backend.release_blobs(record.id)
             raise
         finally:
-            self._batch.records, self._batch.contents = None, []
+            self._batch.records, self._batch.contents, self._batch.ids = None, [], set()
 
     def register_many(self, items: Sequence[Mapping[str, Any]]) -> list[str]:
         """Register every item (each a mapping of ``register`` keyword arguments) in one
@@ -183,7 +183,8 @@ class ArtifactCatalog:
         assert self._batch.records is not None
         self._lease(record.id, content)
         self._batch.records.append(record)
-        self._batch.contents.append(replace(content, sources={}))
+        self._batch.ids.add(record.id)
+        self._batch.contents.append(replace(content, sources={}) if content.sources else content)
 
     def _validate(self, *, name: str, artifact_type: str | None, metadata: Any, tags: Any,
                   aliases: Any, parent_ids: Any, partitions: Any, description: Any,
@@ -208,10 +209,14 @@ class ArtifactCatalog:
             source_pipeline=names.check_text(source_pipeline, "source_pipeline"),
             code_version=names.check_text(code_version, "code_version"), user=self.user,
         )
+        if not parents:
+            return record
         return _replace(record, parent_ids=tuple(self._resolve_parents(parents, scope)))
 
     def _resolve_parents(self, parents: list[Any], project: str) -> list[str]:
-        pending = {r.id for r in self._batch.records or ()}
+        if not parents:
+            return []
+        pending = self._batch.ids
         ids = []
         for parent in parents:
             if isinstance(parent, Artifact):
@@ -275,7 +280,7 @@ class ArtifactCatalog:
         """
         if isinstance(ref, Artifact):
             ref = ref.id
-        return self.backend.get_version(parse_ref(ref), self.project)
+        return self._located(self.backend.get_version(parse_ref(ref), self.project))
 
     def get_artifact(self, name: str, version: int | str = "latest") -> Artifact:
         """The given version (number, ``"latest"`` or ``"@alias"``) of ``name``."""
@@ -296,11 +301,11 @@ class ArtifactCatalog:
         Raises:
             InvalidInputError: a bad limit/offset or filter value.
         """
-        return self.backend.list_versions(self._filter(
+        return self._located(self.backend.list_versions(self._filter(
             artifact_type=artifact_type, name=name, tags=tags, partitions=partitions,
             since=since, until=until, limit=limit, offset=offset, latest_only=latest_only,
             source_step=source_step, source_run_id=source_run_id,
-            source_pipeline=source_pipeline, project=project))
+            source_pipeline=source_pipeline, project=project)))
 
     def list_artifacts(self, name: str | None = None, **kw: Any) -> list[Artifact]:
         """Alias of :meth:`list` with ``name`` first."""
@@ -313,7 +318,7 @@ class ArtifactCatalog:
         while True:
             page = self.backend.list_versions(self._filter(
                 name=name, limit=MAX_LIMIT, offset=len(out), oldest_first=True, project=project))
-            out += page
+            out += self._located(page)
             if len(page) < MAX_LIMIT:
                 return out
 
@@ -327,7 +332,7 @@ class ArtifactCatalog:
         parsed = parse_query(query)
         limit, offset = _page(limit, offset)
         scope = names.check_name(project, "project") if project else self.project
-        return self.backend.search(parsed, scope, limit, offset)
+        return self._located(self.backend.search(parsed, scope, limit, offset))
 
     def get_latest(self, name: str | None = None, *, source_step: str | None = None,
                    partitions: Mapping[str, str] | None = None,
@@ -394,7 +399,8 @@ class ArtifactCatalog:
         if depth is None or depth > 1:
             ids = [root.id, *dict.fromkeys(rows.upstream + rows.downstream)]
             out.update(upstream=rows.upstream, downstream=rows.downstream,
-                       nodes=self.backend.get_versions_by_id(ids), edges=rows.edges)
+                       nodes=self._located(self.backend.get_versions_by_id(ids)),
+                       edges=rows.edges)
         return out
 
     def lineage_graph(self, ref: str | Artifact, direction: str = "both",
@@ -403,7 +409,7 @@ class ArtifactCatalog:
         root = self.get(ref) if not isinstance(ref, str) or not _is_id(ref) else self._by_id(ref)
         rows = self.backend.lineage(root.id, _direction(direction), _depth(depth))
         ids = [root.id, *dict.fromkeys(rows.upstream + rows.downstream)]
-        nodes = {a.id: a for a in self.backend.get_versions_by_id(ids)}
+        nodes = {a.id: a for a in self._located(self.backend.get_versions_by_id(ids))}
         return LineageGraph(root=root.id, nodes=nodes, edges=rows.edges)
 
     def _by_id(self, version_id: str) -> Artifact:
@@ -411,7 +417,7 @@ class ArtifactCatalog:
         found = self.backend.get_versions_by_id([version_id])
         if not found:
             raise ArtifactNotFoundError(f"no version with id {version_id!r}")
-        return found[0]
+        return self._located(found[0])
 
     # -- bytes -------------------------------------------------------------------------
     def load(self, ref: str | Artifact, allow_pickle: bool = False) -> Any:
@@ -461,6 +467,19 @@ class ArtifactCatalog:
                               grace=parse_duration(grace))
 
     # -- helpers -----------------------------------------------------------------------
+    @overload
+    def _located(self, found: Artifact) -> Artifact: ...
+    @overload
+    def _located(self, found: list[Artifact]) -> list[Artifact]: ...
+
+    def _located(self, found: Artifact | list[Artifact]) -> Artifact | list[Artifact]:
+        """Fill ``storage_path``: where this catalog's blob store keeps the bytes."""
+        if isinstance(found, list):
+            return [self._located(a) for a in found]
+        if found.digest is None or found.kind not in ("file", "directory"):
+            return found
+        return replace(found, storage_path=self.blobs.path(found.digest))
+
     def _scope(self, project: str | None) -> str:
         return names.check_name(project, "project") if project else self.project
 
@@ -480,8 +499,13 @@ class ArtifactCatalog:
 
 
 def _with_content(record: NewVersion, content: Content) -> NewVersion:
+    """The record with what landed: kind, digest, size, format and the materializer's
+    metadata (the user's keys win)."""
+    if content.kind == "none":
+        return _replace(record, artifact_type=record.artifact_type or content.default_type)
     metadata = {**content.metadata, **record.metadata}
-    names.check_metadata(metadata)
+    if content.metadata:
+        names.check_metadata(metadata)  # the merged object must stay within the limits
     return _replace(record, kind=content.kind, digest=content.digest, size=content.size,
                     format=content.format, reference_uri=content.reference_uri,
                     metadata=metadata, artifact_type=record.artifact_type or content.default_type,
@@ -498,6 +522,7 @@ class _Batch(threading.local):
     def __init__(self) -> None:
         self.records: list[NewVersion] | None = None
         self.contents: list[Content] = []
+        self.ids: set[str] = set()
 
 
 def _as_list(value: Any, what: str) -> list[Any]:

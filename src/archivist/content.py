@@ -21,7 +21,7 @@ from typing import Any
 from archivist.errors import ArchivistError, InvalidInputError, StorageError
 from archivist.materializers.registry import MaterializerRegistry
 from archivist.store.blobs import Blobs
-from archivist.store.hashcache import HashCache
+from archivist.store.hashcache import HashCache, now_ns
 from archivist.store.manifest import build_manifest
 from archivist.store.references import check_uri, describe_reference
 
@@ -93,10 +93,11 @@ class Ingest:
                            sources=sources)
         if not stat.S_ISREG(info.st_mode):
             raise InvalidInputError(f"{source} is not a regular file or directory")
-        cached = self.hashcache.get(source, info)
+        cached = self.hashcache.get(info, str(source))
+        started = now_ns()
         digest, size = self.blobs.put_file(source, digest=cached)
         if cached is None:
-            self.hashcache.put(source, info, digest)
+            self.hashcache.put_many([(str(source), info, digest)], hashed_at_ns=started)
         return Content(kind="file", digest=digest, size=size, format="file",
                        metadata={"filename": source.name}, default_type="File",
                        blob_digests=(digest,), sources={digest: source})
@@ -123,7 +124,11 @@ class Ingest:
 
     def _from_uri(self, uri: str) -> Content:
         clean = check_uri(uri, allow_file=self.local_references)
-        described = describe_reference(clean, fetch=self.local_references)
+        # Only local targets are read at registration: asking an object store for an
+        # ETag would use ambient credentials (and, for s3 without any, probe the cloud
+        # metadata endpoint). Remote references are recorded as given.
+        local = clean.startswith("file:")
+        described = describe_reference(clean, fetch=local and self.local_references)
         return Content(kind="reference", digest=described.get("digest"),
                        size=described.get("size"), format="reference", reference_uri=clean,
                        metadata={k: v for k, v in described.items()

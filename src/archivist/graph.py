@@ -90,7 +90,7 @@ class LineageGraph:
 
 def _label(art: Artifact) -> str:
     text = f"{art.name}:{art.version} ({art.artifact_type})"
-    return text + " [deleted]" if art.deleted else text
+    return text + " (deleted)" if art.deleted else text
 
 
 def _node_dict(art: Artifact) -> dict[str, Any]:

@@ -59,4 +59,4 @@ def test_deleted_versions_stay_in_lineage(catalog: ArtifactCatalog, chain: list[
     catalog.delete(features)
     graph = catalog.lineage_graph(model, direction="up")
     assert graph.nodes[features].deleted
-    assert "[deleted]" in graph.to_mermaid()
+    assert "(deleted)" in graph.to_mermaid()

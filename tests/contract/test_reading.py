@@ -56,7 +56,7 @@ def test_get_latest_is_partition_aware(filled: ArtifactCatalog) -> None:
 
 
 @pytest.mark.parametrize(("query", "expected"), [
-    ("fraud", {"fraud_features", "fraud_detector_v2"}),
+    ("fraud", {"raw_transactions", "fraud_features", "fraud_detector_v2"}),  # tag text too
     ("detector", {"fraud_detector_v2"}),
     ("stage:production team:fraud", {"fraud_detector_v2"}),
     ("type:Model -stage:dev", {"fraud_detector_v2"}),

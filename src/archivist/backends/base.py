@@ -97,7 +97,7 @@ class LineageRows:
 class Backend(Protocol):
     """The metadata store. See the module docstring for the rules."""
 
-    def create_versions(self, records: Sequence[NewVersion]) -> list[Artifact]:
+    def create_versions(self, records: Sequence[NewVersion]) -> None:
         """Write new versions (with tags, aliases, partitions, edges, blob references).
 
         Raises:

@@ -47,66 +47,55 @@ class SqlBackend:
         engines.migrate(self.engine, lock)
 
     # -- writes ------------------------------------------------------------------------
-    def create_versions(self, records: Sequence[NewVersion]) -> list[Artifact]:
+    def create_versions(self, records: Sequence[NewVersion]) -> None:
         if not records:
-            return []
+            return
         with engines.write_transaction(self.engine) as conn:
-            seqs = self._insert(conn, records)
-            return reads.hydrate(conn, seqs)
+            self._insert(conn, records)
 
     def _insert(self, conn: sa.Connection, records: Sequence[NewVersion]) -> list[int]:
-        pks = self._artifact_rows(conn, records)
-        counters = dict(pks.values())
-        rows = []
+        counts: dict[tuple[str, str], int] = {}
         for r in records:
-            pk = pks[(r.project, r.name.lower())][0]
+            key = (r.project, r.name.lower())
+            counts[key] = counts.get(key, 0) + (1 if r.version is None else 0)
+        names = {(r.project, r.name.lower()): r.name for r in records}
+        upsert = _UPSERT[conn.dialect.name]
+        numbers: dict[tuple[str, str], tuple[int, int]] = {}  # key -> (pk, next number)
+        for key, count in counts.items():
+            project, _folded = key
+            row = conn.execute(upsert, {"project": project, "name": names[key],
+                                        "name_folded": key[1], "last_version": count}).one()
+            if row.name != names[key]:
+                raise ConflictError(
+                    f"an artifact named {row.name!r} already exists in project {project!r}; "
+                    f"names are unique regardless of case (register under {row.name!r} or "
+                    f"pick another name than {names[key]!r})", existing=row.name)
+            numbers[key] = (row.pk, row.last_version - count + 1)
+        rows = []
+        pks: dict[tuple[str, str], int] = {}
+        for r in records:
+            key = (r.project, r.name.lower())
+            pk, number = numbers[key]
+            pks[key] = pk
             if r.version is None:
-                counters[pk] += 1
-                number = counters[pk]
+                numbers[key] = (pk, number + 1)
             else:
                 number = r.version
-                counters[pk] = max(counters[pk], number)
+                conn.execute(_RAISE_LAST, {"pk": pk, "version": number})
             rows.append(_version_row(r, pk, number))
-        conn.execute(artifacts.update().where(artifacts.c.pk == sa.bindparam("_pk"))
-                     .values(last_version=sa.bindparam("_last")),
-                     [{"_pk": pk, "_last": last} for pk, last in counters.items()])
-        result = conn.execute(
-            versions.insert().returning(versions.c.seq, sort_by_parameter_order=True), rows)
-        seqs = [int(s) for s in result.scalars()]
+        if len(rows) == 1:
+            seqs = [int(conn.execute(_INSERT_VERSION, rows[0]).scalar_one())]
+        else:
+            result = conn.execute(
+                versions.insert().returning(versions.c.seq, sort_by_parameter_order=True), rows)
+            seqs = [int(s) for s in result.scalars()]
         by_id = {r.id: s for r, s in zip(records, seqs, strict=True)}
         self._insert_children(conn, records, seqs, by_id, pks)
         return seqs
 
-    def _artifact_rows(self, conn: sa.Connection,
-                       records: Sequence[NewVersion]) -> dict[tuple[str, str], tuple[int, int]]:
-        """Create missing artifact rows (locked on PostgreSQL) and return
-        ``(project, folded name) -> (pk, last version)``."""
-        wanted = {(r.project, r.name.lower()): r.name for r in records}
-        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)
-        conn.execute(
-            insert(artifacts).on_conflict_do_nothing(),
-            [{"project": p, "name": n, "name_folded": f, "last_version": 0}
-             for (p, f), n in wanted.items()],
-        )
-        found = conn.execute(
-            sa.select(artifacts.c.pk, artifacts.c.project, artifacts.c.name,
-                      artifacts.c.last_version)
-            .where(sa.tuple_(artifacts.c.project, artifacts.c.name_folded).in_(list(wanted)))
-            .with_for_update()
-        ).all()
-        for row in found:
-            asked = wanted[(row.project, row.name.lower())]
-            if asked != row.name:
-                raise ConflictError(
-                    f"an artifact named {row.name!r} already exists in project "
-                    f"{row.project!r}; names are unique regardless of case "
-                    f"(register under {row.name!r} or pick another name than {asked!r})",
-                    existing=row.name)
-        return {(row.project, row.name.lower()): (row.pk, row.last_version) for row in found}
-
     def _insert_children(self, conn: sa.Connection, records: Sequence[NewVersion],
                          seqs: list[int], by_id: dict[str, int],
-                         pks: dict[tuple[str, str], tuple[int, int]]) -> None:
+                         pks: dict[tuple[str, str], int]) -> None:
         outside = {p for r in records for p in r.parent_ids if p not in by_id}
         if outside:
             found = dict(conn.execute(
@@ -132,7 +121,7 @@ class SqlBackend:
         documents.insert_documents(conn, docs)
         for r, seq in zip(records, seqs, strict=True):
             for alias in r.aliases:
-                self._point_alias(conn, pks[(r.project, r.name.lower())][0], seq, alias, r.user)
+                self._point_alias(conn, pks[(r.project, r.name.lower())], seq, alias, r.user)
 
     def update_tags(self, version_id: str, set_tags: dict[str, Any], remove: Sequence[str],
                     user: str | None) -> None:
@@ -248,7 +237,7 @@ class SqlBackend:
     # -- reads -------------------------------------------------------------------------
     def get_version(self, ref: Ref, project: str) -> Artifact:
         with engines.read_transaction(self.engine) as conn:
-            return reads.hydrate(conn, [reads.resolve_seq(conn, ref, project)])[0]
+            return reads.hydrate_rows(conn, [reads.resolve_row(conn, ref, project)])[0]
 
     def get_versions_by_id(self, ids: Sequence[str]) -> list[Artifact]:
         with engines.read_transaction(self.engine) as conn:
@@ -305,6 +294,23 @@ class SqlBackend:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _upsert(insert: Any) -> Any:
+    """Create the artifact row or bump its counter by the versions being added, in one
+    statement; the returned ``last_version`` is the highest number now assigned."""
+    stmt = insert(artifacts)
+    return stmt.on_conflict_do_update(
+        index_elements=["project", "name_folded"],
+        set_={"last_version": artifacts.c.last_version + stmt.excluded.last_version},
+    ).returning(artifacts.c.pk, artifacts.c.name, artifacts.c.last_version)
+
+
+_UPSERT = {"sqlite": _upsert(sqlite.insert), "postgresql": _upsert(postgresql.insert)}
+_INSERT_VERSION = versions.insert().returning(versions.c.seq)
+_RAISE_LAST = artifacts.update().where(
+    artifacts.c.pk == sa.bindparam("pk"), artifacts.c.last_version < sa.bindparam("version"),
+).values(last_version=sa.bindparam("version"))
 
 
 def _version_row(r: NewVersion, pk: int, number: int) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from archivist.backends.sql.tables import search_docs
+from archivist.query.lexer import fold
 
 MAX_DOCUMENT = 64 * 1024  # metadata such as dataset previews can be large; index the head
 _SEPARATORS = re.compile(r"[_\-./]+")
@@ -43,6 +44,8 @@ def insert_documents(conn: sa.Connection, docs: list[dict[str, Any]]) -> None:
     if not docs:
         return
     if conn.dialect.name == "postgresql":
+        # PostgreSQL has no diacritic-folding tokenizer: fold here as the query side does.
+        docs = [{"rowid": d["rowid"], "body": fold(d["body"])} for d in docs]
         stmt = search_docs.insert().values(
             rowid=sa.bindparam("rowid"),
             body=sa.func.to_tsvector(sa.literal_column("'simple'"), sa.bindparam("body")))

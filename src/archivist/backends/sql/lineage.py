@@ -12,18 +12,21 @@ import sqlalchemy as sa
 from archivist.backends.sql.tables import edges, versions
 
 
-def reachable(start: int, direction: str, depth: int | None) -> sa.CTE:
-    """A CTE of ``(seq, depth)`` for every node within ``depth`` hops of ``start``
-    (excluding ``start``), following edges downstream (to children) or upstream."""
+def reachable(start: int, direction: str, depth: int | None, *,
+              name: str = "walk") -> sa.CTE:
+    """A CTE of ``seq`` (and ``depth`` when bounded) for every node within ``depth`` hops
+    of ``start``, following edges ``"down"`` (to children) or ``"up"``. ``name`` keeps
+    several walks in one statement apart."""
     src, dst = (edges.c.parent, edges.c.child) if direction == "down" else (
         edges.c.child, edges.c.parent)
     if depth is None:
         seed = sa.select(dst.label("seq")).where(src == start)
-        cte = seed.cte(f"walk_{direction}", recursive=True)
+        cte = seed.cte(name, recursive=True)
         step = sa.select(dst).join(cte, src == cte.c.seq)
         return cte.union(step)
-    seed_d = sa.select(dst.label("seq"), sa.literal(1).label("depth")).where(src == start)
-    cte = seed_d.cte(f"walk_{direction}_bounded", recursive=True)
+    seed_d = sa.select(dst.label("seq"), sa.literal(1, sa.Integer).label("depth")).where(
+        src == start)
+    cte = seed_d.cte(name, recursive=True)
     step_d = sa.select(dst, cte.c.depth + 1).join(cte, src == cte.c.seq).where(
         cte.c.depth < depth)
     return cte.union(step_d)

@@ -44,34 +44,48 @@ def tag_num(value: Any) -> float | None:
     return None
 
 
+# Statements are built once: constructing a Core statement costs more than running it
+# (an aliased table builds its column proxies every time), and the compiled form is
+# cached by SQLAlchemy per statement object.
+_SEQS = sa.bindparam("seqs", expanding=True)
+_ROWS = sa.select(versions).where(versions.c.seq.in_(_SEQS))
+_parent = versions.alias("parent")
+_EXTRAS = sa.union_all(
+    sa.select(sa.literal("t").label("what"), tags.c.seq, tags.c.key, tags.c.value)
+    .where(tags.c.seq.in_(_SEQS)),
+    sa.select(sa.literal("a"), aliases.c.seq, aliases.c.alias, sa.null())
+    .where(aliases.c.seq.in_(_SEQS)),
+    sa.select(sa.literal("p"), edges.c.child, _parent.c.id, sa.null())
+    .join(_parent, _parent.c.seq == edges.c.parent).where(edges.c.child.in_(_SEQS)),
+)
+
+
 def hydrate(conn: sa.Connection, seqs: Sequence[int]) -> list[Artifact]:
-    """Records for ``seqs``, in that order (four queries, whatever the count)."""
+    """Records for ``seqs``, in that order (two queries, whatever the count)."""
     if not seqs:
         return []
-    rows = {r.seq: r for r in conn.execute(sa.select(versions).where(versions.c.seq.in_(seqs)))}
+    rows = {r.seq: r for r in conn.execute(_ROWS, {"seqs": list(seqs)})}
+    return hydrate_rows(conn, [rows[s] for s in seqs if s in rows])
+
+
+def hydrate_rows(conn: sa.Connection, rows: Sequence[Any]) -> list[Artifact]:
+    """Records for already-fetched ``versions`` rows: one query for tags, aliases, parents."""
+    if not rows:
+        return []
     tag_map: dict[int, dict[str, Any]] = {}
-    for seq, key, value in conn.execute(
-        sa.select(tags.c.seq, tags.c.key, tags.c.value).where(tags.c.seq.in_(seqs))
-    ):
-        tag_map.setdefault(seq, {})[key] = value
     alias_map: dict[int, list[str]] = {}
-    for seq, alias in conn.execute(
-        sa.select(aliases.c.seq, aliases.c.alias).where(aliases.c.seq.in_(seqs))
-        .order_by(aliases.c.alias)
-    ):
-        alias_map.setdefault(seq, []).append(alias)
-    parent = versions.alias("parent")
     parent_map: dict[int, list[str]] = {}
-    for child, parent_id in conn.execute(
-        sa.select(edges.c.child, parent.c.id)
-        .join(parent, parent.c.seq == edges.c.parent)
-        .where(edges.c.child.in_(seqs))
-        .order_by(edges.c.child, parent.c.seq)
-    ):
-        parent_map.setdefault(child, []).append(parent_id)
+    for what, seq, key, value in conn.execute(_EXTRAS, {"seqs": [r.seq for r in rows]}):
+        if what == "t":
+            tag_map.setdefault(seq, {})[key] = value
+        elif what == "a":
+            alias_map.setdefault(seq, []).append(key)
+        else:
+            parent_map.setdefault(seq, []).append(key)
     return [
-        _record(rows[s], tag_map.get(s, {}), alias_map.get(s, []), parent_map.get(s, []))
-        for s in seqs if s in rows
+        _record(r, tag_map.get(r.seq, {}), sorted(alias_map.get(r.seq, [])),
+                parent_map.get(r.seq, []))
+        for r in rows
     ]
 
 
@@ -89,41 +103,49 @@ def _record(row: Any, tag_values: dict[str, Any], alias_names: list[str],
     )
 
 
+_BY_ID = sa.select(versions).where(versions.c.id == sa.bindparam("id"))
+_NAMED = (versions.c.project == sa.bindparam("project"),
+          versions.c.name == sa.bindparam("name"), versions.c.deleted_at.is_(None))
+_BY_NUMBER = sa.select(versions).where(*_NAMED, versions.c.version == sa.bindparam("version"))
+_LATEST = sa.select(versions).where(*_NAMED).order_by(versions.c.version.desc()).limit(1)
+_BY_ALIAS = (
+    sa.select(versions)
+    .join(aliases, aliases.c.seq == versions.c.seq)
+    .join(artifacts, artifacts.c.pk == aliases.c.artifact_pk)
+    .where(artifacts.c.project == sa.bindparam("project"),
+           artifacts.c.name == sa.bindparam("name"), aliases.c.alias == sa.bindparam("alias"))
+)
+
+
 def resolve_seq(conn: sa.Connection, ref: Ref, project: str) -> int:
-    """The seq of the version ``ref`` names (live versions only, except by id).
+    """The seq of the version ``ref`` names (see :func:`resolve_row`)."""
+    return int(resolve_row(conn, ref, project).seq)
+
+
+def resolve_row(conn: sa.Connection, ref: Ref, project: str) -> Any:
+    """The ``versions`` row ``ref`` names (live versions only, except by id).
 
     Raises:
         ArtifactNotFoundError: with what exists instead.
     """
     project = ref.project or project
     if ref.id is not None:
-        query = sa.select(versions.c.seq).where(versions.c.id == ref.id)
-        if ref.project is not None:
-            query = query.where(versions.c.project == ref.project)
-        seq = conn.execute(query).scalar()
-        if seq is None:
+        row = conn.execute(_BY_ID, {"id": ref.id}).first()
+        if row is None or (ref.project is not None and row.project != ref.project):
             raise ArtifactNotFoundError(f"no version with id {ref.id!r}", ref=ref.id)
-        return int(seq)
+        return row
     assert ref.name is not None
-    named = sa.and_(versions.c.project == project, versions.c.name == ref.name, _LIVE)
+    params: dict[str, Any] = {"project": project, "name": ref.name}
     if ref.alias is not None:
-        seq = conn.execute(
-            sa.select(aliases.c.seq)
-            .join(artifacts, artifacts.c.pk == aliases.c.artifact_pk)
-            .where(artifacts.c.project == project, artifacts.c.name == ref.name,
-                   aliases.c.alias == ref.alias)
-        ).scalar()
+        row = conn.execute(_BY_ALIAS, {**params, "alias": ref.alias}).first()
     elif ref.version is not None:
-        seq = None if ref.version > MAX_SQL_INT else conn.execute(
-            sa.select(versions.c.seq).where(named, versions.c.version == ref.version)
-        ).scalar()
+        row = None if ref.version > MAX_SQL_INT else conn.execute(
+            _BY_NUMBER, {**params, "version": ref.version}).first()
     else:
-        seq = conn.execute(
-            sa.select(versions.c.seq).where(named).order_by(versions.c.version.desc()).limit(1)
-        ).scalar()
-    if seq is None:
+        row = conn.execute(_LATEST, params).first()
+    if row is None:
         raise ArtifactNotFoundError(_not_found_message(conn, ref, project), ref=str(ref))
-    return int(seq)
+    return row
 
 
 def _not_found_message(conn: sa.Connection, ref: Ref, project: str) -> str:

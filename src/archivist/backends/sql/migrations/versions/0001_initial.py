@@ -124,7 +124,7 @@ def upgrade() -> None:
     # ``_ - . /`` separate tokens under unicode61, so "fraud" finds fraud_detector_v2.
     if op.get_bind().dialect.name == "sqlite":
         op.execute("CREATE VIRTUAL TABLE search_docs USING fts5("
-                   "body, tokenize = 'unicode61 remove_diacritics 2')")
+                   "body, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3')")
     else:
         op.execute("CREATE TABLE search_docs (rowid BIGINT PRIMARY KEY, body TSVECTOR)")
         op.execute("CREATE INDEX ix_search_docs_body ON search_docs USING GIN (body)")

@@ -1,0 +1,383 @@
+"""Compile a parsed search query (:mod:`archivist.query.ast`) to one SQLAlchemy Core SELECT.
+
+The statement selects ``versions.seq`` of live versions, ordered and paged. It is built
+from Core expressions only: every value from the query — words, tag values, paths, refs —
+is a bound parameter, so no user text ever reaches SQL as text (SPEC §3). Full-text
+input is quoted token by token before it becomes an FTS5 or tsquery expression, so
+``NEAR(a b)``, ``a OR``, ``^x`` or ``a & | b`` are words, never syntax.
+
+Full text: SQLite's FTS5 table ``search_docs(body)`` (rowid = seq, ``unicode61
+remove_diacritics 2``) or, on PostgreSQL, ``search_docs(rowid, body tsvector)`` built with
+``to_tsvector('simple', fold(text))`` (:func:`archivist.query.lexer.fold`). Relevance
+(bm25 / ts_rank) is computed over the newest ``RANKED_MATCHES`` text matches only: ranking
+costs about 1 µs per match, and a common word can match most of the catalog
+(research/performance.md, R9); older matches follow, newest first.
+
+Plan shape (SQLite, 100 k versions): with text, the matches drive the join, so a rare
+word reads a few rows (0.1 ms) instead of the whole project; only ``sort:-created`` walks
+the ``(project, created)`` index and probes the matches. Tags, partitions and aliases are
+EXISTS probes on their ``(seq, key)`` keys. Text + tag + comparison runs in ~5 ms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import REGCONFIG
+
+from archivist.backends.sql.lineage import reachable
+from archivist.backends.sql.tables import (
+    aliases,
+    artifacts,
+    edges,
+    partitions,
+    search_docs,
+    tags,
+    versions,
+)
+from archivist.errors import InvalidInputError
+from archivist.query.ast import (
+    Compare,
+    FieldTerm,
+    LineageTerm,
+    Op,
+    PartitionTerm,
+    Query,
+    Sort,
+    TagTerm,
+    Term,
+    Text,
+)
+from archivist.query.lexer import fold
+
+RANKED_MATCHES = 20_000
+DIALECTS = ("sqlite", "postgresql")
+
+#: The FTS5 table itself: the left side of MATCH and the argument of bm25().
+_FTS: sa.ColumnClause[Any] = sa.literal_column("search_docs")
+_BOOLEANS = ("true", "false")
+_COLUMNS = {
+    "project": versions.c.project, "pipeline": versions.c.source_pipeline,
+    "run": versions.c.source_run_id, "step": versions.c.source_step, "user": versions.c.user,
+}
+
+
+def compile_search(query: Query, *, project: str, dialect: str,
+                   resolve_seq: Callable[[str], int], now: float, limit: int,
+                   offset: int) -> sa.Select[Any]:
+    """The SELECT of ``versions.seq`` answering ``query`` in ``project`` (or in the
+    projects its ``project:`` terms name), in the query's order, paged.
+
+    ``resolve_seq`` turns a lineage ref into a seq; ``now`` (epoch seconds) anchors ``age``.
+
+    Raises:
+        ArtifactNotFoundError: from ``resolve_seq``, for a lineage ref that names nothing.
+        InvalidInputError: a negative ``limit`` or ``offset``.
+        ValueError: an unsupported ``dialect``.
+    """
+    if dialect not in DIALECTS:
+        raise ValueError(f"search supports {', '.join(DIALECTS)}, not {dialect!r}")
+    if limit < 0 or offset < 0:
+        raise InvalidInputError("limit and offset must not be negative")
+    scoped = not any(isinstance(t, FieldTerm) and t.field == "project" and not t.negated
+                     for t in query.terms)
+    compiler = _Compiler(dialect, project if scoped else None, resolve_seq, now)
+    return compiler.select(query, limit, offset)
+
+
+@dataclass
+class _Compiler:
+    dialect: str
+    scope: str | None
+    resolve_seq: Callable[[str], int]
+    now: float
+    ctes: int = 0
+    joins: list[tuple[Any, Any]] = field(default_factory=list)
+
+    def select(self, query: Query, limit: int, offset: int) -> sa.Select[Any]:
+        where: list[Any] = [versions.c.deleted_at.is_(None)]
+        if self.scope is not None:
+            where.append(versions.c.project == self.scope)
+        source: Any = versions
+        texts = [t for t in query.terms if isinstance(t, Text) and not t.negated]
+        string = self.fts_query(texts) if texts else None
+        param = sa.bindparam(None, string, type_=sa.String)  # one parameter for all text
+        if texts and string is None:
+            where.append(sa.false())
+        elif texts and query.sort[:1] != (Sort("created", (), True),):
+            # The text matches drive: a rare word reads a few rows instead of the project.
+            matched = self.matches(param).subquery("matched")
+            source = matched.join(versions, versions.c.seq == matched.c.rowid)
+        elif texts:  # newest first: walk the (project, created) index, probe the matches
+            where.append(versions.c.seq.in_(self.matches(param)))
+        for term in query.terms:
+            if not (isinstance(term, Text) and not term.negated):
+                where.append(self.negated(term) if term.negated else self.term(term))
+        order: list[Any] = []
+        for key in query.sort:
+            order += self.sort(key)
+        if not query.sort and string is not None:
+            ranked = self.ranked(param)
+            self.joins.append((ranked, ranked.c.seq == versions.c.seq))
+            order += [ranked.c.score.is_(None), ranked.c.score]
+        order += [versions.c.created_at.desc(), versions.c.seq.desc()]
+        for table, on in self.joins:
+            source = source.outerjoin(table, on)
+        return (sa.select(versions.c.seq).select_from(source).where(*where)
+                .order_by(*order).limit(limit).offset(offset))
+
+    def negated(self, term: Term) -> Any:
+        """NOT term, true also where the term compares a missing value (SQL NULL)."""
+        condition = self.term(term)
+        if isinstance(term, Compare | FieldTerm):
+            condition = sa.func.coalesce(condition, sa.false())
+        return sa.not_(condition)
+
+    def term(self, term: Term) -> Any:
+        if isinstance(term, Text):
+            string = self.fts_query([term])
+            if string is None:
+                return sa.false()
+            return versions.c.seq.in_(self.matches(sa.bindparam(None, string, type_=sa.String)))
+        if isinstance(term, FieldTerm):
+            return self.field(term)
+        if isinstance(term, TagTerm):
+            return _has(tags, tags.c.key == term.key,
+                        _any(tags.c.text, term.values, term.prefixes))
+        if isinstance(term, PartitionTerm):
+            value = partitions.c.value
+            match = (_any(value, term.values, term.prefixes) if term.op == "="
+                     else _compare(value, term.op, term.values[0]))
+            return _has(partitions, partitions.c.key == term.key, match)
+        if isinstance(term, Compare):
+            return self.compare(term)
+        return self.lineage(term)
+
+    # -- full text ------------------------------------------------------------------------
+
+    def fts_query(self, texts: Sequence[Text]) -> str | None:
+        """The FTS5 or tsquery string; ``None`` when a term has nothing left to match."""
+        if self.dialect == "postgresql":
+            return tsquery_string(texts)
+        return fts5_string(texts)
+
+    def matches(self, param: Any) -> sa.Select[Any]:
+        return sa.select(search_docs.c.rowid).where(self.match(param))
+
+    def match(self, param: Any) -> Any:
+        if self.dialect == "postgresql":
+            return search_docs.c.body.op("@@")(_tsquery(param))
+        return _FTS.op("MATCH")(param)
+
+    def ranked(self, param: Any) -> sa.Subquery:
+        """The newest ``RANKED_MATCHES`` matches with a score (lower is better)."""
+        score: Any = sa.func.bm25(_FTS)
+        if self.dialect == "postgresql":
+            score = -sa.func.ts_rank(search_docs.c.body, _tsquery(param))
+        return (sa.select(search_docs.c.rowid.label("seq"), score.label("score"))
+                .where(self.match(param)).order_by(search_docs.c.rowid.desc())
+                .limit(RANKED_MATCHES).subquery("ranked"))
+
+    # -- fields, comparisons, lineage -------------------------------------------------------
+
+    def field(self, term: FieldTerm) -> Any:
+        if term.field == "name":
+            names = sa.select(artifacts.c.pk).where(_any(
+                artifacts.c.name_folded, [v.lower() for v in term.values],
+                [p.lower() for p in term.prefixes], like=True))
+            if self.scope is not None:
+                names = names.where(artifacts.c.project == self.scope)
+            return versions.c.artifact_pk.in_(names)
+        if term.field == "type":
+            return _any(sa.func.lower(versions.c.artifact_type), [v.lower() for v in term.values],
+                        [p.lower() for p in term.prefixes], like=True)
+        if term.field == "digest":
+            return _any(versions.c.digest, term.values, term.prefixes, like=True)
+        if term.field == "version":
+            return versions.c.version.in_([int(v) for v in term.values])
+        if term.field == "alias":
+            return _has(aliases, _any(aliases.c.alias, term.values, term.prefixes))
+        return _any(_COLUMNS[term.field], term.values, term.prefixes)
+
+    def compare(self, term: Compare) -> Any:
+        value = term.value
+        if term.target == "metadata":
+            node = _JsonValue(self.dialect, term.path)
+            if isinstance(value, bool):
+                return node.boolean == ("true" if value else "false")
+            if isinstance(value, float):
+                return _compare(node.number, term.op, value)
+            return _compare(node.string, term.op, value)
+        if term.target == "tags":
+            key = tags.c.key == term.path[0]
+            if isinstance(value, bool):
+                match = tags.c.text == ("true" if value else "false")
+            elif isinstance(value, float):
+                match = sa.and_(tags.c.text.not_in(_BOOLEANS), _compare(tags.c.num, term.op,
+                                                                        value))
+            else:
+                match = _compare(tags.c.text, term.op, value)
+            return _has(tags, key, match)
+        assert isinstance(value, float)
+        if term.target == "size":
+            return _compare(versions.c.size, term.op, value)
+        if term.target == "version":
+            return _compare(versions.c.version, term.op, int(value))
+        created = versions.c.created_at
+        if term.target == "age":  # younger than N = created after now - N
+            flipped: dict[Op, Op] = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "="}
+            return _compare(created, flipped[term.op], self.now - value)
+        end = value + term.span
+        if term.span and term.op == "=":
+            return sa.and_(created >= value, created < end)
+        if term.span and term.op == ">":
+            return created >= end
+        if term.span and term.op == "<=":
+            return created < end
+        return _compare(created, term.op, value)
+
+    def lineage(self, term: LineageTerm) -> Any:
+        start = self.resolve_seq(term.ref)
+        self.ctes += 1
+        direction = "down" if term.direction == "downstream" else "up"
+        cte = reachable(start, direction, term.depth, name=f"lineage_{self.ctes}")
+        return versions.c.seq.in_(sa.select(cte.c.seq).where(cte.c.seq != start))
+
+    # -- order ----------------------------------------------------------------------------
+
+    def sort(self, key: Sort) -> list[Any]:
+        def way(expr: Any) -> Any:
+            return expr.desc() if key.descending else expr.asc()
+
+        if key.key == "created":
+            return [way(versions.c.created_at)]
+        if key.key == "name":
+            return [way(sa.func.lower(versions.c.name))]
+        if key.key == "version":
+            return [way(versions.c.version)]
+        if key.key == "size":
+            return [versions.c.size.is_(None), way(versions.c.size)]
+        if key.key == "type":
+            return [way(sa.func.lower(versions.c.artifact_type))]
+        if key.key == "metadata":
+            node = _JsonValue(self.dialect, key.path)
+            group = sa.case((node.is_number, 0), (node.is_string, 1), else_=2)
+            return [group, way(node.number), way(node.string)]
+        tag = tags.alias(f"sort_tag_{len(self.joins) + 1}")
+        self.joins.append((tag, sa.and_(tag.c.seq == versions.c.seq,
+                                        tag.c.key == key.path[0])))
+        is_number = sa.and_(tag.c.num.is_not(None), tag.c.text.not_in(_BOOLEANS))
+        group = sa.case((is_number, 0), (tag.c.text.is_not(None), 1), else_=2)
+        return [group, way(sa.case((is_number, tag.c.num))), way(tag.c.text)]
+
+
+class _JsonValue:
+    """The metadata value at ``path``, typed: numbers, strings and booleans apart, so a
+    comparison never casts a string to a number (nor errors on PostgreSQL)."""
+
+    def __init__(self, dialect: str, path: tuple[str | int, ...]) -> None:
+        column = versions.c.metadata
+        if dialect == "postgresql":
+            keys = [sa.bindparam(None, str(p), type_=sa.String) for p in path]
+            text = sa.func.jsonb_extract_path_text(column, *keys, type_=sa.String)
+            kind = sa.func.jsonb_typeof(sa.func.jsonb_extract_path(column, *keys))
+            self.is_number: Any = kind == "number"
+            self.is_string: Any = kind == "string"
+            self.number: Any = sa.case((self.is_number, sa.cast(text, sa.Float)))
+            self.boolean: Any = sa.case((kind == "boolean", text))
+        else:
+            json_path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f'."{p}"'
+                                      for p in path)
+            where = sa.bindparam(None, json_path, type_=sa.String)
+            text = sa.func.json_extract(column, where, type_=sa.String)
+            kind = sa.func.json_type(column, where)
+            self.is_number = kind.in_(("integer", "real"))
+            self.is_string = kind == "text"
+            self.number = sa.case((self.is_number, sa.func.json_extract(column, where,
+                                                                         type_=sa.Float)))
+            self.boolean = sa.case((kind.in_(_BOOLEANS), kind))
+        self.string: Any = sa.case((self.is_string, text))
+
+
+def _has(table: sa.Table, *conditions: Any) -> Any:
+    """A row of ``table`` (tags, partitions, aliases) for this version meets ``conditions``.
+
+    EXISTS probes the table's ``(seq, key)`` primary key once per candidate version: on
+    SQLite, ``seq IN (SELECT …)`` would first collect every version with, say,
+    ``stage=production`` (~14 ms at 100 k versions, against ~1 ms for the probe).
+    """
+    return sa.exists().where(table.c.seq == versions.c.seq, *conditions)
+
+
+def _tsquery(param: Any) -> Any:
+    return sa.func.to_tsquery(sa.cast(sa.literal("simple"), REGCONFIG), param)
+
+
+def _any(column: Any, values: Sequence[str], prefixes: Sequence[str], like: bool = False) -> Any:
+    """``column`` equal to any value or starting with any prefix. ``like`` (for columns
+    compared lower-cased) uses LIKE with ``_ % \\`` escaped; others compare a substring,
+    which is case-sensitive on every database (SQLite's LIKE is not)."""
+    options: list[Any] = [column.in_(list(values))] if values else []
+    for prefix in prefixes:
+        if like:
+            escaped = (prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"))
+            options.append(column.like(escaped + "%", escape="\\"))
+        else:
+            options.append(sa.func.substr(column, 1, len(prefix)) == prefix)
+    return sa.or_(*options)
+
+
+def _compare(left: Any, op: Op, value: Any) -> Any:
+    if op == "=":
+        return left == value
+    if op == ">":
+        return left > value
+    if op == ">=":
+        return left >= value
+    if op == "<":
+        return left < value
+    return left <= value
+
+
+# -- full-text query strings (pure functions, tested without a database) -----------------------
+
+def fts5_string(texts: Sequence[Text]) -> str | None:
+    """An FTS5 query: each word a quoted string with ``*`` (prefix), each phrase one
+    quoted string, all joined by AND. ``None`` if a term has no word left to match."""
+    parts: list[str] = []
+    for text in texts:
+        kept = [w for w in text.words if fold(w)]
+        if not kept or (not text.phrase and len(kept) < len(text.words)):
+            return None
+        if text.phrase:
+            parts.append(_fts5_quote(" ".join(kept)))
+        else:
+            parts += [_fts5_quote(w) + "*" for w in kept]
+    return " AND ".join(parts)
+
+
+def tsquery_string(texts: Sequence[Text]) -> str | None:
+    """A ``to_tsquery('simple', …)`` string from folded words: ``'fraud':* & 'detector':*``;
+    a phrase is ``('a' <-> 'b')``. ``None`` if a term has no word left to match."""
+    parts: list[str] = []
+    for text in texts:
+        folded = [fold(w) for w in text.words]
+        kept = [_ts_quote(w) for w in folded if w]
+        if not kept or (not text.phrase and len(kept) < len(folded)):
+            return None
+        if text.phrase:
+            parts.append("(" + " <-> ".join(kept) + ")")
+        else:
+            parts += [w + ":*" for w in kept]
+    return " & ".join(parts)
+
+
+def _fts5_quote(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _ts_quote(word: str) -> str:
+    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"

@@ -7,42 +7,41 @@ the same clean input and every error message is the same whichever backend is be
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import getpass
 import os
-import threading
-import time
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, overload
+from typing import IO, Any, TypeAlias, overload
 
 from archivist import maintenance, names
 from archivist.backends import open_backend
-from archivist.backends.base import Backend, ListFilter, NewVersion
+from archivist.backends.base import Backend, ListFilter
 from archivist.config import resolve
-from archivist.content import Content, Ingest
+from archivist.content import Ingest
 from archivist.diffing import diff_versions
 from archivist.errors import (
     ArtifactNotFoundError,
-    DuplicateArtifactWarning,
     InvalidInputError,
 )
 from archivist.graph import LineageGraph
-from archivist.ids import new_id
 from archivist.materializers.registry import MaterializerRegistry, default_registry
 from archivist.model import Artifact, GcReport, HistoryEntry, VerifyReport
 from archivist.query.parser import parse_query
 from archivist.reading import Reader
-from archivist.refs import Ref, parse_ref
-from archivist.store.blobs import Blobs, FsspecBlobs
+from archivist.refs import parse_ref
+from archivist.registration import Registrar
+from archivist.store.blobs import Blobs
 from archivist.store.hashcache import HashCache, NullHashCache
 from archivist.timeutil import parse_duration, to_epoch
 
-LEASE_SECONDS = 3600.0
 MAX_LIMIT = 10_000
+
+#: ``list`` is also a method name of the catalog; annotate with this alias inside it.
+Artifacts: TypeAlias = builtins.list[Artifact]
 
 
 class ArtifactCatalog:
@@ -75,10 +74,10 @@ class ArtifactCatalog:
         self.user = user or _login()
         self.materializers = materializers or default_registry()
         cache = HashCache(self.home / "hashcache.db") if self.home else NullHashCache()
-        scratch = (self.home / "tmp") if self.home else Path(os.path.expanduser("~/.cache/archivist"))
+        scratch = self.home / "tmp" if self.home else Path.home() / ".cache" / "archivist"
         self._ingest = Ingest(self.blobs, cache, self.materializers, scratch)
         self._reader = Reader(self.blobs, self.materializers, scratch)
-        self._batch = _Batch()
+        self._registrar = Registrar(self.backend, self._ingest, self.user)
 
     def __repr__(self) -> str:
         return f"ArtifactCatalog(project={self.project!r}, home={str(self.home)!r})"
@@ -116,28 +115,25 @@ class ArtifactCatalog:
             ConflictError: the name exists with another case, or the catalog is busy.
             StorageError: the blob store or database failed (nothing is visible).
         """
-        record = self._validate(
-            name=name, artifact_type=artifact_type, metadata=metadata, tags=tags,
-            aliases=aliases, parent_ids=parent_ids, partitions=partitions,
-            description=description, source_step=source_step, source_run_id=source_run_id,
-            source_pipeline=source_pipeline, project=project, code_version=code_version)
-        with self._ingest.content(data=data, path=path, uri=uri) as content:
-            record = _with_content(record, content)
-            if self._batch.records is not None:
-                self._stage(record, content)
-                return record.id
-            self._commit([record], [content])
-        return record.id
+        return self._registrar.register(
+            name=name, artifact_type=artifact_type, data=data, path=path, uri=uri,
+            metadata=metadata, tags=tags, aliases=aliases, parent_ids=parent_ids,
+            partitions=partitions, description=description, source_step=source_step,
+            source_run_id=source_run_id, source_pipeline=source_pipeline, project=project,
+            code_version=code_version, default_project=self.project)
 
     def register_artifact(self, name: str, path: str | os.PathLike[str] | None = None,
                           artifact_type: str | None = None,
                           metadata: Mapping[str, Any] | None = None, **kw: Any) -> Artifact:
-        """Like :meth:`register`, returning the :class:`Artifact` record."""
-        version_id = self.register(name, artifact_type, path=path, metadata=metadata, **kw)
-        if self._batch.records is not None:
+        """Like :meth:`register`, returning the :class:`Artifact` record.
+
+        Raises:
+            InvalidInputError: inside ``batch()``, where records exist only after the block.
+        """
+        if self._registrar.in_batch:
             raise InvalidInputError("register_artifact cannot return a record inside batch(); "
                                     "use register() and read the records after the batch")
-        return self.get(version_id)
+        return self.get(self.register(name, artifact_type, path=path, metadata=metadata, **kw))
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[ArtifactCatalog]:
@@ -148,25 +144,10 @@ class ArtifactCatalog:
         visible together when the block exits without an exception. A nested ``batch``
         joins the outer one.
         """
-        if self._batch.records is not None:
+        with self._registrar.batch():
             yield self
-            return
-        self._batch.records, self._batch.contents = [], []
-        try:
-            yield self
-            records, contents = self._batch.records, self._batch.contents
-            self._batch.records = None
-            self._commit(records, contents, leased=True)
-        except BaseException:
-            for record, content in zip(self._batch.records or (), self._batch.contents,
-                                       strict=True):
-                if content.blob_digests:
-                    self.backend.release_blobs(record.id)
-            raise
-        finally:
-            self._batch.records, self._batch.contents, self._batch.ids = None, [], set()
 
-    def register_many(self, items: Sequence[Mapping[str, Any]]) -> list[str]:
+    def register_many(self, items: Sequence[Mapping[str, Any]]) -> builtins.list[str]:
         """Register every item (each a mapping of ``register`` keyword arguments) in one
         transaction; returns the ids in order.
 
@@ -175,99 +156,6 @@ class ArtifactCatalog:
         """
         with self.batch():
             return [self.register(**dict(item)) for item in items]
-
-    def _stage(self, record: NewVersion, content: Content) -> None:
-        """Queue a registration of the open batch. Its blobs are already in the store:
-        lease them now so gc keeps them until the batch commits (a materialized temp
-        file does not outlive ``register``, so it cannot be re-landed later)."""
-        assert self._batch.records is not None
-        self._lease(record.id, content)
-        self._batch.records.append(record)
-        self._batch.ids.add(record.id)
-        self._batch.contents.append(replace(content, sources={}) if content.sources else content)
-
-    def _validate(self, *, name: str, artifact_type: str | None, metadata: Any, tags: Any,
-                  aliases: Any, parent_ids: Any, partitions: Any, description: Any,
-                  source_step: Any, source_run_id: Any, source_pipeline: Any, project: Any,
-                  code_version: Any) -> NewVersion:
-        names.check_name(name)
-        if artifact_type is not None:
-            names.check_artifact_type(artifact_type)
-        alias_list = [names.check_alias(a) for a in _as_list(aliases, "aliases")]
-        parents = _as_list(parent_ids, "parent_ids")
-        if len(parents) > names.MAX_PARENTS:
-            raise InvalidInputError(f"{len(parents)} parents; the limit is {names.MAX_PARENTS}")
-        scope = names.check_name(project, "project") if project is not None else self.project
-        record = NewVersion(
-            id=new_id(), project=scope, name=name, artifact_type=artifact_type or "",
-            created_at=time.time(), metadata=names.check_metadata(metadata),
-            tags=names.check_tags(tags), aliases=tuple(dict.fromkeys(alias_list)),
-            partitions=names.check_partitions(partitions),
-            description=names.check_text(description, "description", names.MAX_DESCRIPTION),
-            source_step=names.check_text(source_step, "source_step"),
-            source_run_id=names.check_text(source_run_id, "source_run_id"),
-            source_pipeline=names.check_text(source_pipeline, "source_pipeline"),
-            code_version=names.check_text(code_version, "code_version"), user=self.user,
-        )
-        if not parents:
-            return record
-        return _replace(record, parent_ids=tuple(self._resolve_parents(parents, scope)))
-
-    def _resolve_parents(self, parents: list[Any], project: str) -> list[str]:
-        if not parents:
-            return []
-        pending = self._batch.ids
-        ids = []
-        for parent in parents:
-            if isinstance(parent, Artifact):
-                parent = parent.id
-            ref = parse_ref(parent)
-            if ref.id is not None and ref.id in pending:
-                ids.append(ref.id)
-                continue
-            ids.append(self.backend.get_version(ref, project).id if ref.id is None else
-                       self._existing_id(ref, project))
-        return list(dict.fromkeys(ids))
-
-    def _existing_id(self, ref: Ref, project: str) -> str:
-        found = self.backend.get_versions_by_id([ref.id or ""])
-        if not found:
-            raise ArtifactNotFoundError(f"parent version {ref.id!r} not found; nothing was "
-                                        "registered")
-        return found[0].id
-
-    def _lease(self, token: str, content: Content) -> None:
-        if content.blob_digests:
-            self.backend.lease_blobs(token, content.blob_digests, time.time() + LEASE_SECONDS)
-            self._ingest.reland(content)
-
-    def _commit(self, records: list[NewVersion], contents: list[Content], *,
-                leased: bool = False) -> None:
-        """Write the rows; blobs stay leased until the rows (or the failure) are final."""
-        try:
-            if not leased:
-                for record, content in zip(records, contents, strict=True):
-                    self._lease(record.id, content)
-            self._warn_duplicates(records)
-            self.backend.create_versions(records)
-            for content in contents:
-                self._ingest.reland(content)
-        finally:
-            for record, content in zip(records, contents, strict=True):
-                if content.blob_digests:
-                    self.backend.release_blobs(record.id)
-
-    def _warn_duplicates(self, records: list[NewVersion]) -> None:
-        for record in records:
-            if record.digest is None or record.kind == "reference":
-                continue
-            existing = self.backend.find_digest(record.digest, record.project)
-            if existing:
-                shown = ", ".join(f"{a.name}:{a.version}" for a in existing[:5])
-                warnings.warn(
-                    f"the content of {record.name!r} ({record.digest[:19]}…) is already in the "
-                    f"catalog as {shown}; the bytes are stored once",
-                    DuplicateArtifactWarning, stacklevel=4)
 
     # -- reading -----------------------------------------------------------------------
     def get(self, ref: str | Artifact) -> Artifact:
@@ -295,7 +183,7 @@ class ArtifactCatalog:
              until: datetime | str | float | None = None, limit: int = 100, offset: int = 0,
              latest_only: bool = False, *, source_step: str | None = None,
              source_run_id: str | None = None, source_pipeline: str | None = None,
-             project: str | None = None) -> list[Artifact]:
+             project: str | None = None) -> Artifacts:
         """Every live version matching all filters (one record per version), newest first.
 
         Raises:
@@ -307,14 +195,14 @@ class ArtifactCatalog:
             source_step=source_step, source_run_id=source_run_id,
             source_pipeline=source_pipeline, project=project)))
 
-    def list_artifacts(self, name: str | None = None, **kw: Any) -> list[Artifact]:
+    def list_artifacts(self, name: str | None = None, **kw: Any) -> Artifacts:
         """Alias of :meth:`list` with ``name`` first."""
         return self.list(name=name, **kw)
 
-    def versions(self, name: str, *, project: str | None = None) -> list[Artifact]:
+    def versions(self, name: str, *, project: str | None = None) -> Artifacts:
         """All live versions of ``name``, oldest first."""
         names.check_name(name)
-        out: list[Artifact] = []
+        out: Artifacts = []
         while True:
             page = self.backend.list_versions(self._filter(
                 name=name, limit=MAX_LIMIT, offset=len(out), oldest_first=True, project=project))
@@ -323,7 +211,7 @@ class ArtifactCatalog:
                 return out
 
     def search(self, query: str, limit: int = 100, offset: int = 0, *,
-               project: str | None = None) -> list[Artifact]:
+               project: str | None = None) -> Artifacts:
         """Live versions matching a query of the search language (docs/query-language.md).
 
         Raises:
@@ -342,7 +230,7 @@ class ArtifactCatalog:
                           **filters)
         return found[0] if found else None
 
-    def history(self, name: str, *, project: str | None = None) -> list[HistoryEntry]:
+    def history(self, name: str, *, project: str | None = None) -> builtins.list[HistoryEntry]:
         """Every tag, alias and delete change of ``name``, oldest first."""
         names.check_name(name)
         return self.backend.history(self._scope(project), name)
@@ -470,9 +358,9 @@ class ArtifactCatalog:
     @overload
     def _located(self, found: Artifact) -> Artifact: ...
     @overload
-    def _located(self, found: list[Artifact]) -> list[Artifact]: ...
+    def _located(self, found: Artifacts) -> Artifacts: ...
 
-    def _located(self, found: Artifact | list[Artifact]) -> Artifact | list[Artifact]:
+    def _located(self, found: Artifact | Artifacts) -> Artifact | Artifacts:
         """Fill ``storage_path``: where this catalog's blob store keeps the bytes."""
         if isinstance(found, list):
             return [self._located(a) for a in found]
@@ -493,44 +381,10 @@ class ArtifactCatalog:
             names.check_name(rest["name"])
         limit, offset = _page(limit, offset)
         return ListFilter(project=self._scope(project), artifact_type=types,
-                          tags=names.check_tags(tags), partitions=names.check_partitions(partitions),
+                          tags=names.check_tags(tags),
+                          partitions=names.check_partitions(partitions),
                           since=to_epoch(since), until=to_epoch(until), limit=limit,
                           offset=offset, **rest)
-
-
-def _with_content(record: NewVersion, content: Content) -> NewVersion:
-    """The record with what landed: kind, digest, size, format and the materializer's
-    metadata (the user's keys win)."""
-    if content.kind == "none":
-        return _replace(record, artifact_type=record.artifact_type or content.default_type)
-    metadata = {**content.metadata, **record.metadata}
-    if content.metadata:
-        names.check_metadata(metadata)  # the merged object must stay within the limits
-    return _replace(record, kind=content.kind, digest=content.digest, size=content.size,
-                    format=content.format, reference_uri=content.reference_uri,
-                    metadata=metadata, artifact_type=record.artifact_type or content.default_type,
-                    blob_digests=content.blob_digests)
-
-
-def _replace(record: NewVersion, **changes: Any) -> NewVersion:
-    return replace(record, **changes)
-
-
-class _Batch(threading.local):
-    """The open ``batch()`` of this thread, if any."""
-
-    def __init__(self) -> None:
-        self.records: list[NewVersion] | None = None
-        self.contents: list[Content] = []
-        self.ids: set[str] = set()
-
-
-def _as_list(value: Any, what: str) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence | set | frozenset):
-        raise InvalidInputError(f"{what} must be a list, got {type(value).__name__}")
-    return list(value)
 
 
 def _page(limit: int, offset: int) -> tuple[int, int]:

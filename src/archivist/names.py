@@ -8,7 +8,7 @@ Limits (each tested at the cap and at cap + 1):
 
 =====================  =====================================
 name, project, alias   ``[A-Za-z0-9][A-Za-z0-9._-]{0,127}``, no ``..``
-artifact_type          1–64 printable ASCII characters
+artifact_type          1-64 printable ASCII characters
 tag key                same rule as names; at most 256 tags per version
 tag value              JSON scalar; strings ≤ 4 KiB
 partition              key as names, value a string ≤ 1 KiB, no control characters

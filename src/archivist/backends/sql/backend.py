@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from archivist.backends.base import LineageRows, ListFilter, NewVersion
-from archivist.backends.sql import documents, engine as engines, lineage, reads
+from archivist.backends.sql import documents, lineage, reads
+from archivist.backends.sql import engine as engines
 from archivist.backends.sql.search import compile_search
 from archivist.backends.sql.tables import (
     aliases,

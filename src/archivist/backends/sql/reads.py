@@ -47,7 +47,7 @@ def tag_num(value: Any) -> float | None:
 # Statements are built once: constructing a Core statement costs more than running it
 # (an aliased table builds its column proxies every time), and the compiled form is
 # cached by SQLAlchemy per statement object.
-_SEQS = sa.bindparam("seqs", expanding=True)
+_SEQS: sa.BindParameter[list[int]] = sa.bindparam("seqs", expanding=True)
 _ROWS = sa.select(versions).where(versions.c.seq.in_(_SEQS))
 _parent = versions.alias("parent")
 _EXTRAS = sa.union_all(

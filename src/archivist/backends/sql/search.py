@@ -32,7 +32,6 @@ from archivist.backends.sql.lineage import reachable
 from archivist.backends.sql.tables import (
     aliases,
     artifacts,
-    edges,
     partitions,
     search_docs,
     tags,

@@ -1,0 +1,186 @@
+"""Registration: validate, land the content, lease its blobs, write the rows.
+
+Bytes land before rows. Between the two, a registration holds a lease on its blobs (the
+``inflight`` rows) so a concurrent ``gc`` keeps them; after the rows commit it checks its
+blobs once more and re-lands any that a racing gc removed (content addressing makes that
+always correct). See docs/storage.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from typing import Any
+
+from archivist import names
+from archivist.backends.base import Backend, NewVersion
+from archivist.content import Content, Ingest
+from archivist.errors import ArtifactNotFoundError, DuplicateArtifactWarning, InvalidInputError
+from archivist.ids import new_id
+from archivist.model import Artifact
+from archivist.refs import parse_ref
+
+LEASE_SECONDS = 3600.0
+
+
+class Registrar:
+    """Does the work of ``ArtifactCatalog.register``, ``batch`` and ``register_many``."""
+
+    def __init__(self, backend: Backend, ingest: Ingest, user: str) -> None:
+        self.backend = backend
+        self.ingest = ingest
+        self.user = user
+        self._batch = _Batch()
+
+    @property
+    def in_batch(self) -> bool:
+        return self._batch.records is not None
+
+    def register(self, *, name: str, artifact_type: str | None, data: Any,
+                 path: str | os.PathLike[str] | None, uri: str | None, metadata: Any,
+                 tags: Any, aliases: Any, parent_ids: Any, partitions: Any, description: Any,
+                 source_step: Any, source_run_id: Any, source_pipeline: Any, project: Any,
+                 code_version: Any, default_project: str) -> str:
+        names.check_name(name)
+        if artifact_type is not None:
+            names.check_artifact_type(artifact_type)
+        alias_list = [names.check_alias(a) for a in _as_list(aliases, "aliases")]
+        parents = _as_list(parent_ids, "parent_ids")
+        if len(parents) > names.MAX_PARENTS:
+            raise InvalidInputError(f"{len(parents)} parents; the limit is {names.MAX_PARENTS}")
+        scope = names.check_name(project, "project") if project is not None else default_project
+        record = NewVersion(
+            id=new_id(), project=scope, name=name, artifact_type=artifact_type or "",
+            created_at=time.time(), metadata=names.check_metadata(metadata),
+            tags=names.check_tags(tags), aliases=tuple(dict.fromkeys(alias_list)),
+            partitions=names.check_partitions(partitions),
+            description=names.check_text(description, "description", names.MAX_DESCRIPTION),
+            source_step=names.check_text(source_step, "source_step"),
+            source_run_id=names.check_text(source_run_id, "source_run_id"),
+            source_pipeline=names.check_text(source_pipeline, "source_pipeline"),
+            code_version=names.check_text(code_version, "code_version"), user=self.user,
+        )
+        if parents:
+            record = replace(record, parent_ids=tuple(self._resolve_parents(parents, scope)))
+        with self.ingest.content(data=data, path=path, uri=uri) as content:
+            record = _with_content(record, content)
+            if self._batch.records is not None:
+                self._stage(record, content)
+            else:
+                self._commit([record], [content])
+        return record.id
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        if self._batch.records is not None:
+            yield
+            return
+        self._batch.records, self._batch.contents = [], []
+        try:
+            yield
+            records, contents = self._batch.records, self._batch.contents
+            self._batch.records = None
+            self._commit(records, contents, leased=True)
+        except BaseException:
+            if self._batch.records is not None:  # the block failed: nothing was written
+                for record, content in zip(self._batch.records, self._batch.contents,
+                                           strict=True):
+                    if content.blob_digests:
+                        self.backend.release_blobs(record.id)
+            raise
+        finally:
+            self._batch.records, self._batch.contents, self._batch.ids = None, [], set()
+
+    def _stage(self, record: NewVersion, content: Content) -> None:
+        """Queue a registration of the open batch. Its blobs are already in the store:
+        lease them now so gc keeps them until the batch commits (a materialized temp
+        file does not outlive ``register``, so it cannot be re-landed later)."""
+        assert self._batch.records is not None
+        self._lease(record.id, content)
+        self._batch.records.append(record)
+        self._batch.ids.add(record.id)
+        self._batch.contents.append(replace(content, sources={}) if content.sources else content)
+
+    def _resolve_parents(self, parents: list[Any], project: str) -> list[str]:
+        ids = []
+        for parent in parents:
+            ref = parse_ref(parent.id if isinstance(parent, Artifact) else parent)
+            if ref.id is not None and ref.id in self._batch.ids:
+                ids.append(ref.id)
+            elif ref.id is None:
+                ids.append(self.backend.get_version(ref, project).id)
+            elif self.backend.get_versions_by_id([ref.id]):
+                ids.append(ref.id)
+            else:
+                raise ArtifactNotFoundError(f"parent version {ref.id!r} not found; nothing "
+                                            "was registered", ref=ref.id)
+        return list(dict.fromkeys(ids))
+
+    def _lease(self, token: str, content: Content) -> None:
+        if content.blob_digests:
+            self.backend.lease_blobs(token, content.blob_digests, time.time() + LEASE_SECONDS)
+            self.ingest.reland(content)
+
+    def _commit(self, records: list[NewVersion], contents: list[Content], *,
+                leased: bool = False) -> None:
+        """Write the rows; blobs stay leased until the rows (or the failure) are final."""
+        try:
+            if not leased:
+                for record, content in zip(records, contents, strict=True):
+                    self._lease(record.id, content)
+            self._warn_duplicates(records)
+            self.backend.create_versions(records)
+            for content in contents:
+                self.ingest.reland(content)
+        finally:
+            for record, content in zip(records, contents, strict=True):
+                if content.blob_digests:
+                    self.backend.release_blobs(record.id)
+
+    def _warn_duplicates(self, records: list[NewVersion]) -> None:
+        for record in records:
+            if record.digest is None or record.kind == "reference":
+                continue
+            existing = self.backend.find_digest(record.digest, record.project)
+            if existing:
+                shown = ", ".join(f"{a.name}:{a.version}" for a in existing[:5])
+                warnings.warn(
+                    f"the content of {record.name!r} ({record.digest[:19]}…) is already in the "
+                    f"catalog as {shown}; the bytes are stored once",
+                    DuplicateArtifactWarning, stacklevel=5)
+
+
+def _with_content(record: NewVersion, content: Content) -> NewVersion:
+    """The record with what landed: kind, digest, size, format and the materializer's
+    metadata (the user's keys win)."""
+    if content.kind == "none":
+        return replace(record, artifact_type=record.artifact_type or content.default_type)
+    metadata = {**content.metadata, **record.metadata}
+    if content.metadata:
+        names.check_metadata(metadata)  # the merged object must stay within the limits
+    return replace(record, kind=content.kind, digest=content.digest, size=content.size,
+                   format=content.format, reference_uri=content.reference_uri,
+                   metadata=metadata, artifact_type=record.artifact_type or content.default_type,
+                   blob_digests=content.blob_digests)
+
+
+class _Batch(threading.local):
+    """The open ``batch()`` of this thread, if any."""
+
+    def __init__(self) -> None:
+        self.records: list[NewVersion] | None = None
+        self.contents: list[Content] = []
+        self.ids: set[str] = set()
+
+
+def _as_list(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence | set | frozenset):
+        raise InvalidInputError(f"{what} must be a list, got {type(value).__name__}")
+    return list(value)

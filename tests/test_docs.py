@@ -1,0 +1,34 @@
+"""Examples in the README and docs/ run as written (every ```python block)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+
+
+def _blocks() -> list[tuple[str, str]]:
+    found = []
+    for page in PAGES:
+        for i, code in enumerate(BLOCK.findall(page.read_text())):
+            found.append((f"{page.name}-{i}", code))
+    return found
+
+
+@pytest.mark.parametrize(("where", "code"), _blocks(), ids=[w for w, _ in _blocks()])
+def test_python_examples_run(where: str, code: str, tmp_path: Path,
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ARCHIVIST_HOME", str(tmp_path / ".archivist"))
+    namespace: dict[str, object] = {"__name__": f"docs_{where}"}
+    exec(compile(code, where, "exec"), namespace)  # noqa: S102 - our own documentation
+
+
+def test_the_readme_shows_the_two_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "make demo" in readme and "make test" in readme

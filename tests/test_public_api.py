@@ -1,0 +1,21 @@
+"""The public surface is explicit (STYLE P20): ``__all__`` lists exactly the public names."""
+
+from __future__ import annotations
+
+import archivist
+
+
+def test_all_lists_exactly_the_public_names() -> None:
+    public = sorted(n for n in vars(archivist) if not n.startswith("_") and n != "annotations")
+    modules = {n for n in public if type(getattr(archivist, n)).__name__ == "module"}
+    assert sorted(archivist.__all__) == sorted([*(set(public) - modules), "__version__"])
+
+
+def test_every_error_is_an_archivist_error_with_code_and_status() -> None:
+    errors = [getattr(archivist, n) for n in archivist.__all__ if n.endswith("Error")]
+    assert len(errors) >= 10
+    for cls in errors:
+        assert issubclass(cls, archivist.ArchivistError)
+        assert cls.code and 400 <= cls.status < 600
+    assert issubclass(archivist.ArtifactNotFoundError, KeyError)
+    assert issubclass(archivist.InvalidNameError, ValueError)

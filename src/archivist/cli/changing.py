@@ -1,0 +1,97 @@
+"""Commands that change mutable state: ``tag``, ``alias``, ``rm``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from archivist import names
+from archivist.cli import output
+from archivist.cli.options import RefArg, parse_pairs
+from archivist.cli.session import open_catalog
+
+
+def tag(
+    ctx: typer.Context,
+    ref: RefArg,
+    pairs: Annotated[list[str] | None, typer.Argument(
+        metavar="K=V", show_default=False,
+        help="Tags to set; V is read as JSON when it is a JSON scalar (3, 0.9, true, null, "
+             "\"text\"), else as text.",
+    )] = None,
+    remove: Annotated[list[str] | None, typer.Option(
+        "--remove", metavar="K", show_default=False, help="Remove tag K. Repeatable.",
+    )] = None,
+) -> None:
+    """Set or remove tags on a version.
+
+    Every change is recorded in the history (see show --history).
+    """
+    tags = parse_pairs(pairs, "K=V")
+    keys = list(dict.fromkeys(remove or ()))
+    if not tags and not keys:
+        raise typer.BadParameter("give at least one K=V to set or --remove K")
+    both = sorted(set(tags) & set(keys))
+    if both:
+        raise typer.BadParameter(f"{', '.join(map(repr, both))} is both set and removed")
+    for key in keys:
+        names.check_name(key, "tag key")  # before anything is set: all or nothing
+    with open_catalog(ctx) as catalog:
+        art = catalog.get(ref)
+        if tags:
+            catalog.tag(art, **tags)
+        if keys:
+            catalog.untag(art, *keys)
+    done = []
+    if tags:
+        done.append("set " + output.pairs(tags))
+    if keys:
+        done.append("removed " + ", ".join(keys))
+    output.success(f"tagged {art.ref}: {'; '.join(done)}")
+
+
+def alias(
+    ctx: typer.Context,
+    ref: RefArg,
+    alias_name: Annotated[str, typer.Argument(
+        metavar="ALIAS", show_default=False,
+        help="Alias name, e.g. production or champion ('latest' is implicit).",
+    )],
+    remove: Annotated[bool, typer.Option(
+        "--remove", help="Remove ALIAS from the artifact REF names (whichever version "
+                         "holds it) instead of setting it.",
+    )] = False,
+) -> None:
+    """Point an alias at a version, or remove it.
+
+    Setting moves ALIAS from whichever version of the artifact held it; afterwards
+    NAME@ALIAS names this version.
+    """
+    with open_catalog(ctx) as catalog:
+        art = catalog.get(ref)
+        if remove:
+            catalog.remove_alias(art.name, alias_name, project=art.project)
+        else:
+            catalog.set_alias(art, alias_name)
+    if remove:
+        output.success(f"removed the alias {alias_name} from {art.name}")
+    else:
+        output.success(f"{art.name}@{alias_name} now points at {art.ref}")
+
+
+def rm(ctx: typer.Context, ref: RefArg) -> None:
+    """Delete a version (a tombstone).
+
+    It disappears from ls, search and 'latest' but stays in lineage, marked deleted;
+    'archivist gc --apply' frees its bytes once nothing else uses them.
+    """
+    with open_catalog(ctx) as catalog:
+        art = catalog.get(ref)
+        catalog.delete(art)
+    output.success(f"deleted {art.ref} (id {art.id})")
+
+
+def register(app: typer.Typer) -> None:
+    for command in (tag, alias, rm):
+        app.command(command.__name__)(command)

@@ -1,0 +1,171 @@
+"""Remember the digests of unchanged local files, so re-registering a tree re-hashes only
+what changed (dvc-data ``hashfile/state.py`` keeps the same kind of table).
+
+The cache is only ever used to *skip a re-hash*: a digest from it is a hint that the
+blob store checks (a hit costs one ``stat`` of the blob; a miss falls back to copying and
+hashing), and a broken, locked or unwritable cache file degrades to "no cache" rather
+than failing a registration.
+
+Key: absolute path, size, ``mtime_ns``, ``ctime_ns``, inode and device. ``ctime`` is in
+the key because tools that restore ``mtime`` (``cp -p``, ``rsync -a``, ``tar``) cannot
+restore it. An entry is only stored when the file's last change is older than the moment
+hashing started by more than the filesystem's timestamp granularity: otherwise a write in
+the same clock tick after we read it would leave every stat field unchanged and the cache
+would lie (git's "racily clean" problem).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+
+from archivist._types import PathLike
+from archivist.store.hashing import DIGEST_RE
+
+log = logging.getLogger(__name__)
+
+# ext4/xfs/btrfs timestamps come from the kernel's coarse clock (one tick: 1-10 ms);
+# filesystems with whole-second (NFSv3, HFS+) or 2-second (FAT) stamps get 2.5 s.
+RACY_NS = 100_000_000
+RACY_COARSE_NS = 2_500_000_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS hashes (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    dev INTEGER NOT NULL,
+    digest TEXT NOT NULL
+)
+"""
+
+
+def _key(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+def _is_racy(st: os.stat_result, hashed_at_ns: int) -> bool:
+    changed = max(st.st_mtime_ns, st.st_ctime_ns)
+    coarse = st.st_mtime_ns % 1_000_000_000 == 0 and st.st_ctime_ns % 1_000_000_000 == 0
+    return changed > hashed_at_ns - (RACY_COARSE_NS if coarse else RACY_NS)
+
+
+class HashCache:
+    """A small SQLite file mapping unchanged local files to their digests.
+
+    Safe with several threads and processes: WAL mode, a busy timeout, one short
+    transaction per :meth:`put_many`. Obtain one per catalog home::
+
+        cache = HashCache(home / "hashcache.db")
+        digest = cache.get(os.stat(p), p)        # None: hash it
+        cache.put_many([(p, st, digest)], hashed_at_ns=t0)
+    """
+
+    def __init__(self, path: PathLike) -> None:
+        self.path = os.fspath(path)
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._broken = False
+
+    def _connect(self) -> sqlite3.Connection | None:
+        if self._conn is None and not self._broken:
+            try:
+                conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None,
+                                       check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                # A lost cache entry costs one re-hash, so commits need not reach the disk.
+                conn.execute("PRAGMA synchronous=OFF")
+                conn.execute(_SCHEMA)
+                self._conn = conn
+            except sqlite3.Error as exc:
+                self._give_up(exc)
+        return self._conn
+
+    def _give_up(self, exc: Exception) -> None:
+        log.warning("hash cache %s unusable, hashing every file (%s)", self.path, exc)
+        self._broken = True
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def get(self, st: os.stat_result, path: str) -> str | None:
+        """The cached digest of ``path`` if its stat still matches ``st``, else ``None``."""
+        with self._lock:
+            conn = self._connect()
+            if conn is None:
+                return None
+            try:
+                row = conn.execute(
+                    "SELECT size, mtime_ns, ctime_ns, inode, dev, digest FROM hashes "
+                    "WHERE path = ?", (os.path.abspath(path),)).fetchone()
+            except sqlite3.Error as exc:
+                self._give_up(exc)
+                return None
+        if row is None or tuple(row[:5]) != _key(st) or not DIGEST_RE.fullmatch(str(row[5])):
+            return None  # a mangled row is a miss, never an error
+        return str(row[5])
+
+    def put_many(self, entries: Iterable[tuple[str, os.stat_result, str]], *,
+                 hashed_at_ns: int) -> int:
+        """Record ``(path, stat taken before hashing, digest)`` triples.
+
+        ``hashed_at_ns`` is ``time.time_ns()`` read before the files were hashed; entries
+        changed too close to it are skipped (see the module docstring). Returns how many
+        entries were stored.
+        """
+        rows = [(os.path.abspath(p), *_key(st), d) for p, st, d in entries
+                if not _is_racy(st, hashed_at_ns)]
+        if not rows:
+            return 0
+        with self._lock:
+            conn = self._connect()
+            if conn is None:
+                return 0
+            try:
+                with conn:
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO hashes "
+                        "(path, size, mtime_ns, ctime_ns, inode, dev, digest) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            except sqlite3.Error as exc:
+                self._give_up(exc)
+                return 0
+        return len(rows)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> HashCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class NullHashCache(HashCache):
+    """The cache that remembers nothing (STYLE P8): every file is hashed."""
+
+    def __init__(self) -> None:
+        super().__init__(os.devnull)
+
+    def get(self, st: os.stat_result, path: str) -> str | None:
+        return None
+
+    def put_many(self, entries: Iterable[tuple[str, os.stat_result, str]], *,
+                 hashed_at_ns: int) -> int:
+        return 0
+
+
+def now_ns() -> int:
+    """The clock :meth:`HashCache.put_many` compares against."""
+    return time.time_ns()

@@ -1,0 +1,399 @@
+"""The local-folder blob store: every syscall through one seam, fsync'd, linked into place.
+
+Write path of one blob (SPEC §4, reliability.md e.6): ``<root>/tmp/<random>.tmp`` created
+``O_EXCL``, written while hashing (large files: 4 MiB chunks, hashed on a worker thread,
+see :func:`~archivist.store.hashing.copy_hashing`), ``fsync``, ``link`` to
+``<root>/sha256/ab/cdef…`` (``EEXIST`` is a dedupe hit: a blob is never clobbered),
+``unlink`` the temp, ``fsync`` the fan-out directory. A directory's files go through
+:meth:`LocalBlobs.put_many_files`: every temp written without a per-file fsync, one
+``syncfs``, every link, one more ``syncfs`` — at ~0.2 ms per fsync, 10,000 small files
+would otherwise spend seconds syncing.
+
+Tests fail the Nth filesystem call by passing an
+:class:`~archivist.store.fscalls.FsCalls` subclass (or patching ``LOCAL_FS.hook``): every
+call the store makes on its own files and its sources goes through it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import os
+import secrets
+import stat
+from collections.abc import Container, Iterator, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from archivist._types import PathLike
+from archivist.errors import IntegrityError, PermissionDeniedError
+from archivist.store.blobs import CheckResult, FsspecBlobs, _rehash, hint_list
+from archivist.store.fscalls import (
+    LOCAL_FS,
+    O_DIRECTORY,
+    O_NOFOLLOW,
+    O_NONBLOCK,
+    FsCalls,
+    missing_bytes,
+    open_regular,
+    storage_error,
+    storage_errors,
+    suspicious,
+)
+from archivist.store.hashing import (
+    DIGEST_RE,
+    Readable,
+    ReadInto,
+    check_digest,
+    copy_hashing,
+    hash_bytes,
+    read_full,
+    readinto_of,
+    verifying_reader,
+)
+
+CHUNK = 4 * 1024 * 1024  # per write and per hash job (see copy_hashing)
+
+
+@dataclass(frozen=True)
+class _Spooled:
+    digest: str
+    size: int
+    tmp: str | None  # None: the blob was already present, nothing written
+
+
+class LocalBlobs(FsspecBlobs):
+    """:class:`~archivist.store.blobs.FsspecBlobs` on a local folder; obtain it with
+    ``FsspecBlobs(folder)``."""
+
+    def __init__(self, target: PathLike, *, storage_options: object = None,
+                 fs_calls: FsCalls | None = None) -> None:
+        text = os.fspath(target).removeprefix("file://").removeprefix("local://")
+        self.url = self.root = os.path.abspath(text)
+        self._os = fs_calls if fs_calls is not None else LOCAL_FS
+        self._blob_dir = os.path.join(self.root, "sha256")
+        self._tmp_dir = os.path.join(self.root, "tmp")
+        self._ready = False
+        self._fanouts: set[str] = set()
+
+    # -- layout ---------------------------------------------------------------------------
+    def path(self, digest: str) -> str:
+        hexd = check_digest(digest)[7:]
+        return os.path.join(self._blob_dir, hexd[:2], hexd[2:])
+
+    def local_path(self, digest: str) -> str | None:
+        self.size(digest)  # IntegrityError unless a regular file: never hand out a symlink
+        return self.path(digest)
+
+    def local_root(self) -> str | None:
+        return self.root
+
+    def _ensure_layout(self) -> None:
+        if not self._ready:
+            created = [d for d in (self.root, self._blob_dir, self._tmp_dir)
+                       if self._makedirs(d)]
+            # New directory entries must be durable before a blob inside them is.
+            for directory in {os.path.dirname(d) for d in created}:
+                self._fsync_dir(directory)
+            self._ready = True
+
+    def _makedirs(self, directory: str) -> bool:
+        """Create ``directory`` and missing parents; True if it was created."""
+        try:
+            self._os.lstat(directory)
+            return False
+        except FileNotFoundError:
+            pass
+        parent = os.path.dirname(directory)
+        if parent != directory:
+            self._makedirs(parent)
+        try:
+            self._os.mkdir(directory)
+        except FileExistsError:
+            return False
+        return True
+
+    # -- writes ---------------------------------------------------------------------------
+    def put_file(self, path: PathLike, *, digest: str | None = None) -> tuple[str, int]:
+        return self._put_paths([path], [digest], follow=True, bulk=False)[0]
+
+    def put_bytes(self, data: bytes | bytearray | memoryview) -> tuple[str, int]:
+        data = bytes(data)  # a bytearray could change between hashing and writing
+        with storage_errors(self.root):
+            spooled = self._spool_small(data, hash_bytes(data), sync=True, pending=())
+            self._commit([spooled], sync=True)
+        return spooled.digest, spooled.size
+
+    def put_stream(self, fileobj: Readable) -> tuple[str, int]:
+        with storage_errors(self.root):
+            spooled = self._spool(readinto_of(fileobj), None, sync=True, pending=())
+            self._commit([spooled], sync=True)
+        return spooled.digest, spooled.size
+
+    def put_many_files(self, paths: Sequence[PathLike], *,
+                       digests: Sequence[str | None] | None = None) -> list[tuple[str, int]]:
+        return self._put_paths(paths, hint_list(paths, digests), follow=False, bulk=True)
+
+    def _put_paths(self, paths: Sequence[PathLike], hints: Sequence[str | None], *,
+                   follow: bool, bulk: bool) -> list[tuple[str, int]]:
+        """Spool every missing file to a temp, make the temps durable (one fsync each, or
+        with ``bulk`` one ``syncfs`` for all), link them into place, sync the links."""
+        out: list[tuple[str, int]] = []
+        pending: dict[str, _Spooled] = {}
+        committing = False
+        try:
+            with storage_errors(self.root):
+                for path, hint in zip(paths, hints, strict=True):
+                    if hint is not None:
+                        present = self._present_size(check_digest(hint))
+                        if present is not None:
+                            out.append((hint, present))
+                            continue
+                    spooled = self._spool_file(path, follow, not bulk, pending)
+                    out.append((spooled.digest, spooled.size))
+                    if spooled.tmp is not None:
+                        pending[spooled.digest] = spooled
+                if pending:
+                    if bulk:
+                        self._fsync_dir(self.root, whole_filesystem=True)  # temps durable
+                    committing = True  # from here _commit owns the temps
+                    self._commit(list(pending.values()), sync=not bulk)
+                    if bulk:
+                        self._fsync_dir(self.root, whole_filesystem=True)  # and the links
+        finally:
+            if not committing:
+                for tmp in (s.tmp for s in pending.values() if s.tmp is not None):
+                    self._discard(tmp)
+        return out
+
+    def _spool_file(self, path: PathLike, follow: bool, sync: bool,
+                    pending: Container[str]) -> _Spooled:
+        fd = open_regular(path, follow=follow, calls=self._os)
+        try:
+            size_hint = os.fstat(fd).st_size
+            return self._spool(lambda view: self._os.readinto(fd, view), size_hint,
+                               sync=sync, pending=pending)
+        finally:
+            os.close(fd)  # a read-only source: nothing to lose if close fails
+
+    def _spool(self, readinto: ReadInto, size_hint: int | None, *, sync: bool,
+               pending: Container[str]) -> _Spooled:
+        """Copy a source into a temp file, hashing exactly the bytes written."""
+        want = CHUNK if size_hint is None or size_hint >= CHUNK else size_hint + 1
+        head = bytearray(want)
+        n = read_full(readinto, memoryview(head))
+        if n < want:  # end of file: small content, whole in memory
+            data = memoryview(head)[:n]
+            return self._spool_small(data, hash_bytes(data), sync=sync, pending=pending)
+        return self._spool_large(readinto, head, sync=sync)
+
+    def _spool_small(self, data: bytes | memoryview, digest: str, *, sync: bool,
+                     pending: Container[str]) -> _Spooled:
+        if digest in pending or self._present_size(digest) == len(data):
+            return _Spooled(digest, len(data), None)
+        with self._temp() as (fd, tmp):
+            self._write_all(fd, memoryview(data))
+            if sync:
+                self._os.fsync(fd)
+        return _Spooled(digest, len(data), tmp)
+
+    def _spool_large(self, readinto: ReadInto, head: bytearray, *, sync: bool) -> _Spooled:
+        with self._temp() as (fd, tmp):
+            written = 0
+
+            def write(view: memoryview) -> None:
+                nonlocal written
+                self._write_all(fd, view)
+                if sync and written:
+                    # Write the previous chunk back while hashing goes on, rather than
+                    # all of it in the final fsync: measured +10-25 % on 512 MB.
+                    self._os.start_writeback(fd, written - len(view), len(view))
+                written += len(view)
+
+            digest, size = copy_hashing(readinto, write, head)
+            if sync:
+                self._os.fsync(fd)
+        return _Spooled(digest, size, tmp)
+
+    @contextlib.contextmanager
+    def _temp(self) -> Iterator[tuple[int, str]]:
+        """A new temp file in ``<root>/tmp``, closed after the body; removed if the body
+        or the close fails (NFS reports write errors at close)."""
+        self._ensure_layout()
+        tmp = os.path.join(self._tmp_dir, f"{secrets.token_hex(12)}.tmp")
+        # Read-only like dvc's cache: a stray `open(blob, "w")` in user code fails.
+        fd = self._os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW, 0o444)
+        try:
+            yield fd, tmp
+        except BaseException:
+            with contextlib.suppress(OSError):
+                self._os.close(fd)
+            self._discard(tmp)
+            raise
+        try:
+            self._os.close(fd)
+        except BaseException:
+            self._discard(tmp)
+            raise
+
+    def _write_all(self, fd: int, view: memoryview) -> None:
+        while view:
+            view = view[self._os.write(fd, view):]
+
+    def _commit(self, batch: Sequence[_Spooled], *, sync: bool) -> None:
+        """Link each temp to its digest path (no clobber), drop the temps, and with
+        ``sync`` fsync the directories that changed."""
+        touched: set[str] = set()
+        landed = 0  # batch[landed:] still owns its temps
+        try:
+            for spooled in batch:
+                if spooled.tmp is not None:
+                    final = self.path(spooled.digest)
+                    touched.add(os.path.dirname(final))
+                    if self._ensure_fanout(os.path.dirname(final)):
+                        touched.add(self._blob_dir)
+                    self._land(spooled.tmp, final, spooled.size)
+                    self._discard(spooled.tmp)
+                landed += 1
+            if sync:
+                for directory in sorted(touched, key=len, reverse=True):
+                    self._fsync_dir(directory)
+        finally:
+            for tmp in (s.tmp for s in batch[landed:] if s.tmp is not None):
+                self._discard(tmp)
+
+    def _land(self, tmp: str, final: str, size: int) -> None:
+        try:
+            try:
+                self._os.link(tmp, final)
+            except FileNotFoundError:  # fan-out directory removed since we cached it
+                self._makedirs(os.path.dirname(final))
+                self._os.link(tmp, final)
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise
+            with contextlib.suppress(FileNotFoundError):
+                st = self._os.lstat(final)
+                if stat.S_ISREG(st.st_mode) and st.st_size == size:
+                    return  # dedupe: another put landed the same bytes
+            # A symlink or wrong-sized file squats on the digest path (repair it), or the
+            # filesystem has no hard links (FAT, some FUSE/SMB): rename, which may only
+            # ever replace a blob with the same bytes, since they hash to the same name.
+            self._os.rename(tmp, final)
+
+    def _ensure_fanout(self, directory: str) -> bool:
+        if directory in self._fanouts:  # a set's `in` and `add` are atomic under the GIL
+            return False
+        created = self._makedirs(directory)  # concurrent mkdirs: EEXIST is fine
+        self._fanouts.add(directory)
+        return created
+
+    def _fsync_dir(self, directory: str, *, whole_filesystem: bool = False) -> None:
+        fd = self._os.open(directory, os.O_RDONLY | O_DIRECTORY)
+        try:
+            (self._os.syncfs if whole_filesystem else self._os.fsync)(fd)
+        finally:
+            self._os.close(fd)
+
+    def _discard(self, tmp: str) -> None:
+        """Remove a temp file; one retry, then leave it to gc (``temp_files``)."""
+        for _ in range(2):
+            try:
+                self._os.unlink(tmp)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                pass
+
+    # -- reads ----------------------------------------------------------------------------
+    def _present_size(self, digest: str) -> int | None:
+        try:
+            st = self._lstat(digest)
+        except IntegrityError:
+            return None
+        return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+    def _lstat(self, digest: str) -> os.stat_result:
+        path = self.path(digest)
+        try:
+            return self._os.lstat(path)
+        except FileNotFoundError:
+            raise missing_bytes(digest, path) from None
+        except OSError as exc:
+            raise storage_error("cannot stat", path, exc) from exc
+
+    def exists(self, digest: str) -> bool:
+        return self._present_size(digest) is not None
+
+    def size(self, digest: str) -> int:
+        st = self._lstat(digest)
+        if not stat.S_ISREG(st.st_mode):
+            raise suspicious(digest, self.path(digest))
+        return st.st_size
+
+    def mtime(self, digest: str) -> float:
+        return self._lstat(digest).st_mtime
+
+    def open(self, digest: str) -> BinaryIO:
+        path = self.path(digest)
+        try:
+            fd = self._os.open(path, os.O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
+        except FileNotFoundError:
+            raise missing_bytes(digest, path) from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise suspicious(digest, path) from exc
+            raise storage_error("cannot open", path, exc) from exc
+        with storage_errors(path):
+            st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            raise suspicious(digest, path)
+        return verifying_reader(io.FileIO(fd, "rb", closefd=True), digest, path, st.st_size)
+
+    def check(self, digest: str) -> CheckResult:
+        try:
+            st = self._lstat(digest)
+        except IntegrityError:
+            return "missing"
+        if not stat.S_ISREG(st.st_mode):
+            return "suspicious"
+        try:
+            return _rehash(self, digest)
+        except IntegrityError:  # open() refused: replaced by a symlink meanwhile
+            return "suspicious"
+
+    def iter_digests(self) -> Iterator[str]:
+        with storage_errors(self._blob_dir):
+            try:
+                fanouts = self._os.scandir(self._blob_dir)
+            except FileNotFoundError:
+                return
+            for fan in fanouts:
+                if len(fan.name) == 2 and fan.is_dir(follow_symlinks=False):
+                    for entry in self._os.scandir(fan.path):
+                        candidate = f"sha256:{fan.name}{entry.name}"
+                        if DIGEST_RE.fullmatch(candidate):
+                            yield candidate
+
+    def delete(self, digest: str) -> None:
+        with storage_errors(self.path(digest)), contextlib.suppress(FileNotFoundError):
+            self._os.unlink(self.path(digest))
+
+    def temp_files(self) -> list[tuple[str, float]]:
+        out: list[tuple[str, float]] = []
+        # No tmp folder means no put yet; an entry that vanished finished meanwhile.
+        with storage_errors(self._tmp_dir), contextlib.suppress(FileNotFoundError):
+            for entry in self._os.scandir(self._tmp_dir):
+                with contextlib.suppress(FileNotFoundError):
+                    out.append((entry.path, entry.stat(follow_symlinks=False).st_mtime))
+        return out
+
+    def remove_temp(self, path: str) -> None:
+        if os.path.dirname(os.path.abspath(path)) != self._tmp_dir:
+            raise PermissionDeniedError(f"{path!r} is not a temp file of {self.root}",
+                                        path=path)
+        with storage_errors(path), contextlib.suppress(FileNotFoundError):
+            self._os.unlink(path)

@@ -1,0 +1,75 @@
+"""Every command is documented in docs/cli.md and has help (STYLE P29, after sqlite-utils'
+``tests/test_docs.py``)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import typer
+
+from archivist.cli import app
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+
+
+def root() -> typer.core.TyperGroup:
+    group = typer.main.get_command(app)
+    assert isinstance(group, typer.core.TyperGroup)
+    return group
+
+
+def command_names() -> list[str]:
+    return list(root().commands)
+
+
+def section(name: str) -> str:
+    """The text of ``## archivist NAME`` up to the next ``## `` heading."""
+    text = DOCS.read_text(encoding="utf-8")
+    match = re.search(rf"^## `archivist {re.escape(name)}`\n(.*?)(?=^## |\Z)", text,
+                      flags=re.M | re.S)
+    assert match, f"docs/cli.md has no '## `archivist {name}`' section"
+    return match.group(1)
+
+
+def long_flags(command: typer.core.TyperCommand | typer.core.TyperGroup) -> list[str]:
+    flags = []
+    for param in command.params:
+        flags += [o for o in getattr(param, "opts", []) if o.startswith("--")]
+    return [f for f in flags if f != "--help"]
+
+
+def test_the_expected_commands_exist() -> None:
+    assert sorted(command_names()) == sorted([
+        "init", "add", "ls", "show", "search", "tag", "alias", "lineage", "get", "diff",
+        "rm", "verify", "gc"])
+
+
+@pytest.mark.parametrize("name", command_names())
+def test_command_is_documented(name: str) -> None:
+    text = section(name)
+    command = root().commands[name]
+    for flag in long_flags(command):  # type: ignore[arg-type]
+        assert f"`{flag}" in text, f"docs/cli.md does not describe {flag} of {name}"
+
+
+@pytest.mark.parametrize("name", command_names())
+def test_command_has_help(name: str) -> None:
+    command = root().commands[name]
+    assert command.help and len(command.help.strip()) > 20
+    for param in command.params:
+        if getattr(param, "opts", None) != ["--help"]:
+            assert getattr(param, "help", None), f"{name}: {param.name} has no help"
+
+
+def test_global_options_are_documented() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    for flag in long_flags(root()):
+        assert f"`{flag}" in text, f"docs/cli.md does not describe the global {flag}"
+
+
+def test_every_documented_command_exists() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    documented = re.findall(r"^## `archivist (\w+)`", text, flags=re.M)
+    assert sorted(documented) == sorted(command_names())

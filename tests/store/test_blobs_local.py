@@ -1,0 +1,314 @@
+from __future__ import annotations
+
+import errno
+import io
+import os
+import socket
+import stat
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from archivist.errors import (
+    IntegrityError,
+    InvalidInputError,
+    PermissionDeniedError,
+)
+from archivist.store import FsspecBlobs
+from archivist.store.fscalls import FsCalls
+from archivist.store.localfs import CHUNK, LocalBlobs
+
+from .conftest import CountingCalls, assert_blobs_consistent, sha, store_files
+
+SIZES = [0, 1, 4096, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 12345]
+
+
+def test_local_targets_get_the_local_store(tmp_path: Path) -> None:
+    assert isinstance(FsspecBlobs(tmp_path / "a"), LocalBlobs)
+    assert isinstance(FsspecBlobs(str(tmp_path / "a")), LocalBlobs)
+    store = FsspecBlobs(f"file://{tmp_path}/b")
+    assert isinstance(store, LocalBlobs)
+    assert store.root == str(tmp_path / "b")
+
+
+def test_nothing_is_created_until_the_first_put(store_root: Path, blobs: LocalBlobs) -> None:
+    assert not blobs.exists(sha(b"x"))
+    assert list(blobs.iter_digests()) == []
+    assert blobs.temp_files() == []
+    assert not store_root.exists()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_put_file_round_trip(tmp_path: Path, blobs: LocalBlobs, size: int) -> None:
+    data = os.urandom(size)
+    src = tmp_path / "src.bin"
+    src.write_bytes(data)
+    digest, got = blobs.put_file(src)
+    assert (digest, got) == (sha(data), size)
+    with blobs.open(digest) as f:
+        assert f.read() == data
+    path = Path(blobs.path(digest))
+    assert path == Path(blobs.root) / "sha256" / digest[7:9] / digest[9:]
+    assert blobs.local_path(digest) == str(path)
+    assert path.read_bytes() == data  # exact bytes: no compression, no framing
+    assert blobs.size(digest) == size
+    assert blobs.check(digest) == "ok"
+    assert store_files(Path(blobs.root))["tmp"] == []
+
+
+def test_put_bytes_and_stream_agree_with_put_file(tmp_path: Path, blobs: LocalBlobs) -> None:
+    data = os.urandom(CHUNK + 10)
+    src = tmp_path / "f"
+    src.write_bytes(data)
+
+    class NoReadinto:
+        def __init__(self, data: bytes) -> None:
+            self._buf = io.BytesIO(data)
+
+        def read(self, n: int = -1, /) -> bytes:
+            return self._buf.read(min(n, 1000) if n > 0 else n)  # short reads
+
+    assert blobs.put_bytes(data) == blobs.put_file(src) == blobs.put_stream(io.BytesIO(data))
+    assert blobs.put_stream(NoReadinto(data)) == (sha(data), len(data))
+    assert blobs.put_bytes(bytearray(b"ab")) == (sha(b"ab"), 2)
+    assert len(list(blobs.iter_digests())) == 2
+
+
+def test_put_is_idempotent(tmp_path: Path, blobs: LocalBlobs) -> None:
+    src = tmp_path / "f"
+    src.write_bytes(b"same bytes")
+    first = blobs.put_file(src)
+    assert blobs.put_file(src) == first
+    assert blobs.put_bytes(b"same bytes") == first
+    assert len(store_files(Path(blobs.root))["blobs"]) == 1
+
+
+def test_digest_hint_skips_the_copy(tmp_path: Path, make_local: Callable[..., LocalBlobs]
+                                    ) -> None:
+    calls = CountingCalls()
+    store = make_local(calls)
+    src = tmp_path / "f"
+    src.write_bytes(b"hinted")
+    digest, _ = store.put_file(src)
+    calls.calls.clear()
+    calls.opened.clear()
+    assert store.put_file(src, digest=digest) == (digest, 6)
+    assert calls.calls == ["lstat"]  # one stat of the blob, the source never opened
+    # A stale hint (file changed) is only a hint: the real digest comes back.
+    src.write_bytes(b"changed")
+    assert store.put_file(src, digest=sha(b"old")) == (sha(b"changed"), 7)
+
+
+def test_concurrent_puts_of_the_same_bytes_land_one_blob(tmp_path: Path,
+                                                         blobs: LocalBlobs) -> None:
+    data = os.urandom(CHUNK * 2 + 1)  # the threaded large-file path
+    src = tmp_path / "f"
+    src.write_bytes(data)
+    results: list[tuple[str, int]] = []
+    barrier = threading.Barrier(8)
+
+    def put() -> None:
+        barrier.wait()
+        results.append(blobs.put_file(src))
+
+    threads = [threading.Thread(target=put) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [(sha(data), len(data))] * 8
+    files = store_files(Path(blobs.root))
+    assert len(files["blobs"]) == 1 and files["tmp"] == []
+    assert_blobs_consistent(Path(blobs.root))
+
+
+def _flip_last_byte(path: Path) -> None:
+    os.chmod(path, 0o644)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("size", [10, CHUNK + 3])
+def test_open_detects_corruption(blobs: LocalBlobs, size: int) -> None:
+    data = os.urandom(size)
+    digest, _ = blobs.put_bytes(data)
+    _flip_last_byte(Path(blobs.path(digest)))
+    with blobs.open(digest) as f, pytest.raises(IntegrityError) as info:
+        f.read()
+    assert digest in str(info.value) and blobs.path(digest) in str(info.value)
+    assert blobs.check(digest) == "corrupt"
+
+
+def test_open_refuses_a_symlinked_blob(tmp_path: Path, blobs: LocalBlobs) -> None:
+    digest, _ = blobs.put_bytes(b"secret?")
+    path = Path(blobs.path(digest))
+    path.unlink()
+    decoy = tmp_path / "decoy"
+    decoy.write_bytes(b"secret?")  # even with the right bytes
+    path.symlink_to(decoy)
+    with pytest.raises(IntegrityError, match="symlink"):
+        blobs.open(digest)
+    assert blobs.check(digest) == "suspicious"
+    assert not blobs.exists(digest)
+    # A put of the same bytes repairs the squatted path.
+    assert blobs.put_bytes(b"secret?") == (digest, 7)
+    assert not path.is_symlink() and blobs.check(digest) == "ok"
+
+
+def test_missing_bytes(blobs: LocalBlobs) -> None:
+    digest = sha(b"never stored")
+    with pytest.raises(IntegrityError, match="bytes missing"):
+        blobs.open(digest)
+    with pytest.raises(IntegrityError, match="bytes missing"):
+        blobs.size(digest)
+    with pytest.raises(IntegrityError):
+        blobs.mtime(digest)
+    assert blobs.check(digest) == "missing"
+    blobs.delete(digest)  # deleting what is not there is fine
+
+
+def test_non_regular_blob_path_is_suspicious(blobs: LocalBlobs) -> None:
+    digest, _ = blobs.put_bytes(b"fifo")
+    path = Path(blobs.path(digest))
+    path.unlink()
+    os.mkfifo(path)
+    assert blobs.check(digest) == "suspicious"
+    with pytest.raises(IntegrityError):
+        blobs.open(digest)  # O_NONBLOCK: refused, not hung
+
+
+@pytest.mark.parametrize("method", ["open", "path", "exists", "size", "check", "delete"])
+def test_malformed_digests_are_refused(blobs: LocalBlobs, method: str) -> None:
+    with pytest.raises(InvalidInputError):
+        getattr(blobs, method)("sha256:../../etc/passwd")
+
+
+def test_delete_iter_and_mtime(blobs: LocalBlobs) -> None:
+    digests = {blobs.put_bytes(bytes([i]))[0] for i in range(20)}
+    assert set(blobs.iter_digests()) == digests
+    one = next(iter(digests))
+    assert blobs.mtime(one) > 0
+    blobs.delete(one)
+    assert set(blobs.iter_digests()) == digests - {one}
+
+
+def test_iter_digests_skips_foreign_files(blobs: LocalBlobs) -> None:
+    digest, _ = blobs.put_bytes(b"x")
+    fan = Path(blobs.path(digest)).parent
+    (fan / "README").write_text("not a blob")
+    (Path(blobs.root) / "sha256" / "zz").mkdir()
+    assert list(blobs.iter_digests()) == [digest]
+
+
+def test_temp_files_and_remove_temp(tmp_path: Path, blobs: LocalBlobs) -> None:
+    blobs.put_bytes(b"make the layout")
+    stale = Path(blobs.root) / "tmp" / "dead.tmp"
+    stale.write_bytes(b"partial")
+    assert [p for p, _ in blobs.temp_files()] == [str(stale)]
+    outside = tmp_path / "precious"
+    outside.write_text("keep")
+    for bad in (str(outside), str(Path(blobs.root) / "tmp" / ".." / ".." / "precious")):
+        with pytest.raises(PermissionDeniedError):
+            blobs.remove_temp(bad)
+    assert outside.exists()
+    blobs.remove_temp(str(stale))
+    assert blobs.temp_files() == []
+
+
+def test_source_errors_are_typed(tmp_path: Path, blobs: LocalBlobs) -> None:
+    with pytest.raises(InvalidInputError, match="no such file"):
+        blobs.put_file(tmp_path / "missing")
+    with pytest.raises(InvalidInputError, match="not a regular file"):
+        blobs.put_file(tmp_path)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(InvalidInputError, match="not a regular file"):
+        blobs.put_file(fifo)  # returns at once: O_NONBLOCK, refused before any read
+    sock_path = tmp_path / "s"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(sock_path))
+        with pytest.raises(InvalidInputError):
+            blobs.put_file(sock_path)
+    assert store_files(Path(blobs.root))["tmp"] == []
+
+
+def test_put_file_follows_a_named_symlink(tmp_path: Path, blobs: LocalBlobs) -> None:
+    target = tmp_path / "real"
+    target.write_bytes(b"real")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    assert blobs.put_file(link) == (sha(b"real"), 4)
+
+
+def test_digest_is_of_the_bytes_written_when_the_source_changes(tmp_path: Path,
+        make_local: Callable[..., LocalBlobs]) -> None:
+    src = tmp_path / "growing"
+    src.write_bytes(b"a" * (CHUNK + 100))
+
+    class Mutating(FsCalls):
+        reads = 0
+
+        def readinto(self, fd: int, buf: memoryview) -> int:
+            n = super().readinto(fd, buf)
+            self.reads += 1
+            if self.reads == 1:  # another process rewrites the file mid-copy
+                with open(src, "r+b") as f:
+                    f.seek(CHUNK)
+                    f.write(b"b" * 100 + b"tail")
+            return n
+
+    store = make_local(Mutating())
+    digest, size = store.put_file(src)
+    with store.open(digest) as f:
+        stored = f.read()
+    assert sha(stored) == digest and len(stored) == size
+    assert_blobs_consistent(Path(store.root))
+
+
+def test_blobs_are_read_only_files(blobs: LocalBlobs) -> None:
+    digest, _ = blobs.put_bytes(b"ro")
+    assert stat.S_IMODE(os.stat(blobs.path(digest)).st_mode) & 0o222 == 0
+
+
+def test_fetch_to_verifies_and_never_leaves_a_bad_file(tmp_path: Path,
+                                                       blobs: LocalBlobs) -> None:
+    data = os.urandom(CHUNK + 5)
+    digest, _ = blobs.put_bytes(data)
+    dest = tmp_path / "out.bin"
+    assert blobs.fetch_to(digest, dest) == len(data)
+    assert dest.read_bytes() == data
+    _flip_last_byte(Path(blobs.path(digest)))
+    dest2 = tmp_path / "out2.bin"
+    with pytest.raises(IntegrityError):
+        blobs.fetch_to(digest, dest2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blobs", "out.bin"]
+    with pytest.raises(IntegrityError, match="missing"):
+        blobs.fetch_to(sha(b"nope"), tmp_path / "out3")
+    assert not (tmp_path / "out3").exists()
+
+
+def test_fetch_to_refuses_a_symlink_destination(tmp_path: Path, blobs: LocalBlobs) -> None:
+    digest, _ = blobs.put_bytes(b"payload")
+    victim = tmp_path / "victim"
+    victim.write_text("untouched")
+    link = tmp_path / "link"
+    link.symlink_to(victim)
+    with pytest.raises(PermissionDeniedError):
+        blobs.fetch_to(digest, link)
+    assert victim.read_text() == "untouched"
+
+
+def test_filesystems_without_hard_links_fall_back_to_rename(
+        tmp_path: Path, make_local: Callable[..., LocalBlobs]) -> None:
+    class NoLinks(FsCalls):
+        def link(self, src: str, dst: str) -> None:
+            raise OSError(errno.EPERM, "Operation not permitted")
+
+    store = make_local(NoLinks())
+    assert store.put_bytes(b"no links") == (sha(b"no links"), 8)
+    assert store.put_bytes(b"no links") == (sha(b"no links"), 8)
+    assert store.check(sha(b"no links")) == "ok"
+    assert store_files(Path(store.root))["tmp"] == []

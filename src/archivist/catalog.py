@@ -66,7 +66,8 @@ class ArtifactCatalog:
                  user: str | None = None, materializers: MaterializerRegistry | None = None,
                  busy_timeout: float = 10.0) -> None:
         target = resolve()
-        self.project = names.check_name(project or target.project or "default", "project")
+        chosen = project if project is not None else (target.project or "default")
+        self.project = names.check_name(chosen, "project")
         opened = open_backend(backend, target, blobs=blobs, busy_timeout=busy_timeout)
         self.backend: Backend = opened.backend
         self.blobs: Blobs = opened.blobs
@@ -76,7 +77,7 @@ class ArtifactCatalog:
         cache = HashCache(self.home / "hashcache.db") if self.home else NullHashCache()
         scratch = self.home / "tmp" if self.home else Path.home() / ".cache" / "archivist"
         self._ingest = Ingest(self.blobs, cache, self.materializers, scratch)
-        self._reader = Reader(self.blobs, self.materializers, scratch)
+        self._reader = Reader(self.blobs, self.materializers, scratch, protected=self.home)
         self._registrar = Registrar(self.backend, self._ingest, self.user)
 
     def __repr__(self) -> str:
@@ -219,7 +220,7 @@ class ArtifactCatalog:
         """
         parsed = parse_query(query)
         limit, offset = _page(limit, offset)
-        scope = names.check_name(project, "project") if project else self.project
+        scope = self._scope(project)
         return self._located(self.backend.search(parsed, scope, limit, offset))
 
     def get_latest(self, name: str | None = None, *, source_step: str | None = None,
@@ -236,7 +237,7 @@ class ArtifactCatalog:
         return self.backend.history(self._scope(project), name)
 
     # -- tags, aliases, delete ---------------------------------------------------------
-    def tag(self, ref: str | Artifact, **tags: Any) -> None:
+    def tag(self, ref: str | Artifact, /, **tags: Any) -> None:
         """Set tags (JSON scalars) on a version; each change goes to the history.
 
         Raises:
@@ -245,7 +246,7 @@ class ArtifactCatalog:
         clean = names.check_tags(tags)
         self.backend.update_tags(self.get(ref).id, clean, (), self.user)
 
-    def untag(self, ref: str | Artifact, *keys: str) -> None:
+    def untag(self, ref: str | Artifact, /, *keys: str) -> None:
         """Remove tags from a version (absent keys are ignored)."""
         for key in keys:
             names.check_name(key, "tag key")
@@ -332,6 +333,8 @@ class ArtifactCatalog:
         Nothing appears at ``dest`` unless every byte matched its digest; ``dest`` must not
         be (or pass through) a symlink, nor lie inside the blob store.
         """
+        if not isinstance(dest, str | os.PathLike) or not os.fspath(dest):
+            raise InvalidInputError(f"dest must be a non-empty path, got {dest!r:.40}")
         return self._reader.download(self.get(ref), Path(dest), progress=progress)
 
     def diff(self, ref_a: str | Artifact, ref_b: str | Artifact) -> dict[str, Any]:
@@ -352,7 +355,7 @@ class ArtifactCatalog:
         an in-flight registration holds.
         """
         return maintenance.gc(self.backend, self.blobs, dry_run=dry_run,
-                              grace=parse_duration(grace))
+                              grace=parse_duration(grace), scratch=self._ingest.scratch)
 
     # -- helpers -----------------------------------------------------------------------
     @overload
@@ -369,7 +372,9 @@ class ArtifactCatalog:
         return replace(found, storage_path=self.blobs.path(found.digest))
 
     def _scope(self, project: str | None) -> str:
-        return names.check_name(project, "project") if project else self.project
+        # ``None`` means this catalog's project; an empty string is an invalid name, never
+        # a silent fallback (KFP #9889: a dropped scope parameter skipped the check).
+        return names.check_name(project, "project") if project is not None else self.project
 
     def _filter(self, *, artifact_type: Any = None, tags: Any = None, partitions: Any = None,
                 since: Any = None, until: Any = None, limit: int = 100, offset: int = 0,

@@ -74,11 +74,14 @@ class Ingest:
     def _from_path(self, path: Any) -> Content:
         if not isinstance(path, str | os.PathLike):
             raise InvalidInputError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+        if not os.fspath(path) or "\x00" in os.fspath(path):
+            raise InvalidInputError("path is empty or contains a NUL character")
         source = Path(path)
         try:
             info = source.lstat()
-        except OSError as exc:
-            raise InvalidInputError(f"cannot read {source}: {exc.strerror}") from None
+        except (OSError, ValueError) as exc:
+            raise InvalidInputError(f"cannot read {source}: "
+                                    f"{getattr(exc, 'strerror', None) or exc}") from None
         if stat.S_ISLNK(info.st_mode):
             source = source.resolve()
             info = source.stat()

@@ -9,7 +9,10 @@ after commit and re-lands any that a concurrent gc removed.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import time
+from pathlib import Path
 
 from archivist.backends.base import Backend, ListFilter
 from archivist.errors import ArchivistError, StorageError
@@ -65,8 +68,10 @@ def _changed(backend: Backend) -> list[str]:
     return changed
 
 
-def gc(backend: Backend, blobs: Blobs, *, dry_run: bool, grace: float) -> GcReport:
-    """Free (or, dry, list) blobs no live version refers to, older than ``grace``."""
+def gc(backend: Backend, blobs: Blobs, *, dry_run: bool, grace: float,
+       scratch: Path | None = None) -> GcReport:
+    """Free (or, dry, list) blobs no live version refers to, older than ``grace``, and
+    temp files / materialization folders a killed writer left behind."""
     now = time.time()
     refs = backend.blob_references()
     leased = backend.leased_digests(now)
@@ -83,6 +88,7 @@ def gc(backend: Backend, blobs: Blobs, *, dry_run: bool, grace: float) -> GcRepo
         else:
             freed.append(digest)
     temps = [path for path, mtime in blobs.temp_files() if now - mtime >= max(grace, 60.0)]
+    leftovers = _scratch_leftovers(scratch, now - max(grace, 60.0))
     if not dry_run:
         for digest in freed:
             # Re-check the lease just before each removal: a registration may have
@@ -95,10 +101,24 @@ def gc(backend: Backend, blobs: Blobs, *, dry_run: bool, grace: float) -> GcRepo
         freed = [d for d in freed if d not in kept]
         for path in temps:
             blobs.remove_temp(path)
+        for folder in leftovers:
+            shutil.rmtree(folder, ignore_errors=True)
     else:
         freed_bytes = sum(_size(blobs, d) for d in freed)
     return GcReport(dry_run=dry_run, freed=sorted(freed), freed_bytes=freed_bytes,
-                    kept=kept, temp_removed=sorted(temps))
+                    kept=kept, temp_removed=sorted(temps + [str(f) for f in leftovers]))
+
+
+def _scratch_leftovers(scratch: Path | None, older_than: float) -> list[Path]:
+    """``materialize-*`` folders (objects being serialized) no writer touched lately."""
+    if scratch is None or not scratch.is_dir():
+        return []
+    found = []
+    for folder in scratch.glob("materialize-*"):
+        with contextlib.suppress(OSError):
+            if folder.lstat().st_mtime < older_than:
+                found.append(folder)
+    return sorted(found)
 
 
 def _size(blobs: Blobs, digest: str) -> int:

@@ -42,7 +42,7 @@ MAX_JSON_DEPTH = 64
 MAX_DESCRIPTION = 1024 * 1024
 MAX_PRODUCER = 256
 MAX_PARENTS = 1000
-MAX_BIG_INT_DIGITS = 30  # larger integers cannot round-trip through PostgreSQL jsonb numerics
+MAX_INT_BITS = 63  # integers must fit a signed 64-bit column on every database
 
 
 def check_name(value: object, what: str = "name") -> str:
@@ -111,8 +111,8 @@ def check_tag_value(key: str, value: object) -> str | int | float | bool | None:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
-        if len(str(abs(value))) > MAX_BIG_INT_DIGITS:
-            raise InvalidInputError(f"tag {key!r}: integer too large")
+        if value.bit_length() > MAX_INT_BITS:
+            raise InvalidInputError(f"tag {key!r}: integer outside the signed 64-bit range")
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -186,8 +186,8 @@ def _clean_json(value: Any, path: str, depth: int) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
-        if len(str(abs(value))) > MAX_BIG_INT_DIGITS:
-            raise InvalidInputError(f"{path}: integer with more than {MAX_BIG_INT_DIGITS} digits")
+        if value.bit_length() > MAX_INT_BITS:
+            raise InvalidInputError(f"{path}: integer outside the signed 64-bit range")
         return int(value)
     if isinstance(value, float):
         if not math.isfinite(value):

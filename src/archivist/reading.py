@@ -33,8 +33,10 @@ Progress = Callable[[int, int | None], None]
 class Reader:
     """Reads versions' bytes from a blob store, verifying them."""
 
-    def __init__(self, blobs: Blobs, registry: MaterializerRegistry, scratch: Path) -> None:
+    def __init__(self, blobs: Blobs, registry: MaterializerRegistry, scratch: Path,
+                 protected: Path | None = None) -> None:
         self.blobs = blobs
+        self.protected = protected  # the catalog home: no download may land inside it
         self.registry = registry
         self.scratch = scratch
 
@@ -125,10 +127,9 @@ class Reader:
         for part in (dest, dest.parent):
             if part.is_symlink():
                 raise PermissionDeniedError(f"refusing to write through the symlink {part}")
-        root = self.blobs.local_root()
-        if root is not None:
-            resolved = dest.resolve()
-            if resolved == Path(root).resolve() or resolved.is_relative_to(Path(root).resolve()):
-                raise PermissionDeniedError(f"{dest} is inside the blob store; choose a "
-                                            "destination outside it")
+        resolved = dest.resolve()
+        for root in (self.blobs.local_root(), self.protected):
+            if root is not None and resolved.is_relative_to(Path(root).resolve()):
+                raise PermissionDeniedError(f"{dest} is inside the catalog's own files "
+                                            f"({root}); choose a destination outside it")
 

@@ -9,6 +9,7 @@ always correct). See docs/storage.md.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -20,12 +21,18 @@ from typing import Any
 from archivist import names
 from archivist.backends.base import Backend, NewVersion
 from archivist.content import Content, Ingest
-from archivist.errors import ArtifactNotFoundError, DuplicateArtifactWarning, InvalidInputError
+from archivist.errors import (
+    ArchivistError,
+    ArtifactNotFoundError,
+    DuplicateArtifactWarning,
+    InvalidInputError,
+)
 from archivist.ids import new_id
 from archivist.model import Artifact
 from archivist.refs import parse_ref
 
 LEASE_SECONDS = 3600.0
+log = logging.getLogger(__name__)
 
 
 class Registrar:
@@ -88,10 +95,7 @@ class Registrar:
             self._commit(records, contents, leased=True)
         except BaseException:
             if self._batch.records is not None:  # the block failed: nothing was written
-                for record, content in zip(self._batch.records, self._batch.contents,
-                                           strict=True):
-                    if content.blob_digests:
-                        self.backend.release_blobs(record.id)
+                self._release(self._batch.records, self._batch.contents)
             raise
         finally:
             self._batch.records, self._batch.contents, self._batch.ids = None, [], set()
@@ -124,7 +128,6 @@ class Registrar:
     def _lease(self, token: str, content: Content) -> None:
         if content.blob_digests:
             self.backend.lease_blobs(token, content.blob_digests, time.time() + LEASE_SECONDS)
-            self.ingest.reland(content)
 
     def _commit(self, records: list[NewVersion], contents: list[Content], *,
                 leased: bool = False) -> None:
@@ -135,12 +138,27 @@ class Registrar:
                     self._lease(record.id, content)
             self._warn_duplicates(records)
             self.backend.create_versions(records)
+        except BaseException:
+            self._release(records, contents)
+            raise
+        # Committed: from here on nothing may raise, or a caller would retry and register
+        # twice. A blob that a racing gc removed between landing and the lease is put
+        # back; a lease that cannot be dropped simply expires.
+        try:
             for content in contents:
                 self.ingest.reland(content)
-        finally:
-            for record, content in zip(records, contents, strict=True):
-                if content.blob_digests:
+        except ArchivistError as exc:
+            log.warning("after registering: could not re-check blobs (%s); run verify()", exc)
+        self._release(records, contents)
+
+    def _release(self, records: list[NewVersion], contents: list[Content]) -> None:
+        for record, content in zip(records, contents, strict=True):
+            if content.blob_digests:
+                try:
                     self.backend.release_blobs(record.id)
+                except ArchivistError as exc:
+                    log.warning("could not drop the lease %s (%s); it expires in %.0f s",
+                                record.id, exc, LEASE_SECONDS)
 
     def _warn_duplicates(self, records: list[NewVersion]) -> None:
         for record in records:

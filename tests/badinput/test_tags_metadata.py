@@ -106,12 +106,21 @@ def test_T10_error_names_the_offending_path(cat: ArtifactCatalog, metadata: dict
     assert path in str(info.value)
 
 
-def test_T7_30_digit_integer_round_trips(cat: ArtifactCatalog) -> None:
-    big = 10**30 - 1
+def test_T7_int64_bounds_round_trip_exactly(cat: ArtifactCatalog) -> None:
+    """Decision (names.MAX_INT_BITS): integers are signed 64-bit on every database."""
+    big = 2**63 - 1
     version_id = cat.register("m", metadata={"x": big, "y": -big}, tags={"n": big})
     art = cat.get(version_id)
     assert art.metadata == {"x": big, "y": -big}
     assert art.tags["n"] == big and type(art.tags["n"]) is int
+
+
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 10**29, 10**4999],
+                         ids=["2^63", "-2^63-1", "29-digits", "5000-digits"])
+def test_T7_integers_beyond_int64_are_refused(guard: Guard, cat: ArtifactCatalog,
+                                              value: int) -> None:
+    guard.rejected(InvalidInputError, cat.register, "m", metadata={"x": value})
+    guard.rejected(InvalidInputError, cat.register, "m", tags={"n": value})
 
 
 class Color(enum.IntEnum):
@@ -148,10 +157,10 @@ def test_bad_tag_value_rejected(guard: Guard, cat: ArtifactCatalog, version_id: 
 
 
 @pytest.mark.parametrize("value", ["v" * 4096, "é" * 2048, "", None, True, False, 0, -1.5,
-                                   10**29, "<img src=x onerror=alert(1)>"],
+                                   2**63 - 1, "<img src=x onerror=alert(1)>"],
                          ids=["T8-4096-bytes", "T8-multibyte-at-cap", "T11-empty-string",
                               "T11-null", "T11-true", "T11-false", "T11-zero", "T11-float",
-                              "T11-29-digits", "T15-xss"])
+                              "T11-int64-max", "T15-xss"])
 def test_tag_value_at_limits_round_trips(cat: ArtifactCatalog, version_id: str,
                                          value: Any) -> None:
     cat.tag(version_id, k=value)

@@ -116,13 +116,6 @@ BAD_QUERIES = [
 
 #: Cases the catalog does not refuse cleanly yet (reported; strict, so a fix shows up).
 KNOWN = {
-    "project-N1-empty": "ArtifactCatalog(project='') falls back to 'default' instead of "
-                        "rejecting the empty project (reliability.md N17)",
-    "F-nul-path": "content.py: Path.lstat() raises a bare ValueError ('embedded null byte') "
-                  "for a path with NUL; it is not turned into InvalidInputError",
-    "U18-get-onto-catalog-db": "download() refuses destinations inside the blob store but "
-                               "not the rest of the home: 'get REF -o HOME/catalog.db' "
-                               "overwrites the catalog database",
     "N15-case-collision": "register lands the new blob before the case-insensitive name "
                           "check fails, so a refused registration leaves an unreferenced "
                           "blob behind (gc's work, but the blob set changes)",
@@ -273,8 +266,6 @@ def test_injection_shaped_queries_change_nothing(cli: Cli, world: dict[str, str]
     assert [r["name"] for r in cli.json("ls")] == ["fraud"]
 
 
-@pytest.mark.xfail(strict=True, reason="catalog: register(path='') registers the current "
-                   "directory (Path('') is '.') instead of refusing an empty path")
 def test_empty_path_is_refused(cli: Cli, world: dict[str, str], tmp_path: Path,
                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(Path(world["PATH"]).parent)  # a folder with one small file

@@ -67,9 +67,6 @@ def test_rm_then_add_keeps_numbers(cli: Cli, model: dict[str, Any], added: Added
     assert added("model", b"v3")["version"] == 3
 
 
-@pytest.mark.xfail(strict=True, reason="catalog: tag(self, ref, **tags) takes the tag key "
-                   "'ref' as its own argument (TypeError: got multiple values for argument "
-                   "'ref'); make ref positional-only")
 def test_tag_key_named_ref(cli: Cli, model: dict[str, Any]) -> None:
     cli.ok("tag", "model", "ref=main")
     assert cli.json("show", "model")["tags"]["ref"] == "main"

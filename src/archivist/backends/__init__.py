@@ -73,7 +73,13 @@ def open_backend(backend: str | os.PathLike[str] | Backend | None, target: Targe
 def _open_home(home: Path, blobs: str | Blobs | None, busy_timeout: float) -> Opened:
     from archivist.backends.sql.backend import SqlBackend
 
-    home.mkdir(parents=True, exist_ok=True)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot use {home} as the catalog folder: "
+                                f"{exc.strerror or exc}") from None
+    if not home.is_dir():
+        raise InvalidInputError(f"cannot use {home} as the catalog folder: not a directory")
     database = home.resolve() / "catalog.db"
     return Opened(SqlBackend(f"sqlite:///{database}", busy_timeout=busy_timeout),
                   _blobs(blobs, home / "blobs"), home)

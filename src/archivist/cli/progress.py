@@ -57,7 +57,7 @@ def hashing_spinner(path: Path) -> Iterator[None]:
     """A spinner while ``add`` hashes and stores a big file or any directory."""
     try:
         info = path.stat()
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the path
         yield  # the catalog reports the unreadable path
         return
     console = output.stderr()

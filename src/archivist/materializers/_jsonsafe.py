@@ -16,7 +16,7 @@ from typing import Any
 
 MAX_STR = 256
 MAX_DEPTH = 16
-_BIG_INT = 10**30  # names.MAX_BIG_INT_DIGITS: larger ints are recorded as strings
+_BIG_INT = 2**63  # names.MAX_INT_BITS: larger ints are recorded as strings
 
 
 def json_safe(value: Any, *, max_str: int = MAX_STR, _depth: int = 0) -> Any:

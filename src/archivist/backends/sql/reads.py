@@ -215,10 +215,9 @@ def list_seqs(conn: sa.Connection, f: ListFilter) -> list[int]:
         query = query.where(~sa.exists().where(
             newer.c.artifact_pk == versions.c.artifact_pk, newer.c.version > versions.c.version,
             newer.c.deleted_at.is_(None)))
-    if f.oldest_first:
-        query = query.order_by(versions.c.created_at, versions.c.seq)
-    else:
-        query = query.order_by(versions.c.created_at.desc(), versions.c.seq.desc())
+    # Commit order, not ``created_at``: a registration stamps its time before its bytes
+    # land, so concurrent writers commit (and number versions) in another order.
+    query = query.order_by(versions.c.seq if f.oldest_first else versions.c.seq.desc())
     query = query.limit(f.limit).offset(f.offset)
     return list(conn.execute(query).scalars())
 

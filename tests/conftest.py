@@ -18,7 +18,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def make_catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., ArtifactCatalog]]:
+def make_catalog(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., ArtifactCatalog]]:
     """Factory of fresh local catalogs, each in its own folder; all closed at the end."""
     opened: list[ArtifactCatalog] = []
 

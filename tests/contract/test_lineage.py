@@ -55,7 +55,7 @@ def test_graph_exports(catalog: ArtifactCatalog, chain: list[str]) -> None:
 
 
 def test_deleted_versions_stay_in_lineage(catalog: ArtifactCatalog, chain: list[str]) -> None:
-    raw, clean, features, model = chain
+    _raw, _clean, features, model = chain
     catalog.delete(features)
     graph = catalog.lineage_graph(model, direction="up")
     assert graph.nodes[features].deleted

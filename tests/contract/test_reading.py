@@ -79,8 +79,7 @@ def test_search_forms(filled: ArtifactCatalog, query: str, expected: set[str]) -
 def test_search_sorts_and_rejects_bad_queries(filled: ArtifactCatalog) -> None:
     models = filled.search("type:Model sort:metadata.accuracy")
     assert [a.name for a in models] == ["churn_model", "fraud_detector_v2"]
-    assert [a.name for a in filled.search("type:Model sort:-metadata.accuracy")][0] == (
-        "fraud_detector_v2")
+    assert filled.search("type:Model sort:-metadata.accuracy")[0].name == "fraud_detector_v2"
     with pytest.raises(InvalidQueryError) as info:
         filled.search("type:Model (((")
     assert info.value.position > 0

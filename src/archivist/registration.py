@@ -24,6 +24,7 @@ from archivist.content import Content, Ingest
 from archivist.errors import (
     ArchivistError,
     ArtifactNotFoundError,
+    ConflictError,
     DuplicateArtifactWarning,
     InvalidInputError,
 )
@@ -74,6 +75,8 @@ class Registrar:
         )
         if parents:
             record = replace(record, parent_ids=tuple(self._resolve_parents(parents, scope)))
+        if data is not None or path is not None or uri is not None:
+            self._check_spelling(scope, name)  # before any byte lands (the rows check again)
         with self.ingest.content(data=data, path=path, uri=uri) as content:
             record = _with_content(record, content)
             if self._batch.records is not None:
@@ -99,6 +102,14 @@ class Registrar:
             raise
         finally:
             self._batch.records, self._batch.contents, self._batch.ids = None, [], set()
+
+    def _check_spelling(self, project: str, name: str) -> None:
+        existing = self.backend.spelling(project, name)
+        if existing is not None and existing != name:
+            raise ConflictError(
+                f"an artifact named {existing!r} already exists in project {project!r}; "
+                f"names are unique regardless of case (register under {existing!r} or "
+                f"pick another name than {name!r})", existing=existing)
 
     def _stage(self, record: NewVersion, content: Content) -> None:
         """Queue a registration of the open batch. Its blobs are already in the store:

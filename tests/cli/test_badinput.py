@@ -115,11 +115,7 @@ BAD_QUERIES = [
 
 
 #: Cases the catalog does not refuse cleanly yet (reported; strict, so a fix shows up).
-KNOWN = {
-    "N15-case-collision": "register lands the new blob before the case-insensitive name "
-                          "check fails, so a refused registration leaves an unreferenced "
-                          "blob behind (gc's work, but the blob set changes)",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _cases() -> list[Any]:

@@ -126,6 +126,10 @@ class Backend(Protocol):
         """Live versions matching a parsed query (SPEC §3), in the query's order."""
         ...
 
+    def spelling(self, project: str, name: str) -> str | None:
+        """How ``name`` is spelled in ``project`` if it exists in any case, else ``None``."""
+        ...
+
     def find_digest(self, digest: str, project: str) -> list[Artifact]:
         """Live versions of ``project`` whose content digest is ``digest``."""
         ...

@@ -264,6 +264,11 @@ class SqlBackend:
                 now=time.time(), limit=limit, offset=offset)
             return reads.hydrate(conn, [int(s) for s in conn.execute(stmt).scalars()])
 
+    def spelling(self, project: str, name: str) -> str | None:
+        with engines.read_transaction(self.engine) as conn:
+            found = conn.execute(_SPELLING, {"project": project, "folded": name.lower()}).scalar()
+            return None if found is None else str(found)
+
     def find_digest(self, digest: str, project: str) -> list[Artifact]:
         return self.list_versions(ListFilter(project=project, digest=digest, limit=20))
 
@@ -315,6 +320,9 @@ def _upsert(insert: Any) -> Any:
 
 _UPSERT = {"sqlite": _upsert(sqlite.insert), "postgresql": _upsert(postgresql.insert)}
 _INSERT_VERSION = versions.insert().returning(versions.c.seq)
+_SPELLING = sa.select(artifacts.c.name).where(
+    artifacts.c.project == sa.bindparam("project"),
+    artifacts.c.name_folded == sa.bindparam("folded"))
 _SEQS_OF = sa.select(versions.c.id, versions.c.seq).where(
     versions.c.id.in_(sa.bindparam("ids", expanding=True)))
 _RAISE_LAST = artifacts.update().where(

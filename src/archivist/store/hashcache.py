@@ -111,6 +111,33 @@ class HashCache:
             return None  # a mangled row is a miss, never an error
         return str(row[5])
 
+    def get_many(self, items: list[tuple[os.stat_result, str]]) -> list[str | None]:
+        """:meth:`get` for many files in a few queries (a 10,000-file tree: 12 queries
+        instead of 10,000)."""
+        paths = [os.path.abspath(path) for _, path in items]
+        rows: dict[str, tuple[object, ...]] = {}
+        with self._lock:
+            conn = self._connect()
+            if conn is None:
+                return [None] * len(items)
+            try:
+                for start in range(0, len(paths), 900):  # SQLite's default variable limit
+                    chunk = paths[start:start + 900]
+                    marks = ",".join("?" * len(chunk))
+                    for row in conn.execute(
+                            "SELECT path, size, mtime_ns, ctime_ns, inode, dev, digest "
+                            f"FROM hashes WHERE path IN ({marks})", chunk):
+                        rows[row[0]] = tuple(row[1:])
+            except sqlite3.Error as exc:
+                self._give_up(exc)
+                return [None] * len(items)
+        out: list[str | None] = []
+        for (st, _), path in zip(items, paths, strict=True):
+            row = rows.get(path)
+            ok = row is not None and row[:5] == _key(st) and DIGEST_RE.fullmatch(str(row[5]))
+            out.append(str(row[5]) if ok and row is not None else None)
+        return out
+
     def put_many(self, entries: Iterable[tuple[str, os.stat_result, str]], *,
                  hashed_at_ns: int) -> int:
         """Record ``(path, stat taken before hashing, digest)`` triples.
@@ -160,6 +187,9 @@ class NullHashCache(HashCache):
 
     def get(self, st: os.stat_result, path: str) -> str | None:
         return None
+
+    def get_many(self, items: list[tuple[os.stat_result, str]]) -> list[str | None]:
+        return [None] * len(items)
 
     def put_many(self, entries: Iterable[tuple[str, os.stat_result, str]], *,
                  hashed_at_ns: int) -> int:

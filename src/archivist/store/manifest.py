@@ -204,7 +204,7 @@ def build_manifest(dir_path: PathLike, blobs: Blobs,
     root = os.path.abspath(os.fspath(dir_path))
     files = _walk(root)  # every name checked before any byte is stored
     started = now_ns()
-    hints = [hashcache.get(st, path) for _, path, st in files]
+    hints = hashcache.get_many([(st, path) for _, path, st in files])
     stored = blobs.put_many_files([path for _, path, _ in files], digests=hints)
     hashcache.put_many([(path, st, digest) for (_, path, st), hint, (digest, _)
                         in zip(files, hints, stored, strict=True) if hint is None],

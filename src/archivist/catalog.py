@@ -345,7 +345,7 @@ class ArtifactCatalog:
 
     # -- maintenance -------------------------------------------------------------------
     def verify(self) -> VerifyReport:
-        """Rehash every blob, check every version's blobs exist, re-check references."""
+        """Rehash every blob a version refers to, list the rest, re-check references."""
         return maintenance.verify(self.backend, self.blobs)
 
     def gc(self, dry_run: bool = True, grace: str | float = "1d") -> GcReport:

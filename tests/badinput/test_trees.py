@@ -12,6 +12,7 @@ followed (the user named it, ``content.py``).
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import socket
@@ -19,6 +20,7 @@ import stat
 import threading
 import time
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,7 @@ from archivist import (
     PermissionDeniedError,
     StorageError,
 )
+from archivist.store import fscalls
 from tests.badinput.conftest import Guard, listing
 
 
@@ -197,41 +200,36 @@ def test_F5_file_changing_while_registered(cat: ArtifactCatalog, canary: Path,
 
 # -- F6 unreadable file ------------------------------------------------------------------------
 
-def test_F6_unreadable_file_in_tree(guard: Guard, cat: ArtifactCatalog, tree: Path) -> None:
+@pytest.fixture
+def unreadable(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], None]:
+    """Make one file unreadable. ``chmod 000`` does not stop root (CI runs as root), so
+    the denial is injected at the blob store's filesystem seam, where every read of a
+    source goes: the same EACCES the kernel would give any other user."""
+    denied: set[str] = set()
+
+    def hook(op: str, target: str | int) -> None:
+        if op == "open" and isinstance(target, str) and os.path.abspath(target) in denied:
+            raise PermissionError(errno.EACCES, "Permission denied", target)
+
+    monkeypatch.setattr(fscalls.LOCAL_FS, "hook", hook)
+    return lambda path: denied.add(os.path.abspath(path))
+
+
+def test_F6_unreadable_file_in_tree(guard: Guard, cat: ArtifactCatalog, tree: Path,
+                                    unreadable: Callable[[Path], None]) -> None:
     locked = tree / "sub" / "locked.bin"
     locked.write_bytes(b"no access")
-    locked.chmod(0o000)
-    try:
-        try:
-            with locked.open("rb"):
-                pass
-        except PermissionError:
-            pass
-        else:
-            pytest.skip("running as root (or with CAP_DAC_OVERRIDE): chmod 000 does not stop "
-                        "reading, so F6 cannot be provoked here")
-        refused(guard, cat, tree, "locked.bin", PermissionDeniedError)
-        assert not list(cat.blobs.temp_files())
-    finally:
-        locked.chmod(0o644)
+    unreadable(locked)
+    refused(guard, cat, tree, "locked.bin", PermissionDeniedError)
+    assert not list(cat.blobs.temp_files())
 
 
-def test_F6_unreadable_file_as_path(guard: Guard, cat: ArtifactCatalog, canary: Path) -> None:
+def test_F6_unreadable_file_as_path(guard: Guard, cat: ArtifactCatalog, canary: Path,
+                                    unreadable: Callable[[Path], None]) -> None:
     locked = canary / "locked.bin"
     locked.write_bytes(b"no access")
-    locked.chmod(0o000)
-    try:
-        try:
-            with locked.open("rb"):
-                pass
-        except PermissionError:
-            pass
-        else:
-            pytest.skip("running as root (or with CAP_DAC_OVERRIDE): chmod 000 does not stop "
-                        "reading, so F6 cannot be provoked here")
-        guard.rejected(PermissionDeniedError, cat.register, "f", path=locked)
-    finally:
-        locked.chmod(0o644)
+    unreadable(locked)
+    guard.rejected(PermissionDeniedError, cat.register, "f", path=locked)
 
 
 # -- F7 empty things ----------------------------------------------------------------------------

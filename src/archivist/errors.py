@@ -10,9 +10,11 @@ so the same table serves both directions over HTTP::
     ├── InvalidQueryError       (also ValueError)    422
     ├── InvalidInputError       (also ValueError)    422
     ├── IntegrityError                               409
+    ├── UnauthenticatedError                         401
     ├── PermissionDeniedError                        403
     ├── ConflictError                                409
     ├── PickleNotAllowedError                        422
+    ├── PayloadTooLargeError                         413
     ├── StorageError                                 503
     └── MissingDependencyError                       501
 """
@@ -88,6 +90,20 @@ class PermissionDeniedError(ArchivistError):
     status = 403
 
 
+class UnauthenticatedError(ArchivistError):
+    """No API key, or one the server does not know (or that was revoked)."""
+
+    code = "unauthenticated"
+    status = 401
+
+
+class PayloadTooLargeError(ArchivistError):
+    """A request body (JSON or blob) is over the server's size limit."""
+
+    code = "too_large"
+    status = 413
+
+
 class ConflictError(ArchivistError):
     """The request conflicts with the catalog's state (deleted version, busy catalog, …)."""
 
@@ -125,6 +141,7 @@ ERRORS_BY_CODE: dict[str, type[ArchivistError]] = {
     for cls in (
         ArchivistError, ArtifactNotFoundError, InvalidNameError, InvalidQueryError,
         InvalidInputError, IntegrityError, PermissionDeniedError, ConflictError,
-        PickleNotAllowedError, StorageError, MissingDependencyError,
+        PickleNotAllowedError, StorageError, MissingDependencyError, UnauthenticatedError,
+        PayloadTooLargeError,
     )
 }

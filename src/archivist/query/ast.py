@@ -22,7 +22,7 @@ are already checked and converted: sizes are bytes, dates are seconds since the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
 #: ``a!=b`` is parsed as ``-a=b`` (it also matches versions without ``a``), so no ``!=``.
@@ -133,3 +133,5 @@ class Query:
 
     terms: tuple[Term, ...] = ()
     sort: tuple[Sort, ...] = ()
+    #: the text it was parsed from (a remote backend sends this, never the tree)
+    text: str = field(default="", compare=False)

@@ -89,7 +89,7 @@ def parse_query(text: str) -> Query:
             if raw.negated:
                 term = replace(term, negated=not term.negated)
             terms.append(term)
-    return Query(tuple(terms), tuple(sort))
+    return Query(tuple(terms), tuple(sort), text)
 
 
 def _text(raw: RawTerm) -> Text:

@@ -9,10 +9,12 @@ so the same table serves both directions over HTTP::
     ├── InvalidNameError        (also ValueError)    422
     ├── InvalidQueryError       (also ValueError)    422
     ├── InvalidInputError       (also ValueError)    422
+    │   └── InvalidFlowError                         422
     ├── IntegrityError                               409
     ├── UnauthenticatedError                         401
     ├── PermissionDeniedError                        403
     ├── ConflictError                                409
+    │   └── MergeConflictError                       409
     ├── PickleNotAllowedError                        422
     ├── PayloadTooLargeError                         413
     ├── StorageError                                 503
@@ -111,6 +113,22 @@ class ConflictError(ArchivistError):
     status = 409
 
 
+class MergeConflictError(ConflictError):
+    """A flow join's ``merge_artifacts`` found different values of one attribute in
+    several branches; ``attribute`` and ``branches`` name them."""
+
+    code = "merge_conflict"
+    status = 409
+
+
+class InvalidFlowError(InvalidInputError):
+    """A flow's step graph is malformed (unknown target, unreachable step, a join
+    without its fan-out, no ``start``/``end``); ``step`` names the offending step."""
+
+    code = "invalid_flow"
+    status = 422
+
+
 class PickleNotAllowedError(ArchivistError):
     """Loading this object would unpickle it; pass ``allow_pickle=True`` if you trust it."""
 
@@ -142,6 +160,6 @@ ERRORS_BY_CODE: dict[str, type[ArchivistError]] = {
         ArchivistError, ArtifactNotFoundError, InvalidNameError, InvalidQueryError,
         InvalidInputError, IntegrityError, PermissionDeniedError, ConflictError,
         PickleNotAllowedError, StorageError, MissingDependencyError, UnauthenticatedError,
-        PayloadTooLargeError,
+        PayloadTooLargeError, MergeConflictError, InvalidFlowError,
     )
 }

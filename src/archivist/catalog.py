@@ -29,7 +29,8 @@ from archivist.errors import (
 )
 from archivist.graph import LineageGraph
 from archivist.materializers.registry import MaterializerRegistry, default_registry
-from archivist.model import Artifact, GcReport, HistoryEntry, VerifyReport
+from archivist.model import Artifact, GcReport, HistoryEntry, RunRecord, VerifyReport
+from archivist.pipelines.records import check_run_ref, check_status
 from archivist.query.parser import parse_query
 from archivist.reading import Reader
 from archivist.refs import parse_ref
@@ -356,6 +357,31 @@ class ArtifactCatalog:
         """
         return maintenance.gc(self.backend, self.blobs, dry_run=dry_run,
                               grace=parse_duration(grace), scratch=self._ingest.scratch)
+
+    # -- runs (docs/pipelines.md) -----------------------------------------------------
+    def runs(self, pipeline: str | None = None, status: str | None = None, limit: int = 100,
+             offset: int = 0, *, project: str | None = None) -> builtins.list[RunRecord]:
+        """Runs of pipelines, flows and steps, newest first.
+
+        Raises:
+            InvalidNameError, InvalidInputError: a malformed pipeline, status or page.
+        """
+        if pipeline is not None:
+            names.check_name(pipeline, "pipeline")
+        limit, offset = _page(limit, offset)
+        return self.backend.list_runs(self._scope(project), pipeline, check_status(status),
+                                      limit, offset)
+
+    def get_run(self, ref: str | RunRecord, *, project: str | None = None) -> RunRecord:
+        """The run ``ref`` names: its id or its pathspec ``"<pipeline>/<number>"``.
+
+        Raises:
+            InvalidNameError: a malformed reference.
+            ArtifactNotFoundError: no such run; the message lists what exists.
+        """
+        if isinstance(ref, RunRecord):
+            ref = ref.id
+        return self.backend.get_run(check_run_ref(ref), self._scope(project))
 
     # -- helpers -----------------------------------------------------------------------
     @overload

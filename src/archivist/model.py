@@ -159,3 +159,153 @@ class GcReport:
 
 def as_mapping(value: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(value) if value else {}
+
+
+#: Lifecycle of a run or task: ``running`` until it ends ``succeeded`` or ``failed``.
+RUN_STATUSES = ("running", "succeeded", "failed")
+#: What a run executed: a function ``pipeline``, a class ``flow``, or a lone ``step``.
+RUN_KINDS = ("pipeline", "flow", "step")
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """One execution of one step inside a run (a ``foreach`` step has several, by index).
+
+    ``consumed``/``produced`` are the version ids the task read and wrote; ``data`` maps
+    an attribute (flows) or output name (function steps) to the version id holding its
+    value; ``cached`` says the outputs were reused from an earlier task with the same
+    ``cache_key`` instead of running; ``details`` is free JSON for the engine (a flow's
+    foreach position, the task it was resumed from, …).
+    """
+
+    id: str
+    run_id: str
+    step: str
+    index: int = 0
+    status: str = "running"
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    cached: bool = False
+    cache_key: str | None = None
+    error: str | None = None
+    consumed: list[str] = field(default_factory=list)
+    produced: list[str] = field(default_factory=list)
+    data: dict[str, str] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (times as ISO 8601 strings or ``None``)."""
+        return {"id": self.id, "run_id": self.run_id, "step": self.step, "index": self.index,
+                "status": self.status, "started_at": _iso(self.started_at),
+                "ended_at": _iso(self.ended_at), "cached": self.cached,
+                "cache_key": self.cache_key, "error": self.error,
+                "consumed": list(self.consumed), "produced": list(self.produced),
+                "data": dict(self.data), "details": dict(self.details)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TaskRecord:
+        """The record back from :meth:`to_dict`'s form."""
+        return cls(id=data["id"], run_id=data["run_id"], step=data["step"],
+                   index=int(data.get("index", 0)), status=data.get("status", "running"),
+                   started_at=_from_iso(data.get("started_at")),
+                   ended_at=_from_iso(data.get("ended_at")),
+                   cached=bool(data.get("cached", False)), cache_key=data.get("cache_key"),
+                   error=data.get("error"), consumed=list(data.get("consumed") or ()),
+                   produced=list(data.get("produced") or ()),
+                   data=dict(data.get("data") or {}), details=dict(data.get("details") or {}))
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One execution of a pipeline, a flow or a single step.
+
+    ``id`` is a UUIDv7; ``number`` counts the runs of ``(project, pipeline)`` from 1,
+    gap-free, so ``pathspec`` (``"fraud_detection/3"``) names the run as well as the id.
+    ``consumed``/``produced`` are the version ids of the whole run (every task's plus
+    those linked to the run directly), ``tasks`` its steps in start order.
+    """
+
+    id: str
+    project: str
+    pipeline: str
+    number: int
+    started_at: datetime
+    kind: str = "pipeline"
+    status: str = "running"
+    ended_at: datetime | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    user: str | None = None
+    host: str | None = None
+    code_version: str | None = None
+    code_dirty: bool | None = None
+    source_hash: str | None = None
+    error: str | None = None
+    consumed: list[str] = field(default_factory=list)
+    produced: list[str] = field(default_factory=list)
+    tasks: list[TaskRecord] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pathspec(self) -> str:
+        """``"<pipeline>/<number>"``, e.g. ``"MyFlow/3"``."""
+        return f"{self.pipeline}/{self.number}"
+
+    @property
+    def uid(self) -> str:
+        """Alias of ``id`` (the ``{{run.uid}}`` of export templates)."""
+        return self.id
+
+    def task(self, step: str, index: int = 0) -> TaskRecord:
+        """The task of ``step`` with ``index``.
+
+        Raises:
+            KeyError: the run has no such task (the message lists the steps it has).
+        """
+        for t in self.tasks:
+            if t.step == step and t.index == index:
+                return t
+        steps = sorted({t.step for t in self.tasks})
+        raise KeyError(f"run {self.pathspec} has no task {step}[{index}]; steps: {steps}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (times as ISO 8601 strings, tasks as their mappings)."""
+        return {"id": self.id, "project": self.project, "pipeline": self.pipeline,
+                "number": self.number, "pathspec": self.pathspec, "kind": self.kind,
+                "status": self.status, "started_at": _iso(self.started_at),
+                "ended_at": _iso(self.ended_at), "parameters": dict(self.parameters),
+                "user": self.user, "host": self.host, "code_version": self.code_version,
+                "code_dirty": self.code_dirty, "source_hash": self.source_hash,
+                "error": self.error, "consumed": list(self.consumed),
+                "produced": list(self.produced), "tasks": [t.to_dict() for t in self.tasks],
+                "details": dict(self.details)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
+        """The record back from :meth:`to_dict`'s form (``pathspec`` is derived)."""
+        started = _from_iso(data["started_at"])
+        if started is None:
+            raise ValueError("a run record needs started_at")
+        dirty = data.get("code_dirty")
+        return cls(id=data["id"], project=data["project"], pipeline=data["pipeline"],
+                   number=int(data["number"]), started_at=started,
+                   kind=data.get("kind", "pipeline"), status=data.get("status", "running"),
+                   ended_at=_from_iso(data.get("ended_at")),
+                   parameters=dict(data.get("parameters") or {}), user=data.get("user"),
+                   host=data.get("host"), code_version=data.get("code_version"),
+                   code_dirty=None if dirty is None else bool(dirty),
+                   source_hash=data.get("source_hash"), error=data.get("error"),
+                   consumed=list(data.get("consumed") or ()),
+                   produced=list(data.get("produced") or ()),
+                   tasks=[TaskRecord.from_dict(t) for t in data.get("tasks") or ()],
+                   details=dict(data.get("details") or {}))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _from_iso(value: str | datetime | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
+

@@ -7,8 +7,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from archivist.backends.sql.backend import SqlBackend
+from archivist.backends.sql.engine import MIGRATIONS
 from archivist.backends.sql.tables import metadata_obj
 
 
@@ -35,7 +37,9 @@ def test_opening_twice_migrates_once(tmp_path: Path) -> None:
     with backend.engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
     backend.close()
-    assert rows == [("0001",)]
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert head is not None and head != "0001", "the runs revision (0002) follows 0001"
+    assert rows == [(head,)]
 
 
 def _is_fts_shadow(entry: object) -> bool:

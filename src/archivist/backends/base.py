@@ -23,9 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from archivist.model import Artifact, HistoryEntry
+from archivist.keys import ApiKey
+from archivist.model import Artifact, HistoryEntry, RunRecord, TaskRecord
 from archivist.query.ast import Query
 from archivist.refs import Ref
 
@@ -58,6 +59,32 @@ class NewVersion:
     code_version: str | None = None
     #: version number to keep (bundle import); ``None`` lets the backend assign the next
     version: int | None = None
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """A run to create (the pipeline recorder or a bundle import builds it).
+
+    Times are seconds since the epoch. ``number=None`` lets the backend assign the next
+    number of ``(project, pipeline)``; a bundle import passes the original one.
+    """
+
+    id: str
+    project: str
+    pipeline: str
+    started_at: float
+    kind: str = "pipeline"
+    status: str = "running"
+    ended_at: float | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    user: str | None = None
+    host: str | None = None
+    code_version: str | None = None
+    code_dirty: bool | None = None
+    source_hash: str | None = None
+    error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    number: int | None = None
 
 
 @dataclass(frozen=True)
@@ -194,4 +221,128 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Release connections and files."""
+        ...
+
+    # -- runs: executions of pipelines, flows and steps (docs/pipelines.md) -------------
+    # A run is created ``running``, gets tasks as its steps start and end, and is ended
+    # once with ``update_run``. Runs are never deleted; the versions they link are
+    # plain ids (a deleted version stays linked).
+
+    def create_run(self, run: NewRun) -> RunRecord:
+        """Create a run and return it with its ``number``.
+
+        Numbers count ``(project, pipeline)`` from 1, gap-free and safe under concurrent
+        creators (like version numbers); ``run.number`` set keeps that number instead and
+        raises the counter past it. The returned record has no tasks and no versions.
+
+        Raises:
+            ConflictError: the id exists, or ``run.number`` is taken for that pipeline.
+        """
+        ...
+
+    def get_run(self, ref: str, project: str) -> RunRecord:
+        """The run ``ref`` names in ``project``: its id or its pathspec
+        ``"<pipeline>/<number>"``, with its tasks (in start order) and its consumed and
+        produced version ids (the union of its tasks' and of ``link_run_versions``).
+
+        Raises:
+            ArtifactNotFoundError: no such run; the message lists the pipeline's run
+                numbers, or the project's pipelines when the pipeline is unknown.
+        """
+        ...
+
+    def list_runs(self, project: str, pipeline: str | None, status: str | None,
+                  limit: int, offset: int) -> list[RunRecord]:
+        """Runs of ``project`` (of one pipeline, in one status, when given), newest first
+        (by start time, then number), full records as :meth:`get_run` returns them."""
+        ...
+
+    def update_run(self, run_id: str, status: str, ended_at: float | None,
+                   error: str | None, details: dict[str, Any] | None = None) -> None:
+        """Set a run's status, end time and error text; ``details`` (when not ``None``)
+        replaces the run's free JSON details.
+
+        Raises:
+            ArtifactNotFoundError: no run has this id.
+        """
+        ...
+
+    def save_task(self, task: TaskRecord) -> None:
+        """Insert or replace (by ``task.id``) one task of a run, and link the versions in
+        its ``consumed``/``produced`` to the run. Call it when a task starts and again
+        when it ends; ``(run, step, index)`` identifies at most one task.
+
+        Raises:
+            ArtifactNotFoundError: no run has ``task.run_id``.
+            ConflictError: another task of the run already has this step and index.
+        """
+        ...
+
+    def link_run_versions(self, run_id: str, consumed: Sequence[str],
+                          produced: Sequence[str]) -> None:
+        """Link versions to a run outside any task (idempotent: links are a set).
+
+        Raises:
+            ArtifactNotFoundError: no run has this id.
+        """
+        ...
+
+    def find_cached_task(self, project: str, cache_key: str) -> TaskRecord | None:
+        """The newest ``succeeded`` task of any run of ``project`` whose ``cache_key`` is
+        ``cache_key``, or ``None`` (a cache miss)."""
+        ...
+
+
+# -- the catalog server's own rows (API keys) and what it asks of the store ------------
+# Not part of ``Backend``: a remote backend has no key table of its own. The server needs
+# its backend to be a ``ServerStore`` as well (``SqlBackend`` is one).
+
+
+@runtime_checkable
+class ServerStore(Protocol):
+    """API keys (see :mod:`archivist.keys`; the secret's hash is stored, never the secret)
+    and the two questions a catalog server asks of the metadata store."""
+
+    def create_key(self, key: ApiKey, secret_hash: str) -> None:
+        """Store a new key with the SHA-256 (hex) of its secret.
+
+        Raises:
+            ConflictError: the id or the hash exists.
+        """
+        ...
+
+    def get_key(self, key_id: str) -> ApiKey:
+        """The key with this id, revoked or not.
+
+        Raises:
+            ArtifactNotFoundError: no such key.
+        """
+        ...
+
+    def get_key_by_hash(self, secret_hash: str) -> tuple[ApiKey, str]:
+        """The key whose secret hashes to ``secret_hash``, and the stored hash.
+
+        Raises:
+            ArtifactNotFoundError: no such key.
+        """
+        ...
+
+    def list_keys(self, project: str | None) -> list[ApiKey]:
+        """Every key (of ``project`` when given), oldest first, revoked ones included."""
+        ...
+
+    def revoke_key(self, key_id: str, at: float) -> None:
+        """Mark a key revoked at ``at`` (epoch seconds); revoking twice keeps the first time.
+
+        Raises:
+            ArtifactNotFoundError: no such key.
+        """
+        ...
+
+    def count_versions(self) -> dict[str, int]:
+        """Live versions per project (for the server's metrics)."""
+        ...
+
+    def refers_to_blob(self, project: str, digest: str) -> bool:
+        """Whether any version of ``project`` (deleted ones included) needs this blob."""
         ...

@@ -10,8 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from archivist.backends.base import LineageRows, ListFilter, NewVersion
-from archivist.backends.sql import documents, lineage, reads
+from archivist.backends.base import LineageRows, ListFilter, NewRun, NewVersion
+from archivist.backends.sql import documents, lineage, reads, runs, serverstore
 from archivist.backends.sql import engine as engines
 from archivist.backends.sql.search import compile_search
 from archivist.backends.sql.tables import (
@@ -26,7 +26,8 @@ from archivist.backends.sql.tables import (
     versions,
 )
 from archivist.errors import ArtifactNotFoundError, ConflictError
-from archivist.model import Artifact, HistoryEntry
+from archivist.keys import ApiKey
+from archivist.model import Artifact, HistoryEntry, RunRecord, TaskRecord
 from archivist.query.ast import Query
 from archivist.refs import Ref, parse_ref
 
@@ -306,6 +307,53 @@ class SqlBackend:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    # -- runs (contract on ``Backend``; SQL in ``runs.py``) -----------------------------
+    def create_run(self, run: NewRun) -> RunRecord:
+        return runs.create_run(self.engine, run)
+
+    def get_run(self, ref: str, project: str) -> RunRecord:
+        return runs.get_run(self.engine, ref, project)
+
+    def list_runs(self, project: str, pipeline: str | None, status: str | None,
+                  limit: int, offset: int) -> list[RunRecord]:
+        return runs.list_runs(self.engine, project, pipeline, status, limit, offset)
+
+    def update_run(self, run_id: str, status: str, ended_at: float | None,
+                   error: str | None, details: dict[str, Any] | None = None) -> None:
+        runs.update_run(self.engine, run_id, status, ended_at, error, details)
+
+    def save_task(self, task: TaskRecord) -> None:
+        runs.save_task(self.engine, task)
+
+    def link_run_versions(self, run_id: str, consumed: Sequence[str],
+                          produced: Sequence[str]) -> None:
+        runs.link_run_versions(self.engine, run_id, consumed, produced)
+
+    def find_cached_task(self, project: str, cache_key: str) -> TaskRecord | None:
+        return runs.find_cached_task(self.engine, project, cache_key)
+
+    # -- the catalog server's rows (contract on ``ServerStore``; SQL in serverstore.py) --
+    def create_key(self, key: ApiKey, secret_hash: str) -> None:
+        serverstore.create_key(self.engine, key, secret_hash)
+
+    def get_key(self, key_id: str) -> ApiKey:
+        return serverstore.get_key(self.engine, key_id)
+
+    def get_key_by_hash(self, secret_hash: str) -> tuple[ApiKey, str]:
+        return serverstore.get_key_by_hash(self.engine, secret_hash)
+
+    def list_keys(self, project: str | None) -> list[ApiKey]:
+        return serverstore.list_keys(self.engine, project)
+
+    def revoke_key(self, key_id: str, at: float) -> None:
+        serverstore.revoke_key(self.engine, key_id, at)
+
+    def count_versions(self) -> dict[str, int]:
+        return serverstore.count_versions(self.engine)
+
+    def refers_to_blob(self, project: str, digest: str) -> bool:
+        return serverstore.refers_to_blob(self.engine, project, digest)
 
 
 def _upsert(insert: Any) -> Any:

@@ -148,3 +148,92 @@ search_docs = sa.Table(
     sa.Column("rowid", BigInt, primary_key=True),
     sa.Column("body", sa.Text),
 )
+
+# -- runs (revision 0002) -----------------------------------------------------------------
+
+#: One row per (project, pipeline): holds the run counter, like ``artifacts`` for versions.
+pipelines = sa.Table(
+    "pipelines",
+    metadata_obj,
+    sa.Column("pk", BigInt, primary_key=True, autoincrement=True),
+    sa.Column("project", sa.String(128), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("last_number", sa.Integer, nullable=False, server_default="0"),
+    sa.UniqueConstraint("project", "name", name="uq_pipelines_project_name"),
+)
+
+#: One execution of a pipeline, flow or step. Times are epoch seconds (UTC).
+runs = sa.Table(
+    "runs",
+    metadata_obj,
+    sa.Column("pk", BigInt, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(36), nullable=False, unique=True),
+    sa.Column("pipeline_pk", BigInt, sa.ForeignKey("pipelines.pk"), nullable=False),
+    sa.Column("project", sa.String(128), nullable=False),
+    sa.Column("pipeline", sa.String(256), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("ended_at", sa.Float),
+    sa.Column("parameters", JSONType, nullable=False),
+    sa.Column("user", sa.String(256)),
+    sa.Column("host", sa.String(256)),
+    sa.Column("code_version", sa.String(256)),
+    sa.Column("code_dirty", sa.Boolean),
+    sa.Column("source_hash", sa.String(71)),
+    sa.Column("error", sa.Text),
+    sa.Column("details", JSONType, nullable=False),
+    sa.UniqueConstraint("pipeline_pk", "number", name="uq_runs_pipeline_number"),
+    sa.Index("ix_runs_project_started", "project", "started_at"),
+    sa.Index("ix_runs_project_status", "project", "status"),
+)
+
+#: One task of a run: a step's execution (a foreach step has one per index).
+run_tasks = sa.Table(
+    "run_tasks",
+    metadata_obj,
+    sa.Column("pk", BigInt, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(36), nullable=False, unique=True),
+    sa.Column("run_pk", BigInt, sa.ForeignKey("runs.pk"), nullable=False),
+    sa.Column("step", sa.String(256), nullable=False),
+    sa.Column("idx", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", sa.Float),
+    sa.Column("ended_at", sa.Float),
+    sa.Column("cached", sa.Boolean, nullable=False),
+    sa.Column("cache_key", sa.String(71)),
+    sa.Column("error", sa.Text),
+    sa.Column("consumed", JSONType, nullable=False),
+    sa.Column("produced", JSONType, nullable=False),
+    sa.Column("data", JSONType, nullable=False),
+    sa.Column("details", JSONType, nullable=False),
+    sa.UniqueConstraint("run_pk", "step", "idx", name="uq_run_tasks_run_step_idx"),
+    sa.Index("ix_run_tasks_cache_key", "cache_key"),
+)
+
+#: Versions a run consumed (``role="in"``) or produced (``"out"``), as plain ids.
+run_io = sa.Table(
+    "run_io",
+    metadata_obj,
+    sa.Column("run_pk", BigInt, sa.ForeignKey("runs.pk"), primary_key=True),
+    sa.Column("role", sa.String(3), primary_key=True),
+    sa.Column("version_id", sa.String(36), primary_key=True),
+    sa.Index("ix_run_io_version", "version_id"),
+)
+
+# -- API keys of the catalog server (revision 0003) -------------------------------------
+
+#: ``secret_hash`` is the SHA-256 (hex) of the secret; the secret itself is never stored.
+api_keys = sa.Table(
+    "api_keys",
+    metadata_obj,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("project", sa.String(128), nullable=False),
+    sa.Column("scope", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(128)),
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("revoked_at", sa.Float),
+    sa.Index("ix_api_keys_project", "project"),
+)

@@ -1,0 +1,230 @@
+"""Run records on SQL: runs, their tasks and the versions they link (revision 0002).
+
+``SqlBackend`` delegates its run methods here; the contract is documented once, on the
+``Backend`` protocol in :mod:`archivist.backends.base`. Run numbers come from the
+``pipelines`` counter row, bumped by an upsert in the creating transaction, so they are
+gap-free and safe under concurrent creators on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from archivist.backends.base import NewRun
+from archivist.backends.sql import engine as engines
+from archivist.backends.sql.tables import pipelines, run_io, run_tasks, runs
+from archivist.errors import ArtifactNotFoundError, ConflictError
+from archivist.model import RunRecord, TaskRecord
+
+
+def create_run(engine: sa.Engine, run: NewRun) -> RunRecord:
+    """See ``Backend.create_run``."""
+    with engines.write_transaction(engine) as conn:
+        if conn.execute(sa.select(runs.c.pk).where(runs.c.id == run.id)).first() is not None:
+            raise ConflictError(f"a run with id {run.id!r} already exists")
+        bump = 1 if run.number is None else 0
+        row = conn.execute(_UPSERT[conn.dialect.name], {
+            "project": run.project, "name": run.pipeline, "last_number": bump}).one()
+        number = int(row.last_number) if run.number is None else run.number
+        if run.number is not None:
+            taken = conn.execute(sa.select(runs.c.pk).where(
+                runs.c.pipeline_pk == row.pk, runs.c.number == number)).first()
+            if taken is not None:
+                raise ConflictError(f"run {run.pipeline}/{number} already exists in project "
+                                    f"{run.project!r}")
+            conn.execute(pipelines.update().where(
+                pipelines.c.pk == row.pk, pipelines.c.last_number < number)
+                .values(last_number=number))
+        conn.execute(runs.insert(), [{
+            "id": run.id, "pipeline_pk": row.pk, "project": run.project,
+            "pipeline": run.pipeline, "number": number, "kind": run.kind,
+            "status": run.status, "started_at": run.started_at, "ended_at": run.ended_at,
+            "parameters": run.parameters, "user": run.user, "host": run.host,
+            "code_version": run.code_version, "code_dirty": run.code_dirty,
+            "source_hash": run.source_hash, "error": run.error, "details": run.details}])
+        return _record(conn.execute(sa.select(runs).where(runs.c.id == run.id)).one(), [], {})
+
+
+def get_run(engine: sa.Engine, ref: str, project: str) -> RunRecord:
+    """See ``Backend.get_run``."""
+    with engines.read_transaction(engine) as conn:
+        row = conn.execute(sa.select(runs).where(runs.c.project == project,
+                                                 runs.c.id == ref)).first()
+        if row is None and "/" in ref:
+            pipeline, _, number = ref.rpartition("/")
+            if number.isdigit():
+                row = conn.execute(sa.select(runs).where(
+                    runs.c.project == project, runs.c.pipeline == pipeline,
+                    runs.c.number == int(number))).first()
+        if row is None:
+            raise ArtifactNotFoundError(_not_found(conn, ref, project), ref=ref)
+        return _hydrate(conn, [row])[0]
+
+
+def list_runs(engine: sa.Engine, project: str, pipeline: str | None, status: str | None,
+              limit: int, offset: int) -> list[RunRecord]:
+    """See ``Backend.list_runs``."""
+    query = sa.select(runs).where(runs.c.project == project)
+    if pipeline is not None:
+        query = query.where(runs.c.pipeline == pipeline)
+    if status is not None:
+        query = query.where(runs.c.status == status)
+    query = query.order_by(runs.c.started_at.desc(), runs.c.number.desc(), runs.c.pk.desc())
+    with engines.read_transaction(engine) as conn:
+        return _hydrate(conn, list(conn.execute(query.limit(limit).offset(offset)).all()))
+
+
+def update_run(engine: sa.Engine, run_id: str, status: str, ended_at: float | None,
+               error: str | None, details: dict[str, Any] | None) -> None:
+    """See ``Backend.update_run``."""
+    values: dict[str, Any] = {"status": status, "ended_at": ended_at, "error": error}
+    if details is not None:
+        values["details"] = details
+    with engines.write_transaction(engine) as conn:
+        done = conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
+        if done.rowcount == 0:
+            raise ArtifactNotFoundError(f"no run with id {run_id!r}", ref=run_id)
+
+
+def save_task(engine: sa.Engine, task: TaskRecord) -> None:
+    """See ``Backend.save_task``."""
+    row = {"id": task.id, "step": task.step, "idx": task.index, "status": task.status,
+           "started_at": _epoch(task.started_at), "ended_at": _epoch(task.ended_at),
+           "cached": task.cached, "cache_key": task.cache_key, "error": task.error,
+           "consumed": list(task.consumed), "produced": list(task.produced),
+           "data": dict(task.data), "details": dict(task.details)}
+    with engines.write_transaction(engine) as conn:
+        run_pk = _run_pk(conn, task.run_id)
+        existing = conn.execute(sa.select(run_tasks.c.pk, run_tasks.c.run_pk).where(
+            run_tasks.c.id == task.id)).first()
+        if existing is not None and existing.run_pk != run_pk:
+            raise ConflictError(f"task {task.id!r} belongs to another run")
+        clash = conn.execute(sa.select(run_tasks.c.id).where(
+            run_tasks.c.run_pk == run_pk, run_tasks.c.step == task.step,
+            run_tasks.c.idx == task.index, run_tasks.c.id != task.id)).first()
+        if clash is not None:
+            raise ConflictError(f"the run already has a task {task.step}[{task.index}] "
+                                f"({clash.id})")
+        if existing is None:
+            conn.execute(run_tasks.insert(), [{**row, "run_pk": run_pk}])
+        else:
+            conn.execute(run_tasks.update().where(run_tasks.c.pk == existing.pk).values(**row))
+        _link(conn, run_pk, task.consumed, task.produced)
+
+
+def link_run_versions(engine: sa.Engine, run_id: str, consumed: Sequence[str],
+                      produced: Sequence[str]) -> None:
+    """See ``Backend.link_run_versions``."""
+    with engines.write_transaction(engine) as conn:
+        _link(conn, _run_pk(conn, run_id), consumed, produced)
+
+
+def find_cached_task(engine: sa.Engine, project: str, cache_key: str) -> TaskRecord | None:
+    """See ``Backend.find_cached_task``."""
+    query = (sa.select(run_tasks, runs.c.id.label("run_id"))
+             .join(runs, runs.c.pk == run_tasks.c.run_pk)
+             .where(runs.c.project == project, run_tasks.c.cache_key == cache_key,
+                    run_tasks.c.status == "succeeded")
+             .order_by(run_tasks.c.ended_at.desc(), run_tasks.c.pk.desc()).limit(1))
+    with engines.read_transaction(engine) as conn:
+        row = conn.execute(query).first()
+        return None if row is None else _task(row, row.run_id)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _run_pk(conn: sa.Connection, run_id: str) -> int:
+    pk = conn.execute(sa.select(runs.c.pk).where(runs.c.id == run_id)).scalar()
+    if pk is None:
+        raise ArtifactNotFoundError(f"no run with id {run_id!r}", ref=run_id)
+    return int(pk)
+
+
+def _link(conn: sa.Connection, run_pk: int, consumed: Sequence[str],
+          produced: Sequence[str]) -> None:
+    wanted = {("in", v) for v in consumed} | {("out", v) for v in produced}
+    if not wanted:
+        return
+    have = {(r.role, r.version_id) for r in conn.execute(sa.select(
+        run_io.c.role, run_io.c.version_id).where(run_io.c.run_pk == run_pk))}
+    rows = [{"run_pk": run_pk, "role": role, "version_id": v}
+            for role, v in sorted(wanted - have)]
+    if rows:
+        conn.execute(run_io.insert(), rows)
+
+
+def _hydrate(conn: sa.Connection, rows: Sequence[Any]) -> list[RunRecord]:
+    if not rows:
+        return []
+    pks = [r.pk for r in rows]
+    ids = {r.pk: r.id for r in rows}
+    tasks: dict[int, list[TaskRecord]] = {pk: [] for pk in pks}
+    for t in conn.execute(sa.select(run_tasks).where(run_tasks.c.run_pk.in_(pks))
+                          .order_by(run_tasks.c.started_at, run_tasks.c.pk)):
+        tasks[t.run_pk].append(_task(t, ids[t.run_pk]))
+    io: dict[int, dict[str, list[str]]] = {pk: {"in": [], "out": []} for pk in pks}
+    for link in conn.execute(sa.select(run_io).where(run_io.c.run_pk.in_(pks))
+                             .order_by(run_io.c.version_id)):
+        io[link.run_pk][link.role].append(link.version_id)
+    return [_record(r, tasks[r.pk], io[r.pk]) for r in rows]
+
+
+def _record(row: Any, tasks: list[TaskRecord], io: dict[str, list[str]]) -> RunRecord:
+    return RunRecord(
+        id=row.id, project=row.project, pipeline=row.pipeline, number=row.number,
+        started_at=datetime.fromtimestamp(row.started_at, UTC), kind=row.kind,
+        status=row.status, ended_at=_when(row.ended_at), parameters=dict(row.parameters),
+        user=row.user, host=row.host, code_version=row.code_version,
+        code_dirty=None if row.code_dirty is None else bool(row.code_dirty),
+        source_hash=row.source_hash, error=row.error, consumed=list(io.get("in", ())),
+        produced=list(io.get("out", ())), tasks=tasks, details=dict(row.details))
+
+
+def _task(row: Any, run_id: str) -> TaskRecord:
+    return TaskRecord(
+        id=row.id, run_id=run_id, step=row.step, index=row.idx, status=row.status,
+        started_at=_when(row.started_at), ended_at=_when(row.ended_at),
+        cached=bool(row.cached), cache_key=row.cache_key, error=row.error,
+        consumed=list(row.consumed), produced=list(row.produced), data=dict(row.data),
+        details=dict(row.details))
+
+
+def _not_found(conn: sa.Connection, ref: str, project: str) -> str:
+    pipeline = ref.rpartition("/")[0] if "/" in ref else None
+    if pipeline:
+        numbers = list(conn.execute(sa.select(runs.c.number).where(
+            runs.c.project == project, runs.c.pipeline == pipeline)
+            .order_by(runs.c.number)).scalars())
+        if numbers:
+            shown = ", ".join(str(n) for n in numbers[-10:])
+            return (f"no run {ref!r} in project {project!r}; {pipeline!r} has runs "
+                    f"{'…, ' if len(numbers) > 10 else ''}{shown}")
+    known = list(conn.execute(sa.select(pipelines.c.name).where(
+        pipelines.c.project == project).order_by(pipelines.c.name).limit(20)).scalars())
+    if not known:
+        return f"no run {ref!r}: project {project!r} has no runs"
+    return (f"no run {ref!r} in project {project!r} (a run id or '<pipeline>/<number>'); "
+            f"pipelines: {', '.join(known)}")
+
+
+def _when(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def _epoch(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def _upsert(insert: Any) -> Any:
+    stmt = insert(pipelines)
+    return stmt.on_conflict_do_update(
+        index_elements=["project", "name"],
+        set_={"last_number": pipelines.c.last_number + stmt.excluded.last_number},
+    ).returning(pipelines.c.pk, pipelines.c.last_number)
+
+
+_UPSERT = {"sqlite": _upsert(sqlite.insert), "postgresql": _upsert(postgresql.insert)}

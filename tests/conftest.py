@@ -10,6 +10,9 @@ import pytest
 from archivist import ArtifactCatalog
 from tests.helpers import isolate_environment
 
+#: Real services, started on first use: PostgreSQL (postgres_url) and S3 (s3_blobs_url).
+pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.s3"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archivist import wire
-from archivist.backends.base import LineageRows, ListFilter, NewVersion
+from archivist.backends.base import LineageRows, ListFilter, NewRun, NewVersion
 from archivist.errors import (
     ArchivistError,
     ArtifactNotFoundError,
@@ -22,7 +22,7 @@ from archivist.errors import (
     PermissionDeniedError,
     StorageError,
 )
-from archivist.model import Artifact, HistoryEntry
+from archivist.model import Artifact, HistoryEntry, RunRecord, TaskRecord
 
 names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,20}", fullmatch=True)
 texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
@@ -234,3 +234,38 @@ def test_a_body_that_is_not_an_envelope_maps_by_status(status: int, cls: type) -
     assert type(error) is cls and "Bad Gateway" in str(error)
     unknown = wire.error_from_dict(status, {"error": {"type": "from_the_future", "message": "m"}})
     assert type(unknown) is cls and str(unknown) == "m"
+
+
+@st.composite
+def new_runs(draw: st.DrawFn) -> NewRun:
+    return NewRun(
+        id=draw(names), project=draw(names), pipeline=draw(names),
+        started_at=draw(st.floats(0, 4e9)), kind=draw(st.sampled_from(["pipeline", "flow"])),
+        status=draw(st.sampled_from(["running", "failed"])),
+        ended_at=draw(st.none() | st.floats(0, 4e9)),
+        parameters=draw(st.dictionaries(texts, json_values, max_size=3)),
+        user=draw(st.none() | texts), host=draw(st.none() | texts),
+        code_version=draw(st.none() | texts), code_dirty=draw(st.none() | st.booleans()),
+        source_hash=draw(st.none() | texts), error=draw(st.none() | texts),
+        details=draw(st.dictionaries(texts, json_values, max_size=3)),
+        number=draw(st.none() | st.integers(1, 10**6)))
+
+
+@settings(max_examples=100, deadline=None)
+@given(new_runs())
+def test_new_run_round_trips(run: NewRun) -> None:
+    assert wire.new_run_from_dict(through_json(wire.new_run_to_dict(run))) == run
+
+
+def test_run_and_task_records_round_trip_and_refuse_bad_shapes() -> None:
+    started = datetime(2024, 1, 1, tzinfo=UTC)
+    task = TaskRecord(id="t", run_id="r", step="train", started_at=started,
+                      consumed=["a"], data={"model": "v"})
+    run = RunRecord(id="r", project="p", pipeline="flow", number=3, started_at=started,
+                    tasks=[task], parameters={"lr": 0.1})
+    assert wire.run_from_dict(through_json(run.to_dict())) == run
+    assert wire.task_from_dict(through_json(task.to_dict())) == task
+    with pytest.raises(InvalidInputError, match="malformed run"):
+        wire.run_from_dict({"id": "r"})
+    with pytest.raises(InvalidInputError, match="unknown field"):
+        wire.new_run_from_dict({**wire.new_run_to_dict(NewRun("i", "p", "f", 1.0)), "x": 1})

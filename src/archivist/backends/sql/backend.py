@@ -84,7 +84,7 @@ class SqlBackend:
                 numbers[key] = (pk, number + 1)
             else:
                 number = r.version
-                conn.execute(_RAISE_LAST, {"pk": pk, "version": number})
+                conn.execute(_RAISE_LAST, {"b_pk": pk, "b_version": number})
             rows.append(_version_row(r, pk, number))
         if len(rows) == 1:
             seqs = [int(conn.execute(_INSERT_VERSION, rows[0]).scalar_one())]
@@ -373,9 +373,10 @@ _SPELLING = sa.select(artifacts.c.name).where(
     artifacts.c.name_folded == sa.bindparam("folded"))
 _SEQS_OF = sa.select(versions.c.id, versions.c.seq).where(
     versions.c.id.in_(sa.bindparam("ids", expanding=True)))
+# Bind names must differ from the table's column names (SQLAlchemy reserves those).
 _RAISE_LAST = artifacts.update().where(
-    artifacts.c.pk == sa.bindparam("pk"), artifacts.c.last_version < sa.bindparam("version"),
-).values(last_version=sa.bindparam("version"))
+    artifacts.c.pk == sa.bindparam("b_pk"), artifacts.c.last_version < sa.bindparam("b_version"),
+).values(last_version=sa.bindparam("b_version"))
 
 
 def _version_row(r: NewVersion, pk: int, number: int) -> dict[str, Any]:

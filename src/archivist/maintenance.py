@@ -13,17 +13,31 @@ import contextlib
 import shutil
 import time
 from pathlib import Path
+from typing import Protocol
 
-from archivist.backends.base import Backend, ListFilter
+from archivist.backends.base import ListFilter
 from archivist.errors import ArchivistError, StorageError
-from archivist.model import GcReport, VerifyReport
+from archivist.model import Artifact, GcReport, VerifyReport
 from archivist.store.blobs import Blobs
 from archivist.store.references import check_reference
 
 STALE_TEMP = 3600.0
 
 
-def verify(backend: Backend, blobs: Blobs) -> VerifyReport:
+class Rows(Protocol):
+    """What verify and gc read of the metadata store: a ``Backend`` is one; the server
+    passes a view of one project's rows."""
+
+    def blob_references(self) -> dict[str, bool]: ...
+
+    def leased_digests(self, now: float) -> set[str]: ...
+
+    def projects(self) -> list[str]: ...
+
+    def list_versions(self, filters: ListFilter) -> list[Artifact]: ...
+
+
+def verify(backend: Rows, blobs: Blobs) -> VerifyReport:
     """Rehash every referenced blob and check every version's blobs exist."""
     refs = backend.blob_references()
     corrupt: list[str] = []
@@ -45,7 +59,7 @@ def verify(backend: Backend, blobs: Blobs) -> VerifyReport:
                         unreferenced=sorted(unreferenced), stale_temp=sorted(stale))
 
 
-def _changed(backend: Backend) -> list[str]:
+def _changed(backend: Rows) -> list[str]:
     changed = []
     for project in backend.projects():
         offset = 0
@@ -65,7 +79,7 @@ def _changed(backend: Backend) -> list[str]:
     return changed
 
 
-def gc(backend: Backend, blobs: Blobs, *, dry_run: bool, grace: float,
+def gc(backend: Rows, blobs: Blobs, *, dry_run: bool, grace: float,
        scratch: Path | None = None) -> GcReport:
     """Free (or, dry, list) blobs no live version refers to, older than ``grace``, and
     temp files / materialization folders a killed writer left behind."""

@@ -346,3 +346,7 @@ class ServerStore(Protocol):
     def refers_to_blob(self, project: str, digest: str) -> bool:
         """Whether any version of ``project`` (deleted ones included) needs this blob."""
         ...
+
+    def project_blob_references(self, project: str) -> dict[str, bool]:
+        """As ``Backend.blob_references``, for the versions of one project."""
+        ...

@@ -355,6 +355,9 @@ class SqlBackend:
     def refers_to_blob(self, project: str, digest: str) -> bool:
         return serverstore.refers_to_blob(self.engine, project, digest)
 
+    def project_blob_references(self, project: str) -> dict[str, bool]:
+        return serverstore.project_blob_references(self.engine, project)
+
 
 def _upsert(insert: Any) -> Any:
     """Create the artifact row or bump its counter by the versions being added, in one

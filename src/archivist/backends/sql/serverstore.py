@@ -1,0 +1,94 @@
+"""The catalog server's rows on SQL: API keys, version counts, blob visibility.
+
+``SqlBackend`` delegates its ``ServerStore`` methods (contract in ``backends/base.py``)
+to these functions.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from archivist.backends.sql import engine as engines
+from archivist.backends.sql.tables import api_keys, blob_refs, versions
+from archivist.errors import ArtifactNotFoundError
+from archivist.keys import ApiKey
+
+_BY_ID = sa.select(api_keys).where(api_keys.c.id == sa.bindparam("id"))
+_BY_HASH = sa.select(api_keys).where(api_keys.c.secret_hash == sa.bindparam("hash"))
+_COUNTS = (sa.select(versions.c.project, sa.func.count())
+           .where(versions.c.deleted_at.is_(None)).group_by(versions.c.project))
+_REFERS = (sa.select(sa.literal(1)).select_from(blob_refs)
+           .join(versions, versions.c.seq == blob_refs.c.seq)
+           .where(blob_refs.c.digest == sa.bindparam("digest"),
+                  versions.c.project == sa.bindparam("project")).limit(1))
+
+
+def create_key(engine: sa.Engine, key: ApiKey, secret_hash: str) -> None:
+    with engines.write_transaction(engine) as conn:
+        conn.execute(api_keys.insert(), [{
+            "id": key.id, "project": key.project, "scope": key.scope, "name": key.name,
+            "secret_hash": secret_hash, "created_at": key.created_at.timestamp(),
+            "revoked_at": None if key.revoked_at is None else key.revoked_at.timestamp()}])
+
+
+def get_key(engine: sa.Engine, key_id: str) -> ApiKey:
+    with engines.read_transaction(engine) as conn:
+        row = conn.execute(_BY_ID, {"id": key_id}).first()
+    if row is None:
+        raise ArtifactNotFoundError(f"no API key with id {key_id!r}")
+    return _key(row)
+
+
+def get_key_by_hash(engine: sa.Engine, secret_hash: str) -> tuple[ApiKey, str]:
+    with engines.read_transaction(engine) as conn:
+        row = conn.execute(_BY_HASH, {"hash": secret_hash}).first()
+    if row is None:
+        raise ArtifactNotFoundError("no API key has this secret")
+    return _key(row), str(row.secret_hash)
+
+
+def list_keys(engine: sa.Engine, project: str | None) -> list[ApiKey]:
+    stmt = sa.select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
+    if project is not None:
+        stmt = stmt.where(api_keys.c.project == project)
+    with engines.read_transaction(engine) as conn:
+        return [_key(row) for row in conn.execute(stmt)]
+
+
+def revoke_key(engine: sa.Engine, key_id: str, at: float) -> None:
+    with engines.write_transaction(engine) as conn:
+        if conn.execute(_BY_ID, {"id": key_id}).first() is None:
+            raise ArtifactNotFoundError(f"no API key with id {key_id!r}")
+        conn.execute(api_keys.update().where(api_keys.c.id == key_id,
+                                             api_keys.c.revoked_at.is_(None))
+                     .values(revoked_at=at))
+
+
+def count_versions(engine: sa.Engine) -> dict[str, int]:
+    with engines.read_transaction(engine) as conn:
+        return {str(project): int(count) for project, count in conn.execute(_COUNTS)}
+
+
+def refers_to_blob(engine: sa.Engine, project: str, digest: str) -> bool:
+    with engines.read_transaction(engine) as conn:
+        return conn.execute(_REFERS, {"project": project, "digest": digest}).first() is not None
+
+
+def project_blob_references(engine: sa.Engine, project: str) -> dict[str, bool]:
+    live = sa.func.max(sa.case((versions.c.deleted_at.is_(None), 1), else_=0))
+    with engines.read_transaction(engine) as conn:
+        rows = conn.execute(sa.select(blob_refs.c.digest, live)
+                            .join(versions, versions.c.seq == blob_refs.c.seq)
+                            .where(versions.c.project == project)
+                            .group_by(blob_refs.c.digest))
+        return {str(digest): bool(flag) for digest, flag in rows}
+
+
+def _key(row: Any) -> ApiKey:
+    revoked = row.revoked_at
+    return ApiKey(id=row.id, project=row.project, scope=row.scope, name=row.name,
+                  created_at=datetime.fromtimestamp(row.created_at, UTC),
+                  revoked_at=None if revoked is None else datetime.fromtimestamp(revoked, UTC))

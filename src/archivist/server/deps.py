@@ -1,0 +1,68 @@
+"""Dependencies of the routes, as types (STYLE P26): the server state, the caller, and
+the project a route works in, checked for the scope the route needs.
+
+    @router.get("/projects/{project}/versions")
+    def list_versions(project: ReadProject, state: StateDep) -> …
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from archivist import keys
+from archivist.errors import UnauthenticatedError
+from archivist.server.auth import Principal
+from archivist.server.state import ServerState
+
+STATE_KEY = "archivist"
+_bearer = HTTPBearer(auto_error=False, description="An API key: `archivist keys create`.")
+
+
+def get_state(request: Request) -> ServerState:
+    state: ServerState = getattr(request.app.state, STATE_KEY)
+    return state
+
+
+StateDep = Annotated[ServerState, Depends(get_state)]
+
+
+def get_principal(
+    state: StateDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller, from ``Authorization: Bearer <key>``.
+
+    Raises:
+        UnauthenticatedError: no key, or not a valid one (unless the server runs in
+            insecure single-user mode, where there are no keys).
+    """
+    if state.settings.insecure_single_user:
+        return Principal(key=None)
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise UnauthenticatedError(
+            "this server needs an API key: send 'Authorization: Bearer <key>' "
+            "(set ARCHIVIST_CATALOG_API_KEY for the Python client and the CLI)")
+    return Principal(key=keys.authenticate(state.store, credentials.credentials))
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+ProjectPath = Annotated[str, Path(description="Project (namespace) name.",
+                                  examples=["default"])]
+
+
+def _project_with(needed: str) -> Callable[[ProjectPath, PrincipalDep], str]:
+    def project_access(project: ProjectPath, principal: PrincipalDep) -> str:
+        return principal.enter(project, needed)
+
+    project_access.__name__ = f"project_{needed}"
+    return project_access
+
+
+ReadProject = Annotated[str, Depends(_project_with("read"))]
+WriteProject = Annotated[str, Depends(_project_with("write"))]
+AdminProject = Annotated[str, Depends(_project_with("admin"))]

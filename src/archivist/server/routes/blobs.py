@@ -1,0 +1,132 @@
+"""Blobs of a project: ask which are missing, upload (verified), download (ranges)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import fsspec
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+
+from archivist.errors import ArtifactNotFoundError, InvalidInputError, StorageError
+from archivist.server import responses
+from archivist.server.blobtransfer import (
+    RangeNotSatisfiable,
+    iter_blob,
+    parse_range,
+    spool_upload,
+)
+from archivist.server.deps import ReadProject, StateDep, WriteProject
+from archivist.server.errors import envelope
+from archivist.server.schemas import BlobStored, Digests, Missing
+from archivist.server.state import ServerState
+from archivist.store.hashing import check_digest
+
+router = APIRouter(prefix="/api/v1/projects/{project}/blobs", tags=["blobs"])
+
+_OCTETS = {"content": {"application/octet-stream": {"schema": {"type": "string",
+                                                               "format": "binary"}}}}
+_UPLOAD = {"requestBody": {"required": True, "description": "The blob's exact bytes.",
+                           **_OCTETS}}
+_DOWNLOAD: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The bytes.", **_OCTETS},
+    206: {"description": "The bytes of the requested range.", **_OCTETS},
+    307: {"description": "Redirect to a presigned URL (S3 store, --presign)."},
+    416: {"description": "The range starts past the end."},
+}
+
+
+@router.post("/missing", response_model=Missing, responses=responses.errors(403, 404))
+def missing(project: ReadProject, body: Digests, state: StateDep) -> JSONResponse:
+    """Which of these digests the project's store lacks (ask before uploading)."""
+    digests = list(dict.fromkeys(check_digest(d) for d in body.digests))
+    blobs = state.blobs(project)
+    return JSONResponse({"missing": [d for d in digests if not blobs.exists(d)]})
+
+
+@router.head("/{digest}", responses={200: {"description": "Present; Content-Length is "
+                                                         "its size."},
+                                     **responses.errors(403, 404)})
+def head_blob(project: ReadProject, digest: str, state: StateDep) -> Response:
+    """Whether the project's store has this blob, and its size."""
+    check_digest(digest)
+    blobs = state.blobs(project)
+    if not blobs.exists(digest):
+        raise _no_blob(digest)
+    return Response(status_code=200, headers={"content-length": str(blobs.size(digest)),
+                                              "accept-ranges": "bytes"})
+
+
+@router.put("/{digest}", status_code=201, response_model=BlobStored, openapi_extra=_UPLOAD,
+            responses=responses.errors(403, 404, 413))
+async def put_blob(project: WriteProject, digest: str, request: Request,
+                   state: StateDep) -> JSONResponse:
+    """Upload a blob's bytes (streamed, any size up to the server's limit).
+
+    The body is spooled and hashed; it becomes visible only if it hashes to `digest`
+    (else 422 and nothing is stored). Uploading a blob that exists is harmless.
+    """
+    check_digest(digest)
+    settings = state.settings
+    async with spool_upload(request, settings.max_blob_size, settings.spool_dir) as spooled:
+        if spooled.digest != digest:
+            raise InvalidInputError(
+                f"the uploaded bytes hash to {spooled.digest}, not {digest}; nothing was "
+                "stored (was the file changed or cut short?)", expected=digest,
+                actual=spooled.digest)
+        blobs = state.blobs(project)
+        stored, size = await run_in_threadpool(blobs.put_file, spooled.path, digest=digest)
+    if stored != digest or size != spooled.size:
+        raise StorageError(f"the blob store kept {stored} ({size} bytes) for {digest}",
+                           digest=digest)
+    state.metrics.blob_bytes_in.inc(size)
+    return JSONResponse({"digest": digest, "size": size}, status_code=201)
+
+
+@router.get("/{digest}", response_class=StreamingResponse, responses={
+    **_DOWNLOAD, **responses.errors(403, 404)})
+def get_blob(project: ReadProject, digest: str, request: Request, state: StateDep) -> Response:
+    """Download a blob that a version of the project needs (streamed; `Range: bytes=a-b`
+    answers 206)."""
+    check_digest(digest)
+    blobs = state.blobs(project)
+    if not _visible(state, project, digest) or not blobs.exists(digest):
+        raise _no_blob(digest)
+    if state.settings.presign and blobs.path(digest).startswith("s3://"):
+        return RedirectResponse(_presigned(blobs.path(digest), state.settings.presign_expires),
+                                status_code=307)
+    size = blobs.size(digest)
+    try:
+        wanted = parse_range(request.headers.get("range"), size)
+    except RangeNotSatisfiable:
+        response = envelope(416, "invalid_input", f"the range is past the end of the blob "
+                            f"({size} bytes)", {"size": size})
+        response.headers["content-range"] = f"bytes */{size}"
+        return response
+    headers = {"accept-ranges": "bytes", "etag": f'"{digest}"',
+               "content-length": str(size if wanted is None else wanted.length)}
+    if wanted is not None:
+        headers["content-range"] = f"bytes {wanted.start}-{wanted.end}/{size}"
+    chunks = iter_blob(blobs, digest, wanted, state.metrics.blob_bytes_out.inc)
+    return StreamingResponse(chunks, status_code=200 if wanted is None else 206,
+                             media_type="application/octet-stream", headers=headers)
+
+
+def _visible(state: ServerState, project: str, digest: str) -> bool:
+    """A project's own store is all its own; in a store shared by projects, a blob is the
+    project's once one of its versions needs it, or while a registration holds it."""
+    if state.settings.blobs_per_project:
+        return True
+    return (state.store.refers_to_blob(project, digest)
+            or digest in state.backend.leased_digests(time.time()))
+
+
+def _presigned(url: str, expires: int) -> str:
+    fs, path = fsspec.core.url_to_fs(url)
+    return str(fs.sign(path, expiration=expires))
+
+
+def _no_blob(digest: str) -> ArtifactNotFoundError:
+    return ArtifactNotFoundError(f"blob {digest} is not in this project", digest=digest)

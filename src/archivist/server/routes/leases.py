@@ -1,0 +1,39 @@
+"""Leases: blobs a registration in flight holds, so a concurrent gc keeps them."""
+
+from __future__ import annotations
+
+import math
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from archivist.errors import InvalidInputError
+from archivist.server import responses
+from archivist.server.checks import check_version_id
+from archivist.server.deps import StateDep, WriteProject
+from archivist.server.schemas import Lease
+from archivist.store.hashing import check_digest
+
+router = APIRouter(prefix="/api/v1/projects/{project}/leases", tags=["leases"])
+
+
+@router.put("/{token}", status_code=204, response_class=Response,
+            responses=responses.errors(403, 404))
+def lease(project: WriteProject, token: str, body: Lease, state: StateDep) -> Response:
+    """Record (or extend) a lease on these digests until `expires_at` (epoch seconds).
+    The token is the id of the version being registered."""
+    check_version_id(token, "lease token")
+    digests = [check_digest(d) for d in body.digests]
+    if not math.isfinite(body.expires_at):
+        raise InvalidInputError("expires_at must be a time in epoch seconds")
+    state.backend.lease_blobs(token, digests, body.expires_at)
+    return responses.no_content()
+
+
+@router.delete("/{token}", status_code=204, response_class=Response,
+               responses=responses.errors(403, 404))
+def release(project: WriteProject, token: str, state: StateDep) -> Response:
+    """Drop a lease (the registration committed or failed); an unknown token is fine."""
+    check_version_id(token, "lease token")
+    state.backend.release_blobs(token)
+    return responses.no_content()

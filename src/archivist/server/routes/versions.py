@@ -1,0 +1,133 @@
+"""Versions: register, list, resolve a reference, look up by id, delete."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from archivist import names, wire
+from archivist.backends.base import NewVersion
+from archivist.errors import ArtifactNotFoundError, InvalidInputError
+from archivist.refs import parse_ref
+from archivist.server import responses
+from archivist.server.auth import Principal, version_not_found
+from archivist.server.checks import check_new_version, check_version_id
+from archivist.server.deps import PrincipalDep, ReadProject, StateDep, WriteProject
+from archivist.server.schemas import ArtifactList, ArtifactPage, CreateVersions, Lookup
+from archivist.server.state import ServerState
+
+router = APIRouter(prefix="/api/v1", tags=["versions"])
+
+_LIST_QUERY = responses.query_docs(
+    ("type", "Artifact type (repeatable: any of them).", True),
+    ("name", "Artifact name (exact).", False),
+    ("tag", "key:value; the value is JSON-decoded when it parses (repeatable: all).", True),
+    ("partition", "key:value (repeatable: all).", True),
+    ("since", "Created at or after (epoch seconds).", False),
+    ("until", "Created before (epoch seconds).", False),
+    ("step", "Producing step.", False), ("run", "Producing run id.", False),
+    ("pipeline", "Producing pipeline.", False), ("digest", "Content digest.", False),
+    ("kind", "file, directory, reference or none.", False),
+    ("latest_only", "true: only the newest version of each name.", False),
+    ("include_deleted", "true: deleted versions too.", False),
+    ("order", "newest (default) or oldest.", False),
+    ("limit", "Page size, 1-1000 (default 100).", False),
+    ("cursor", "next_cursor of the previous page.", False),
+)
+
+
+@router.post("/projects/{project}/versions", status_code=201, response_model=ArtifactList,
+             responses=responses.errors(403, 404, 409, 413))
+def create_versions(project: WriteProject, body: CreateVersions, state: StateDep,
+                    principal: PrincipalDep) -> JSONResponse:
+    """Register versions, all or none (one transaction).
+
+    Every record is checked again with the catalog's rules; each of its `blob_digests`
+    must already be in the project's blob store (upload with PUT …/blobs/{digest}).
+    """
+    records = [check_new_version(wire.new_version_from_dict(item.model_dump()), project)
+               for item in body.versions]
+    _check_parents(state, principal, records)
+    blobs = state.blobs(project)
+    for digest in dict.fromkeys(d for r in records for d in r.blob_digests):
+        if not blobs.exists(digest):
+            raise InvalidInputError(f"blob {digest} was not uploaded to project {project!r}; "
+                                    "PUT it to /blobs/{digest} first", digest=digest)
+    user = principal.user
+    records = [r if r.user is not None or user is None else replace(r, user=user)
+               for r in records]
+    state.backend.create_versions(records)
+    return responses.artifacts(state.backend.get_versions_by_id([r.id for r in records]),
+                               status=201)
+
+
+def _check_parents(state: ServerState, principal: Principal,
+                   records: list[NewVersion]) -> None:
+    """Parents outside the request must exist and be visible to the caller (a parent of
+    another project is reported exactly like a missing one)."""
+    ours = {r.id for r in records}
+    outside = list(dict.fromkeys(p for r in records for p in r.parent_ids if p not in ours))
+    if not outside:
+        return
+    found = {a.id for a in state.backend.get_versions_by_id(outside)
+             if principal.sees(a.project)}
+    missing = [p for p in outside if p not in found]
+    if missing:
+        raise ArtifactNotFoundError(f"parent version(s) not found: {', '.join(missing[:10])}; "
+                                    "nothing was registered", missing=missing)
+
+
+@router.get("/projects/{project}/versions", response_model=ArtifactPage,
+            responses=responses.errors(403, 404), openapi_extra=_LIST_QUERY)
+def list_versions(project: ReadProject, request: Request, state: StateDep) -> JSONResponse:
+    """Live versions matching every filter, newest first, one page at a time."""
+    filters = wire.filter_from_params(project, request.query_params.multi_items())
+    for artifact_type in filters.artifact_type:
+        names.check_artifact_type(artifact_type)
+    if filters.name is not None:
+        names.check_name(filters.name)
+    names.check_tags(filters.tags)
+    names.check_partitions(filters.partitions)
+    for text, what in ((filters.source_step, "step"), (filters.source_run_id, "run"),
+                       (filters.source_pipeline, "pipeline"), (filters.kind, "kind"),
+                       (filters.digest, "digest")):
+        names.check_text(text, what)
+    found = state.backend.list_versions(filters)
+    return responses.page(found, filters.offset, filters.limit)
+
+
+@router.get("/projects/{project}/refs/{ref}", response_model=ArtifactList,
+            responses=responses.errors(403, 404))
+def get_version(project: ReadProject, ref: str, state: StateDep) -> JSONResponse:
+    """The version a reference names: `name`, `name:3`, `name@alias` or an id
+    (URL-encode it). Answers `{"data": [Artifact]}` with exactly one record."""
+    parsed = parse_ref(ref)
+    if parsed.project is not None and parsed.project != project:
+        raise InvalidInputError(f"the reference {ref!r:.80} names project {parsed.project!r}, "
+                                f"but the path names project {project!r}")
+    found = state.backend.get_version(parsed, project)
+    if found.project != project:  # an id of another project: as if it did not exist
+        raise version_not_found(ref)
+    return responses.artifacts([found])
+
+
+@router.post("/versions/lookup", response_model=ArtifactList, responses=responses.errors(403))
+def lookup(body: Lookup, state: StateDep, principal: PrincipalDep) -> JSONResponse:
+    """Versions by id (deleted ones included), in the order asked; ids that do not exist,
+    or belong to a project the key does not see, are left out."""
+    principal.require("read")
+    ids = [check_version_id(i) for i in body.ids]
+    found = state.backend.get_versions_by_id(ids)
+    return responses.artifacts(a for a in found if principal.sees(a.project))
+
+
+@router.delete("/versions/{version_id}", status_code=204, response_class=Response,
+               responses=responses.errors(403, 404, 409))
+def delete_version(version_id: str, state: StateDep, principal: PrincipalDep) -> Response:
+    """Tombstone a version (its aliases are removed; lineage keeps it)."""
+    check_version_id(version_id)
+    principal.version(state.backend.get_versions_by_id([version_id]), version_id, "write")
+    state.backend.delete_version(version_id, principal.user)
+    return responses.no_content()

@@ -1,0 +1,237 @@
+"""Request and response bodies of the HTTP API, as pydantic models (STYLE P27).
+
+Request models refuse unknown fields (``extra="forbid"``) and coerce nothing
+(``strict``): a request that says more, or other, than the API understands writes
+nothing. Response models document ``/openapi.json``; the routes return the records'
+own JSON forms (:mod:`archivist.wire`), which these models describe field for field.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+JsonScalar = str | int | float | bool | None
+_ID = "0193f0c2-9b7e-7c3a-8f00-1a2b3c4d5e6f"
+_DIGEST = "sha256:" + "ab" * 32
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# -- errors ---------------------------------------------------------------------------------
+class ErrorDetail(Response):
+    type: str = Field(description="The error's code, e.g. not_found, invalid_input.",
+                      examples=["not_found"])
+    code: str = Field(description="Same as type.", examples=["not_found"])
+    message: str = Field(description="What was asked, what exists, what to do.")
+    details: dict[str, Any] = Field(description="Structured facts (ids, limits, fields).")
+
+
+class ErrorBody(Response):
+    error: ErrorDetail
+
+
+# -- versions -------------------------------------------------------------------------------
+class NewVersionIn(Request):
+    """A registration built and validated by the client's catalog; the server checks it
+    again with the same rules (SPEC §9) before writing."""
+
+    id: str = Field(description="UUIDv7 chosen by the client.", examples=[_ID])
+    project: str = Field(description="Must equal the project of the path.",
+                         examples=["default"])
+    name: str = Field(examples=["fraud-model"])
+    artifact_type: str = Field(examples=["model"])
+    created_at: float = Field(description="Epoch seconds.", examples=[1764614400.0])
+    kind: Literal["file", "directory", "reference", "none"] = "none"
+    format: str | None = Field(None, examples=["skops"])
+    digest: str | None = Field(None, examples=[_DIGEST])
+    size: int | None = Field(None, ge=0)
+    reference_uri: str | None = Field(None, examples=["s3://bucket/data.parquet"])
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    tags: dict[str, JsonScalar] = Field(default_factory=dict, examples=[{"stage": "dev"}])
+    aliases: list[str] = Field(default_factory=list, examples=[["candidate"]])
+    partitions: dict[str, str] = Field(default_factory=dict)
+    parent_ids: list[str] = Field(default_factory=list)
+    blob_digests: list[str] = Field(default_factory=list, description=(
+        "Every blob the version needs; each must have been uploaded to the project."))
+    description: str | None = None
+    source_step: str | None = None
+    source_run_id: str | None = None
+    source_pipeline: str | None = None
+    user: str | None = None
+    code_version: str | None = None
+    version: int | None = Field(None, ge=1, description="Number to keep (bundle import); "
+                                                         "null assigns the next one.")
+
+
+class CreateVersions(Request):
+    versions: list[NewVersionIn] = Field(min_length=1, max_length=10_000)
+
+
+class ArtifactOut(Response):
+    """One version (``Artifact.to_dict()``)."""
+
+    id: str = Field(examples=[_ID])
+    artifact_id: str
+    name: str
+    version: int
+    artifact_type: str
+    project: str
+    created_at: str = Field(description="ISO 8601.")
+    digest: str | None = None
+    size: int | None = None
+    kind: str
+    format: str | None = None
+    reference_uri: str | None = None
+    storage_path: str | None = None
+    metadata: dict[str, Any]
+    tags: dict[str, Any]
+    aliases: list[str]
+    partitions: dict[str, str]
+    parent_ids: list[str]
+    description: str | None = None
+    source_step: str | None = None
+    source_run_id: str | None = None
+    source_pipeline: str | None = None
+    user: str | None = None
+    code_version: str | None = None
+    deleted: bool
+    uri: str = Field(examples=["archivist://default/fraud-model:3"])
+
+
+class ArtifactList(Response):
+    data: list[ArtifactOut]
+
+
+class ArtifactPage(ArtifactList):
+    next_cursor: str | None = Field(description="Pass as cursor= for the next page; "
+                                                "null on the last page.")
+
+
+class Lookup(Request):
+    ids: list[str] = Field(max_length=10_000, examples=[[_ID]])
+
+
+class TagUpdate(Request):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    set_tags: dict[str, JsonScalar] = Field(default_factory=dict, alias="set",
+                                            examples=[{"stage": "production"}])
+    remove: list[str] = Field(default_factory=list, examples=[["candidate"]])
+
+
+class Spelling(Response):
+    spelling: str | None = Field(description="The existing spelling of the name in any "
+                                             "case, or null.")
+
+
+class HistoryEntryOut(Response):
+    at: str
+    kind: str = Field(examples=["tag"])
+    key: str
+    old: Any = None
+    new: Any = None
+    version_id: str | None = None
+    user: str | None = None
+
+
+class HistoryList(Response):
+    data: list[HistoryEntryOut]
+
+
+class LineageOut(Response):
+    parents: list[str]
+    children: list[str]
+    upstream: list[str]
+    downstream: list[str]
+    edges: list[list[str]] = Field(description="[parent, child] id pairs.")
+
+
+class ProjectList(Response):
+    data: list[str]
+
+
+# -- blobs and leases -----------------------------------------------------------------------
+class Digests(Request):
+    digests: list[str] = Field(max_length=100_000, examples=[[_DIGEST]])
+
+
+class Missing(Response):
+    missing: list[str] = Field(description="The digests the project's store lacks.")
+
+
+class BlobStored(Response):
+    digest: str = Field(examples=[_DIGEST])
+    size: int
+
+
+class Lease(Request):
+    digests: list[str] = Field(max_length=100_000, examples=[[_DIGEST]])
+    expires_at: float = Field(description="Epoch seconds.", examples=[1764618000.0])
+
+
+# -- maintenance ----------------------------------------------------------------------------
+class GcRequest(Request):
+    dry_run: bool = True
+    grace: str | float = Field("1d", description="Keep blobs younger than this "
+                                                 "('30s', '2h', '1d' or seconds).")
+
+
+class VerifyReportOut(Response):
+    ok: bool
+    checked: int
+    corrupt: list[str]
+    missing: list[str]
+    suspicious: list[str]
+    changed_references: list[str]
+    unreferenced: list[str]
+    stale_temp: list[str]
+
+
+class GcReportOut(Response):
+    dry_run: bool
+    freed: list[str]
+    freed_bytes: int
+    kept: dict[str, str]
+    temp_removed: list[str]
+
+
+# -- keys -----------------------------------------------------------------------------------
+class KeyCreate(Request):
+    project: str = Field(description="Must be the admin key's own project.",
+                         examples=["default"])
+    scope: Literal["read", "write", "admin"]
+    name: str | None = Field(None, max_length=128, examples=["ci-pipeline"])
+
+
+class KeyOut(Response):
+    id: str
+    project: str
+    scope: str
+    name: str | None
+    created_at: str
+    revoked_at: str | None = None
+
+
+class KeyCreated(Response):
+    id: str
+    key: str = Field(description="The secret: shown only in this response.")
+    project: str
+    scope: str
+    name: str | None
+    created_at: str
+
+
+class KeyList(Response):
+    data: list[KeyOut]
+
+
+class Health(Response):
+    status: Literal["ok"]

@@ -1,0 +1,58 @@
+"""What one server app holds: the metadata store, a blob store per project, metrics.
+
+Nothing here is mutable state of the catalog: several server processes on one database
+and bucket hold the same things (an open engine and cached blob-store handles), so any
+of them can answer any request.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from archivist.backends import open_backend
+from archivist.backends.base import Backend, ServerStore
+from archivist.config import Target
+from archivist.errors import InvalidInputError
+from archivist.server.metrics import ServerMetrics
+from archivist.server.settings import ServerSettings
+from archivist.store.blobs import Blobs, FsspecBlobs
+
+
+class ServerState:
+    """The store, blob stores and metrics of one app (``app.state.archivist``).
+
+    Raises:
+        InvalidInputError: the settings name no usable catalog, or its backend cannot
+            hold API keys.
+    """
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        url = settings.database_url()
+        shared = None if settings.blobs is None or settings.blobs_per_project else settings.blobs
+        opened = open_backend(url, Target(), blobs=shared if settings.database else None,
+                              busy_timeout=settings.busy_timeout)
+        if not isinstance(opened.backend, ServerStore):
+            opened.backend.close()
+            raise InvalidInputError(f"the catalog at {url!r} cannot serve: its backend keeps "
+                                    "no API keys (use a SQLite or PostgreSQL database)")
+        self.backend: Backend = opened.backend
+        self.store: ServerStore = opened.backend
+        self._shared: Blobs | None = None if settings.blobs_per_project else opened.blobs
+        self._per_project: dict[str, Blobs] = {}
+        self._lock = threading.Lock()
+        self.metrics = ServerMetrics(self.store.count_versions)
+
+    def blobs(self, project: str) -> Blobs:
+        """The blob store of ``project`` (validated by the caller)."""
+        if self._shared is not None:
+            return self._shared
+        with self._lock:
+            found = self._per_project.get(project)
+            if found is None:
+                found = self._per_project[project] = FsspecBlobs(
+                    self.settings.blobs_url(project))
+            return found
+
+    def close(self) -> None:
+        self.backend.close()

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, TypeAlias, overload
+from typing import IO, TYPE_CHECKING, Any, TypeAlias, overload
 
 from archivist import maintenance, names
 from archivist.backends import open_backend
@@ -38,6 +38,10 @@ from archivist.registration import Registrar
 from archivist.store.blobs import Blobs
 from archivist.store.hashcache import HashCache, NullHashCache
 from archivist.timeutil import parse_duration, to_epoch
+
+if TYPE_CHECKING:
+    from archivist.bundles import ExportReport
+    from archivist.copying import CopyReport
 
 MAX_LIMIT = 10_000
 
@@ -382,6 +386,40 @@ class ArtifactCatalog:
         if isinstance(ref, RunRecord):
             ref = ref.id
         return self.backend.get_run(check_run_ref(ref), self._scope(project))
+
+    # -- moving between catalogs (docs/storage.md, "Bundles") -----------------------------
+    def export(self, refs_or_query: Any, dest: str | os.PathLike[str], *,
+               ancestors: bool = False) -> ExportReport:
+        """Write the versions ``refs_or_query`` names (a search query, a list of refs,
+        or ``None`` for every live version of the project) with their runs and blobs to
+        a new bundle at ``dest`` (a ``.tar`` file when the name ends in ``.tar``, else a
+        folder); ``ancestors=True`` adds every live version they derive from.
+
+        Raises:
+            InvalidInputError: ``dest`` exists (an empty folder is fine).
+            InvalidQueryError, ArtifactNotFoundError: a bad query or ref.
+            ConflictError: a ref names a deleted version (bundles carry live ones).
+            IntegrityError: a chosen version's bytes are missing or corrupt.
+        """
+        from archivist.bundles import export_bundle
+
+        return export_bundle(self, refs_or_query, dest, ancestors=ancestors)
+
+    def import_bundle(self, src: str | os.PathLike[str], *,
+                      project: str | None = None) -> CopyReport:
+        """Import a bundle made by :meth:`export`: ids, version numbers, tags, aliases,
+        lineage and runs preserved; versions already here are skipped, so importing
+        twice changes nothing. ``project`` moves the versions into that project.
+
+        Raises:
+            InvalidInputError: a malformed bundle (format, records, unsafe member paths).
+            IntegrityError: a blob or record file does not match its digest.
+            ConflictError: an id or version number here belongs to another version.
+            Nothing is written when any of these is raised.
+        """
+        from archivist.bundles import import_bundle
+
+        return import_bundle(self, src, project=project)
 
     # -- helpers -----------------------------------------------------------------------
     @overload

@@ -1,0 +1,348 @@
+"""Copying versions, runs and blobs into a catalog: the one implementation behind
+``import_bundle`` and ``push``.
+
+A :class:`Copier` takes a :class:`Source` — a bundle being imported, or another catalog
+being pushed — and writes what the target lacks:
+
+1. **Plan, writing nothing.** Versions whose id the target has are skipped (the same id
+   with another name, number or digest is a ``ConflictError``); a version number the
+   target already uses for another id is a ``ConflictError``; parents in neither the
+   source nor the target are dropped from the edge list and reported; every blob the new
+   versions need must be in the target or the source (``IntegrityError`` otherwise), and
+   the source checks those it will send (a bundle rehashes them).
+2. **Bytes, then rows.** Blobs the target lacks (asked by digest, ``blobs.exists``) are
+   streamed through verifying readers under a lease, so nothing corrupt becomes visible
+   and a concurrent ``gc`` keeps them; then every new version lands in ONE
+   ``create_versions`` transaction with its id and version number preserved.
+3. **Mutable state.** Tags and aliases of versions that already existed are brought in
+   line with the source (keys the source lacks are left alone), and runs are created with
+   their ids and numbers, their tasks saved and their versions linked.
+
+Running it again copies nothing: every step is keyed by id or digest.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, BinaryIO, Protocol
+
+from archivist import names
+from archivist.backends.base import Backend, ListFilter, NewRun, NewVersion
+from archivist.errors import (
+    ArtifactNotFoundError,
+    ConflictError,
+    IntegrityError,
+    InvalidInputError,
+)
+from archivist.model import Artifact, RunRecord
+from archivist.store.blobs import Blobs
+
+LEASE_SECONDS = 6 * 3600.0
+_PAGE = 1000
+
+
+class Source(Protocol):
+    """What a copy reads from: versions (with their blob lists), runs, and bytes."""
+
+    def versions(self) -> Sequence[NewVersion]:
+        """The version records to copy, with ``version`` set and ``blob_digests`` complete."""
+        ...
+
+    def runs(self) -> Sequence[RunRecord]:
+        """The run records to copy (with their tasks and linked versions)."""
+        ...
+
+    def check_blobs(self, digests: Sequence[str]) -> None:
+        """Make sure these blobs can be sent, before anything is written.
+
+        Raises:
+            IntegrityError: a blob is missing from the source or does not match its digest.
+        """
+        ...
+
+    def open_blob(self, digest: str) -> BinaryIO:
+        """A reader of the blob that raises ``IntegrityError`` if the bytes do not match."""
+        ...
+
+
+@dataclass(frozen=True)
+class CopyReport:
+    """What an import or push did. ``copied``/``skipped``/``updated`` are version ids."""
+
+    copied: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    runs_copied: list[str] = field(default_factory=list)
+    runs_skipped: list[str] = field(default_factory=list)
+    blobs_copied: int = 0
+    bytes_copied: int = 0
+    blobs_present: int = 0
+    #: ``(child id, parent id)`` edges dropped: the parent is in neither source nor target
+    missing_parents: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """Whether the target changed at all (``False`` for a repeated import or push)."""
+        return bool(self.copied or self.updated or self.runs_copied or self.blobs_copied)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"copied": self.copied, "skipped": self.skipped, "updated": self.updated,
+                "runs_copied": self.runs_copied, "runs_skipped": self.runs_skipped,
+                "blobs_copied": self.blobs_copied, "bytes_copied": self.bytes_copied,
+                "blobs_present": self.blobs_present,
+                "missing_parents": [list(edge) for edge in self.missing_parents]}
+
+
+@dataclass
+class _Plan:
+    new: list[NewVersion] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    tag_updates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    alias_updates: dict[str, list[str]] = field(default_factory=dict)
+    missing_parents: list[tuple[str, str]] = field(default_factory=list)
+    blobs: list[str] = field(default_factory=list)  # what the target lacks
+    present: int = 0
+
+
+class Copier:
+    """Writes what a :class:`Source` holds into a catalog's backend and blob store.
+
+    Obtain one with ``Copier(catalog.backend, catalog.blobs, user=catalog.user)``; call
+    :meth:`copy`. ``project`` moves every record into that project (``None`` keeps each
+    record's own).
+    """
+
+    def __init__(self, backend: Backend, blobs: Blobs, *, user: str | None = None) -> None:
+        self.backend = backend
+        self.blobs = blobs
+        self.user = user
+
+    def copy(self, source: Source, *, project: str | None = None) -> CopyReport:
+        """Copy everything the target lacks; see the module docstring for the order.
+
+        Raises:
+            ConflictError: an id or version number is taken by something else, or a
+                name exists with another case; nothing is written.
+            IntegrityError: a blob is missing or corrupt; nothing is written.
+            InvalidInputError: the source holds one id, number or alias twice.
+        """
+        records = list(source.versions())
+        if project is not None:
+            scope = names.check_name(project, "project")
+            records = [replace(r, project=scope) for r in records]
+        _check_unique(records)
+        plan = self._plan(records)
+        source.check_blobs(plan.blobs)
+        runs = [_retarget(run, project) for run in source.runs()]
+        token = f"copy-{secrets.token_hex(8)}"
+        needed = list(dict.fromkeys(d for r in plan.new for d in r.blob_digests))
+        copied_bytes = 0
+        if needed:
+            self.backend.lease_blobs(token, needed, time.time() + LEASE_SECONDS)
+        try:
+            for digest in plan.blobs:
+                copied_bytes += self._send(source, digest)
+            self.backend.create_versions(plan.new)
+        finally:
+            if needed:
+                self.backend.release_blobs(token)
+        updated = self._update(plan)
+        runs_copied, runs_skipped = self._copy_runs(runs)
+        return CopyReport(
+            copied=[r.id for r in plan.new], skipped=plan.skipped, updated=updated,
+            runs_copied=runs_copied, runs_skipped=runs_skipped,
+            blobs_copied=len(plan.blobs), bytes_copied=copied_bytes,
+            blobs_present=plan.present, missing_parents=plan.missing_parents)
+
+    # -- planning --------------------------------------------------------------------------
+    def _plan(self, records: list[NewVersion]) -> _Plan:
+        plan = _Plan()
+        existing = {a.id: a for a in self._by_ids([r.id for r in records])}
+        for r in records:
+            found = existing.get(r.id)
+            if found is None:
+                plan.new.append(r)
+                continue
+            _check_same(r, found)
+            plan.skipped.append(r.id)
+            if found.deleted:
+                continue  # a tombstone in the target stays one: it is never revived
+            tags = {k: v for k, v in r.tags.items() if k not in found.tags
+                    or _json(found.tags[k]) != _json(v)}
+            if tags:
+                plan.tag_updates[r.id] = tags
+            aliases = [a for a in r.aliases if a not in found.aliases]
+            if aliases:
+                plan.alias_updates[r.id] = aliases
+        self._check_numbers(plan.new)
+        self._resolve_parents(plan, {r.id for r in records})
+        for digest in dict.fromkeys(d for r in plan.new for d in r.blob_digests):
+            if self.blobs.exists(digest):
+                plan.present += 1
+            else:
+                plan.blobs.append(digest)
+        return plan
+
+    def _by_ids(self, ids: Sequence[str]) -> list[Artifact]:
+        found: list[Artifact] = []
+        for start in range(0, len(ids), _PAGE):
+            found += self.backend.get_versions_by_id(ids[start:start + _PAGE])
+        return found
+
+    def _check_numbers(self, new: Sequence[NewVersion]) -> None:
+        """Refuse numbers the target gives to other versions (and case clashes), before
+        any byte moves; the database's unique constraint backs this up."""
+        wanted: dict[tuple[str, str], dict[int, str]] = {}
+        for r in new:
+            wanted.setdefault((r.project, r.name), {})[r.version or 0] = r.id
+        for (project, name), numbers in wanted.items():
+            spelled = self.backend.spelling(project, name)
+            if spelled is None:
+                continue
+            if spelled != name:
+                raise ConflictError(
+                    f"the target has an artifact named {spelled!r} in project {project!r}; "
+                    f"names are unique regardless of case, so {name!r} cannot be copied "
+                    "(rename one of them); nothing was written", existing=spelled)
+            for held in self._all_versions(project, name):
+                other = numbers.get(held.version)
+                if other is not None and other != held.id:
+                    raise ConflictError(
+                        f"the target already has {name}:{held.version} in project "
+                        f"{project!r} as another version (id {held.id}, the source's is "
+                        f"{other}); version numbers are kept on copy, so this one cannot "
+                        "land; nothing was written", existing=held.id, incoming=other)
+
+    def _all_versions(self, project: str, name: str) -> list[Artifact]:
+        out: list[Artifact] = []
+        while True:
+            page = self.backend.list_versions(ListFilter(
+                project=project, name=name, include_deleted=True, oldest_first=True,
+                limit=_PAGE, offset=len(out)))
+            out += page
+            if len(page) < _PAGE:
+                return out
+
+    def _resolve_parents(self, plan: _Plan, copied: set[str]) -> None:
+        outside = list(dict.fromkeys(p for r in plan.new for p in r.parent_ids
+                                     if p not in copied))
+        known = {a.id for a in self._by_ids(outside)}
+        kept = []
+        for r in plan.new:
+            lost = [p for p in r.parent_ids if p not in copied and p not in known]
+            plan.missing_parents += [(r.id, p) for p in lost]
+            kept.append(replace(r, parent_ids=tuple(p for p in r.parent_ids
+                                                    if p not in lost)) if lost else r)
+        plan.new = kept
+
+    # -- writing ---------------------------------------------------------------------------
+    def _send(self, source: Source, digest: str) -> int:
+        with source.open_blob(digest) as reader:
+            got, size = self.blobs.put_stream(reader)
+        if got != digest:  # the verifying reader raises first; this guards a broken source
+            raise IntegrityError(f"blob {digest} arrived as {got}; nothing was written",
+                                 digest=digest, actual=got)
+        return size
+
+    def _update(self, plan: _Plan) -> list[str]:
+        for version_id, tags in plan.tag_updates.items():
+            self.backend.update_tags(version_id, tags, (), self.user)
+        for version_id, aliases in plan.alias_updates.items():
+            for alias in aliases:
+                self.backend.set_alias(version_id, alias, self.user)
+        return list(dict.fromkeys([*plan.tag_updates, *plan.alias_updates]))
+
+    def _copy_runs(self, runs: Sequence[RunRecord]) -> tuple[list[str], list[str]]:
+        copied: list[str] = []
+        skipped: list[str] = []
+        for run in runs:
+            try:
+                held: RunRecord | None = self.backend.get_run(run.id, run.project)
+            except ArtifactNotFoundError:
+                held = None
+            if held is None:
+                self.backend.create_run(_new_run(run))
+            elif (held.pipeline, held.number) != (run.pipeline, run.number):
+                raise ConflictError(
+                    f"run {run.id} is {held.pathspec} in the target but {run.pathspec} in "
+                    "the source", run=run.id)
+            ended = (run.status, run.ended_at, run.error, run.details)
+            changed = held is not None and (
+                held.status, held.ended_at, held.error, held.details) != ended
+            if changed:  # pushed while running, finished since
+                self.backend.update_run(run.id, run.status, _epoch(run.ended_at), run.error,
+                                        dict(run.details))
+            have = {} if held is None else {t.id: t for t in held.tasks}
+            missing_tasks = [t for t in run.tasks if have.get(t.id) != t]
+            for task in missing_tasks:
+                self.backend.save_task(task)
+            consumed = _missing(run.consumed, [] if held is None else held.consumed)
+            produced = _missing(run.produced, [] if held is None else held.produced)
+            if consumed or produced:
+                self.backend.link_run_versions(run.id, consumed, produced)
+            if held is None or changed or missing_tasks or consumed or produced:
+                copied.append(run.id)
+            else:
+                skipped.append(run.id)
+        return copied, skipped
+
+
+def _check_unique(records: Sequence[NewVersion]) -> None:
+    ids: set[str] = set()
+    numbers: set[tuple[str, str, int | None]] = set()
+    aliases: dict[tuple[str, str, str], str] = {}
+    for r in records:
+        key = (r.project, r.name.lower(), r.version)
+        if r.id in ids or key in numbers:
+            raise InvalidInputError(f"the source holds {r.name}:{r.version} (id {r.id}) "
+                                    "twice; nothing was written")
+        ids.add(r.id)
+        numbers.add(key)
+        for alias in r.aliases:
+            other = aliases.setdefault((r.project, r.name.lower(), alias), r.id)
+            if other != r.id:
+                raise InvalidInputError(f"the source points alias {alias!r} of {r.name!r} "
+                                        "at two versions; nothing was written")
+
+
+def _check_same(r: NewVersion, found: Artifact) -> None:
+    mine = (r.project, r.name, r.version, r.digest, r.kind)
+    theirs = (found.project, found.name, found.version, found.digest, found.kind)
+    if mine != theirs:
+        raise ConflictError(
+            f"version id {r.id} is {found.project}/{found.name}:{found.version} in the "
+            f"target but {r.project}/{r.name}:{r.version} in the source (digest "
+            f"{found.digest} vs {r.digest}); nothing was written", id=r.id)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _missing(wanted: Iterable[str], have: Iterable[str]) -> list[str]:
+    held = set(have)
+    return [v for v in dict.fromkeys(wanted) if v not in held]
+
+
+def _retarget(run: RunRecord, project: str | None) -> RunRecord:
+    return run if project is None else replace(run, project=project)
+
+
+def _epoch(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def _new_run(run: RunRecord) -> NewRun:
+    return NewRun(
+        id=run.id, project=run.project, pipeline=run.pipeline,
+        started_at=run.started_at.timestamp(), kind=run.kind, status=run.status,
+        ended_at=_epoch(run.ended_at),
+        parameters=dict(run.parameters), user=run.user, host=run.host,
+        code_version=run.code_version, code_dirty=run.code_dirty,
+        source_hash=run.source_hash, error=run.error, details=dict(run.details),
+        number=run.number)

@@ -8,6 +8,7 @@ through :class:`~archivist.store.localfs.LocalBlobs` (plain ``os`` calls, becaus
 being hashed, the store is asked whether it has the digest, and only then is the object
 uploaded to its final key (an object PUT is atomic; a duplicate PUT writes the same bytes).
 Either way the digest is of the bytes stored, never of a second read of the source.
+Shared object stores are tuned in :mod:`archivist.store.objectstore`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, BinaryIO, Literal, Protocol
 
@@ -44,6 +44,7 @@ from archivist.store.hashing import (
     hash_bytes,
     verifying_reader,
 )
+from archivist.store.objectstore import READ_BLOCK, open_options, remote_errors, upload_options
 
 CheckResult = Literal["ok", "corrupt", "missing", "suspicious"]
 
@@ -214,7 +215,8 @@ class FsspecBlobs:
         try:
             import fsspec
 
-            self._fs, root = fsspec.core.url_to_fs(os.fspath(target), **(storage_options or {}))
+            self._fs, root = fsspec.core.url_to_fs(os.fspath(target),
+                                                   **open_options(storage_options))
         except ImportError as exc:
             raise MissingDependencyError(
                 f"the blob store {os.fspath(target)!r} needs an fsspec driver that is not "
@@ -248,7 +250,7 @@ class FsspecBlobs:
         data = bytes(data)  # a bytearray could change between hashing and upload
         digest = hash_bytes(data)
         if not self.exists(digest):
-            with _remote_errors(self.path(digest)):
+            with remote_errors(self.path(digest)):
                 self._fs.pipe_file(self._key(digest), data)
             self._check_uploaded(digest, len(data))
         return digest, len(data)
@@ -263,8 +265,8 @@ class FsspecBlobs:
                     out.write(chunk)
             digest, size = reader.digest, reader.size
             if not self.exists(digest):
-                with _remote_errors(self.path(digest)):
-                    self._fs.put_file(spool, self._key(digest))
+                with remote_errors(self.path(digest)):
+                    self._fs.put_file(spool, self._key(digest), **upload_options(self._fs, size))
                 self._check_uploaded(digest, size)
             return digest, size
         except OSError as exc:
@@ -302,7 +304,7 @@ class FsspecBlobs:
             raise storage_error("cannot stat", self.path(digest), exc) from exc
 
     def exists(self, digest: str) -> bool:
-        with _remote_errors(self.path(digest)):
+        with remote_errors(self.path(digest)):
             return bool(self._fs.exists(self._key(digest)))
 
     def size(self, digest: str) -> int:
@@ -323,8 +325,8 @@ class FsspecBlobs:
 
     def open(self, digest: str) -> BinaryIO:
         size = self.size(digest)
-        with _remote_errors(self.path(digest)):
-            f = self._fs.open(self._key(digest), "rb")
+        with remote_errors(self.path(digest)):
+            f = self._fs.open(self._key(digest), "rb", block_size=READ_BLOCK)
         return verifying_reader(f, digest, self.path(digest), size)
 
     def check(self, digest: str) -> CheckResult:
@@ -334,7 +336,7 @@ class FsspecBlobs:
             return "missing"
 
     def iter_digests(self) -> Iterator[str]:
-        with _remote_errors(f"{self._root}/sha256"):
+        with remote_errors(f"{self._root}/sha256"):
             keys = self._fs.find(f"{self._root}/sha256")
         for key in keys:
             parts = str(key).rstrip("/").split("/")
@@ -385,14 +387,3 @@ def _rehash(blobs: Blobs, digest: str) -> CheckResult:
     except IntegrityError:
         return "corrupt"
     return "ok"
-
-
-@contextmanager
-def _remote_errors(where: str) -> Iterator[None]:
-    """As :func:`storage_errors`, but a missing object is missing bytes."""
-    try:
-        yield
-    except FileNotFoundError as exc:
-        raise IntegrityError(f"bytes missing at {where}", path=where) from exc
-    except OSError as exc:
-        raise storage_error("blob store failed at", where, exc) from exc

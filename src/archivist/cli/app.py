@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from archivist import __version__
-from archivist.cli import changing, maintenance, output, reading, registering
+from archivist.cli import changing, maintenance, output, reading, registering, serving
 from archivist.cli.session import Session
 from archivist.errors import ArchivistError
 
@@ -91,7 +91,7 @@ def global_options(
     ctx.obj = Session(home=home, project=project)
 
 
-for _group in (registering, reading, changing, maintenance):
+for _group in (registering, reading, changing, maintenance, serving):
     _group.register(app)
 
 

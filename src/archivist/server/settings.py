@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,22 +33,24 @@ class ServerSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    home: str | None = Field(None, description="Local catalog folder (SQLite + blobs/).")
-    database: str | None = Field(None, description="Database URL (sqlite:///… or "
-                                                   "postgresql://…).")
-    blobs: str | None = Field(None, description="Blob store folder or fsspec URL; may "
-                                                "contain {{project}}.")
+    home: Annotated[str | None, Field(description="Local catalog folder (SQLite + blobs/).")] = None
+    database: Annotated[str | None, Field(
+        description="Database URL (sqlite:///… or postgresql://…).")] = None
+    blobs: Annotated[str | None, Field(
+        description="Blob store folder or fsspec URL; may contain {{project}}.")] = None
     host: str = "127.0.0.1"
     port: int = 8765
-    insecure_single_user: bool = Field(False, description="No API keys: anonymous admin "
-                                                          "access, loopback only.")
-    max_blob_size: int = Field(10 * GIB, ge=1, description="Largest blob upload, bytes.")
-    max_json_size: int = Field(32 * MIB, ge=1024, description="Largest JSON body, bytes.")
-    presign: bool = Field(False, description="Redirect blob downloads to presigned URLs "
-                                             "when the store is S3.")
-    presign_expires: int = Field(3600, ge=1, le=7 * 24 * 3600)
-    spool_dir: str | None = Field(None, description="Where uploads are spooled while "
-                                                    "hashed (default: the temp folder).")
+    insecure_single_user: Annotated[bool, Field(
+        description="No API keys: anonymous admin access, loopback only.")] = False
+    max_blob_size: Annotated[int, Field(ge=1, description="Largest blob upload, bytes.")] = (
+        10 * GIB)
+    max_json_size: Annotated[int, Field(ge=1024, description="Largest JSON body, bytes.")] = (
+        32 * MIB)
+    presign: Annotated[bool, Field(
+        description="Redirect blob downloads to presigned URLs when the store is S3.")] = False
+    presign_expires: Annotated[int, Field(ge=1, le=7 * 24 * 3600)] = 3600
+    spool_dir: Annotated[str | None, Field(
+        description="Where uploads are spooled while hashed (default: the temp folder).")] = None
     busy_timeout: float = 10.0
 
     def database_url(self) -> str:

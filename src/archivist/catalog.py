@@ -30,6 +30,7 @@ from archivist.errors import (
 from archivist.graph import LineageGraph
 from archivist.materializers.registry import MaterializerRegistry, default_registry
 from archivist.model import Artifact, GcReport, HistoryEntry, RunRecord, VerifyReport
+from archivist.pipelines.context import note_read
 from archivist.pipelines.records import check_run_ref, check_status
 from archivist.query.parser import parse_query
 from archivist.reading import Reader
@@ -139,7 +140,8 @@ class ArtifactCatalog:
         if self._registrar.in_batch:
             raise InvalidInputError("register_artifact cannot return a record inside batch(); "
                                     "use register() and read the records after the batch")
-        return self.get(self.register(name, artifact_type, path=path, metadata=metadata, **kw))
+        return self._resolve(self.register(name, artifact_type, path=path, metadata=metadata,
+                                            **kw))
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[ArtifactCatalog]:
@@ -172,6 +174,12 @@ class ArtifactCatalog:
             InvalidNameError: a malformed reference.
             ArtifactNotFoundError: nothing answers it; the message lists what exists.
         """
+        found = self._resolve(ref)
+        note_read(self, found)
+        return found
+
+    def _resolve(self, ref: str | Artifact) -> Artifact:
+        """``get`` without telling a running pipeline step that the version was read."""
         if isinstance(ref, Artifact):
             ref = ref.id
         return self._located(self.backend.get_version(parse_ref(ref), self.project))
@@ -234,6 +242,8 @@ class ArtifactCatalog:
         """The newest live version matching (partition-aware); ``None`` if none does."""
         found = self.list(name=name, source_step=source_step, partitions=partitions, limit=1,
                           **filters)
+        if found:
+            note_read(self, found[0])
         return found[0] if found else None
 
     def history(self, name: str, *, project: str | None = None) -> builtins.list[HistoryEntry]:
@@ -249,13 +259,13 @@ class ArtifactCatalog:
             ArtifactNotFoundError, ConflictError (deleted version), InvalidInputError.
         """
         clean = names.check_tags(tags)
-        self.backend.update_tags(self.get(ref).id, clean, (), self.user)
+        self.backend.update_tags(self._resolve(ref).id, clean, (), self.user)
 
     def untag(self, ref: str | Artifact, /, *keys: str) -> None:
         """Remove tags from a version (absent keys are ignored)."""
         for key in keys:
             names.check_name(key, "tag key")
-        self.backend.update_tags(self.get(ref).id, {}, keys, self.user)
+        self.backend.update_tags(self._resolve(ref).id, {}, keys, self.user)
 
     def set_alias(self, ref: str | Artifact, alias: str) -> None:
         """Point ``alias`` at this version of its name (moving it if set elsewhere).
@@ -265,7 +275,7 @@ class ArtifactCatalog:
             ConflictError: the version is deleted.
         """
         names.check_alias(alias)
-        self.backend.set_alias(self.get(ref).id, alias, self.user)
+        self.backend.set_alias(self._resolve(ref).id, alias, self.user)
 
     def remove_alias(self, name: str, alias: str, *, project: str | None = None) -> None:
         """Remove ``alias`` from ``name``.
@@ -280,7 +290,7 @@ class ArtifactCatalog:
     def delete(self, ref: str | Artifact) -> None:
         """Tombstone a version: hidden from list/search/latest, kept (as deleted) in
         lineage; its bytes are freed by :meth:`gc` once nothing live refers to them."""
-        self.backend.delete_version(self.get(ref).id, self.user)
+        self.backend.delete_version(self._resolve(ref).id, self.user)
 
     # -- lineage -----------------------------------------------------------------------
     def get_lineage(self, ref: str | Artifact, depth: int = 1,
@@ -409,7 +419,8 @@ class ArtifactCatalog:
                       project: str | None = None) -> CopyReport:
         """Import a bundle made by :meth:`export`: ids, version numbers, tags, aliases,
         lineage and runs preserved; versions already here are skipped, so importing
-        twice changes nothing. ``project`` moves the versions into that project.
+        twice changes nothing. The versions land in this catalog's project, or in
+        ``project`` when given.
 
         Raises:
             InvalidInputError: a malformed bundle (format, records, unsafe member paths).

@@ -1,0 +1,252 @@
+"""What calling a ``@step`` inside a run records.
+
+One call is one task of the run. Its **parents** are, in this order and without repeats:
+every :class:`Artifact` passed in; every argument that an earlier step of the same run
+returned (the very object, or — for a copy — a value with the same content digest; lists,
+tuples and dict values are looked into one level deep); and every version read through
+the run's catalog while the step ran (``get``, ``get_latest``, ``load``, ``open``,
+``download``). Each return value (see :mod:`archivist.pipelines.step` for the names) is
+registered with those parents, ``source_pipeline``/``source_run_id``/``source_step``
+filled, the code version of the run, and the partitions taken from the arguments named
+in ``partition_by``. The outputs of one call land in one transaction.
+
+With ``cache=True`` the call first computes its cache key (:mod:`.cache`); when an
+earlier succeeded task of the project has the same key and its outputs still load, they
+are returned without running and the task is recorded ``cached``. An output that loads
+only by unpickling is not loaded from the cache (the step runs again).
+
+A step that raises marks its task and the run ``failed`` with the error text, then the
+exception propagates unchanged.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from archivist.errors import ArchivistError, DuplicateArtifactWarning, InvalidInputError
+from archivist.model import Artifact, TaskRecord
+from archivist.pipelines import cache as caching
+from archivist.pipelines.context import (
+    ActiveRun,
+    StepCapture,
+    capturing,
+    current_step,
+    paused,
+)
+from archivist.pipelines.step import StepSpec
+
+#: how a task's return value was shaped, kept in its details so a cache hit rebuilds it
+SHAPE_NONE, SHAPE_SINGLE, SHAPE_TUPLE = "none", "single", "tuple"
+
+
+def call_step(spec: StepSpec, active: ActiveRun, args: tuple[Any, ...],
+              kwargs: dict[str, Any]) -> Any:
+    """Run one call of ``spec`` inside ``active`` and record it (see the module doc)."""
+    catalog, recorder = active.catalog, active.recorder
+    outer = current_step()
+    bound = spec.signature.bind(*args, **kwargs)
+    bound.apply_defaults()
+    inputs = _flatten(bound.arguments, spec)
+    matched = {key: _match(active, value) for key, value in inputs.items()}
+    parents = _parents(inputs, matched)
+    partitions = _partitions(spec, bound.arguments)
+    key = None
+    if spec.cache:
+        digests = {k: caching.input_digest(catalog, v, _digest_of(active, matched[k]))
+                   for k, v in inputs.items()}
+        key = caching.cache_key(spec.name, spec.code_hash, spec.outputs, digests,
+                                {"partitions": partitions, "type": spec.artifact_type})
+    task = recorder.start_task(spec.name, cache_key=key, details={
+        "source_hash": spec.code_hash, "partitions": partitions})
+    if key is not None:
+        hit = _from_cache(spec, active, key)
+        if hit is not None:
+            value, cached_task = hit
+            recorder.finish_task(task, consumed=parents, produced=cached_task.produced,
+                                 data=cached_task.data, cached=True, details={
+                                     "cached_from": cached_task.id,
+                                     "shape": cached_task.details.get("shape"),
+                                     "passthrough": cached_task.details.get("passthrough", [])})
+            _tell_outer(outer, cached_task.produced)
+            return value
+    capture = StepCapture(step=spec.name, catalog=catalog)
+    try:
+        with capturing(capture):
+            result = spec.fn(*args, **kwargs)
+        all_parents = list(dict.fromkeys([*parents, *capture.consumed]))
+        data, produced, shape, passthrough = _store(spec, active, result, all_parents,
+                                                    partitions)
+    except BaseException as exc:
+        consumed = list(dict.fromkeys([*parents, *capture.consumed]))
+        recorder.fail_task(task, exc, consumed=consumed, produced=list(capture.logged.values()))
+        recorder.mark_failed(f"step {spec.name} failed: {type(exc).__name__}: {exc}")
+        raise
+    data.update(capture.logged)
+    produced += list(capture.logged.values())
+    recorder.finish_task(task, consumed=all_parents, produced=produced, data=data,
+                         details={"shape": shape, "passthrough": passthrough})
+    _tell_outer(outer, produced)
+    return result
+
+
+def _store(spec: StepSpec, active: ActiveRun, result: Any, parents: list[str],
+           partitions: dict[str, str]) -> tuple[dict[str, str], list[str], str, list[str]]:
+    """Register the outputs; returns (output -> version id, new version ids, shape,
+    outputs that were Artifacts handed through)."""
+    items = _items(spec, result)
+    shape = SHAPE_NONE if result is None else (
+        SHAPE_SINGLE if spec.outputs is None else SHAPE_TUPLE)
+    catalog, recorder = active.catalog, active.recorder
+    data: dict[str, str] = {}
+    passthrough: list[str] = []
+    pending: list[tuple[str, Any, str]] = []
+    with warnings.catch_warnings():
+        # re-running a pipeline stores the same content again: expected, not news
+        warnings.simplefilter("ignore", DuplicateArtifactWarning)
+        with catalog.batch():
+            for output, artifact_name, value in items:
+                if value is None:
+                    continue
+                if isinstance(value, Artifact):  # handed through, not stored again
+                    data[output] = value.id
+                    passthrough.append(output)
+                    continue
+                vid = catalog.register(
+                    artifact_name, spec.type_of(output), data=value, parent_ids=parents,
+                    partitions=partitions, source_step=spec.name, source_run_id=recorder.id,
+                    source_pipeline=recorder.pipeline, code_version=recorder.code_version)
+                data[output] = vid
+                pending.append((output, value, vid))
+    stored = {a.id: a for a in catalog.backend.get_versions_by_id([v for *_, v in pending])}
+    for _output, value, vid in pending:
+        if vid in stored:
+            active.remember(value, stored[vid])
+    return data, [v for *_, v in pending], shape, passthrough
+
+
+def _items(spec: StepSpec, result: Any) -> list[tuple[str, str, Any]]:
+    layout = spec.artifact_names()
+    if spec.outputs is None or result is None:
+        return [(layout[0][0], layout[0][1], result)] if spec.outputs is None else []
+    if len(layout) == 1:
+        return [(layout[0][0], layout[0][1], result)]
+    if not isinstance(result, tuple | list) or len(result) != len(layout):
+        got = f"{type(result).__name__} of {len(result)}" if isinstance(
+            result, tuple | list) else type(result).__name__
+        raise InvalidInputError(f"step {spec.name!r} declares {len(layout)} outputs "
+                                f"{list(spec.outputs)} but returned a {got}")
+    return [(o, n, v) for (o, n), v in zip(layout, result, strict=True)]
+
+
+def _from_cache(spec: StepSpec, active: ActiveRun, key: str) -> tuple[Any, TaskRecord] | None:
+    catalog = active.catalog
+    found = catalog.backend.find_cached_task(catalog.project, key)
+    if found is None:
+        return None
+    shape = found.details.get("shape")
+    if shape == SHAPE_NONE:
+        return None, found
+    values: dict[str, Any] = {}
+    passthrough = set(found.details.get("passthrough") or ())
+    try:
+        with paused():
+            for output, _name in spec.artifact_names():
+                vid = found.data.get(output)
+                if vid is None:
+                    values[output] = None
+                    continue
+                artifact = catalog.get(vid)
+                value = artifact if output in passthrough else catalog.load(artifact)
+                values[output] = value
+                active.remember(value, artifact)
+    except ArchivistError:  # deleted, corrupt, needs unpickling, …: run the step again
+        return None
+    ordered = [values[o] for o, _ in spec.artifact_names()]
+    if shape == SHAPE_SINGLE or spec.outputs is None or len(ordered) == 1:
+        return ordered[0], found
+    return tuple(ordered), found
+
+
+def _flatten(arguments: Mapping[str, Any], spec: StepSpec) -> dict[str, Any]:
+    """Parameter name -> value, with ``*args`` as ``name[i]`` and ``**kw`` as ``name.k``."""
+    out: dict[str, Any] = {}
+    for name, value in arguments.items():
+        kind = spec.signature.parameters[name].kind
+        if kind is kind.VAR_POSITIONAL:
+            out.update({f"{name}[{i}]": v for i, v in enumerate(value)})
+        elif kind is kind.VAR_KEYWORD:
+            out.update({f"{name}.{k}": v for k, v in value.items()})
+        else:
+            out[name] = value
+    return out
+
+
+def _match(active: ActiveRun, value: Any) -> list[str]:
+    """Version ids an argument stands for (empty: a plain value)."""
+    if isinstance(value, Artifact):
+        return [value.id]
+    found = active.produced_by_identity(value)
+    if found is not None:
+        return [found]
+    if isinstance(value, list | tuple | dict):
+        items = value.values() if isinstance(value, dict) else value
+        ids = [i for item in items for i in _match_one(active, item)]
+        if ids:
+            return ids
+    if active.by_digest and not _scalar(value):
+        digest = caching.value_digest(active.catalog, value)
+        if digest is not None and digest in active.by_digest:
+            return [active.by_digest[digest]]
+    return []
+
+
+def _match_one(active: ActiveRun, value: Any) -> list[str]:
+    if isinstance(value, Artifact):
+        return [value.id]
+    found = active.produced_by_identity(value)
+    return [found] if found is not None else []
+
+
+def _parents(inputs: Mapping[str, Any], matched: Mapping[str, list[str]]) -> list[str]:
+    return list(dict.fromkeys(i for key in inputs for i in matched[key]))
+
+
+def _digest_of(active: ActiveRun, ids: list[str]) -> str | None:
+    """The digest identifying an argument matched to versions (``None``: unmatched)."""
+    if not ids:
+        return None
+    found = active.catalog.backend.get_versions_by_id(ids)
+    return ",".join(a.digest or f"id:{a.id}" for a in found) or None
+
+
+def _partitions(spec: StepSpec, arguments: Mapping[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    extra: Mapping[str, Any] = next((v for k, v in arguments.items()
+                                     if spec.signature.parameters[k].kind
+                                     is inspect.Parameter.VAR_KEYWORD), {})
+    for key in spec.partition_by:
+        if key in arguments:
+            value = arguments[key]
+        elif key in extra:
+            value = extra[key]
+        else:
+            raise InvalidInputError(f"step {spec.name!r} partitions by {key!r} but the call "
+                                    "did not pass it")
+        if value is None:
+            raise InvalidInputError(f"partition {key!r} of step {spec.name!r} is None")
+        out[key] = value if isinstance(value, str) else str(value)
+    return out
+
+
+def _tell_outer(outer: StepCapture | None, produced: list[str]) -> None:
+    """A step called inside another step: its outputs are the outer step's inputs."""
+    if outer is not None:
+        for vid in produced:
+            outer.consumed.setdefault(vid, None)
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, bool | int | float)

@@ -1,0 +1,134 @@
+"""The run and the step being executed, held in context variables (not globals).
+
+``catalog.get``/``load``/``open``/``download`` call :func:`note_read`; while a step runs,
+every version read through the run's catalog becomes one of the step's parents. Values a
+step returns are remembered per run, by identity and by content digest, so a later step
+given such a value links to the version it became.
+
+Context variables follow the executing context: two threads (or asyncio tasks) running
+different pipelines never see each other's run, and a thread started inside a step does
+not inherit it unless started with ``contextvars.copy_context().run``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from archivist.model import Artifact
+
+if TYPE_CHECKING:
+    from archivist.catalog import ArtifactCatalog
+    from archivist.pipelines.runs import RunRecorder
+
+
+@dataclass
+class ActiveRun:
+    """A run in progress: its recorder and what its steps have produced so far."""
+
+    recorder: RunRecorder
+    catalog: ArtifactCatalog
+    #: id(value) -> (value, version id); the value is held so its id cannot be reused
+    by_identity: dict[int, tuple[Any, str]] = field(default_factory=dict)
+    #: content digest -> version id of values produced in this run
+    by_digest: dict[str, str] = field(default_factory=dict)
+    #: versions logged in the run body (outside any step)
+    produced: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def remember(self, value: Any, artifact: Artifact) -> None:
+        """Remember that ``value`` was stored as ``artifact``."""
+        with self.lock:
+            if _trackable(value):
+                self.by_identity[id(value)] = (value, artifact.id)
+            if artifact.digest is not None:
+                self.by_digest.setdefault(artifact.digest, artifact.id)
+
+    def produced_by_identity(self, value: Any) -> str | None:
+        """The version id ``value`` (this very object) became, if a step returned it."""
+        if not _trackable(value):
+            return None
+        found = self.by_identity.get(id(value))
+        return found[1] if found is not None and found[0] is value else None
+
+
+@dataclass
+class StepCapture:
+    """What one executing step read and logged."""
+
+    step: str
+    catalog: ArtifactCatalog
+    consumed: dict[str, None] = field(default_factory=dict)  # ordered set of version ids
+    logged: dict[str, str] = field(default_factory=dict)  # key -> version id
+    paused: int = 0
+
+    def read(self, artifact: Artifact) -> None:
+        if not self.paused:
+            self.consumed.setdefault(artifact.id, None)
+
+
+_RUN: ContextVar[ActiveRun | None] = ContextVar("archivist_run", default=None)
+_STEP: ContextVar[StepCapture | None] = ContextVar("archivist_step", default=None)
+
+
+def current_run() -> ActiveRun | None:
+    """The run executing in this context, if any."""
+    return _RUN.get()
+
+
+def current_step() -> StepCapture | None:
+    """The step executing in this context, if any."""
+    return _STEP.get()
+
+
+@contextlib.contextmanager
+def running(active: ActiveRun) -> Iterator[ActiveRun]:
+    """Make ``active`` the current run for the block."""
+    token = _RUN.set(active)
+    outer = _STEP.set(None)
+    try:
+        yield active
+    finally:
+        _STEP.reset(outer)
+        _RUN.reset(token)
+
+
+@contextlib.contextmanager
+def capturing(capture: StepCapture) -> Iterator[StepCapture]:
+    """Make ``capture`` the current step for the block."""
+    token = _STEP.set(capture)
+    try:
+        yield capture
+    finally:
+        _STEP.reset(token)
+
+
+@contextlib.contextmanager
+def paused() -> Iterator[None]:
+    """Reads inside the block are the engine's own (cache lookups), not the step's."""
+    capture = _STEP.get()
+    if capture is None:
+        yield
+        return
+    capture.paused += 1
+    try:
+        yield
+    finally:
+        capture.paused -= 1
+
+
+def note_read(catalog: ArtifactCatalog, artifact: Artifact) -> None:
+    """Called by the catalog whenever a version is read through it: inside a step of a
+    run on the same backend, the version becomes one of the step's parents."""
+    capture = _STEP.get()
+    if capture is not None and capture.catalog.backend is catalog.backend:
+        capture.read(artifact)
+
+
+def _trackable(value: Any) -> bool:
+    """Singletons and booleans are the same object everywhere: never matched by identity."""
+    return value is not None and not isinstance(value, bool)

@@ -1,0 +1,143 @@
+"""Logging helpers for notebooks and jobs: datasets, models, plots and metrics.
+
+Each helper registers one version named ``key`` through the catalog's materializers
+(Parquet with schema/preview/stats, PNG, JSON, the model formats) and returns its
+:class:`Artifact`. Metrics go into the version's metadata as top-level keys, so
+``catalog.search("metadata.accuracy>0.9")`` finds them.
+
+Inside a run (``with pipeline(...)``) on the same catalog, a logged version is produced
+by the run: ``source_pipeline``/``source_run_id``/``source_step`` and the code version
+are filled, the versions the current step has read so far become its parents, and it
+is listed in the task's (or, outside a step, the run's) produced versions. Keyword
+arguments go to :meth:`ArtifactCatalog.register` and win over the filled-in values.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from archivist import names
+from archivist.errors import DuplicateArtifactWarning, InvalidInputError
+from archivist.materializers.column_stats import PREVIEW_ROWS, profile
+from archivist.materializers.figures import PngMaterializer
+from archivist.materializers.parquet import ParquetMaterializer
+from archivist.pipelines.context import current_run, current_step
+
+if TYPE_CHECKING:
+    from archivist.catalog import ArtifactCatalog
+    from archivist.model import Artifact
+
+
+def log_dataset(catalog: ArtifactCatalog, key: str, df: Any, preview: int = 20,
+                stats: bool = True, **kw: Any) -> Artifact:
+    """Store a pandas DataFrame or pyarrow Table as Parquet (type ``Dataset``) with its
+    ``schema``, ``rows``, ``columns``, a ``preview`` of the first ``preview`` rows
+    (0-20) and, with ``stats=True``, per-column ``stats`` in the metadata.
+
+    Raises:
+        InvalidInputError: not a DataFrame/Table, or ``preview`` outside 0-20.
+    """
+    if not ParquetMaterializer().handles(df):
+        raise InvalidInputError(f"log_dataset takes a pandas DataFrame or a pyarrow Table, "
+                                f"got {type(df).__name__}")
+    if isinstance(preview, bool) or not isinstance(preview, int) or not (
+            0 <= preview <= PREVIEW_ROWS):
+        raise InvalidInputError(f"preview must be a number of rows from 0 to {PREVIEW_ROWS}")
+    overrides: dict[str, Any] = {}
+    if preview < PREVIEW_ROWS:
+        overrides["preview"] = _preview(df, preview)
+    if not stats:
+        overrides["stats"] = None
+    return _log(catalog, key, "Dataset", df, overrides, kw)
+
+
+def log_model(catalog: ArtifactCatalog, key: str, model: Any,
+              metrics: Mapping[str, Any] | None = None, **kw: Any) -> Artifact:
+    """Store a model (type ``Model``, through the model materializers: skops/joblib for
+    scikit-learn, safetensors for torch, …) with ``metrics`` as metadata keys.
+
+    Raises:
+        InvalidInputError: metrics that are not a JSON object of the metadata rules.
+    """
+    found = _metrics(metrics)
+    extra = {**found, "metrics": found} if found else {}
+    return _log(catalog, key, "Model", model, extra, kw)
+
+
+def log_plot(catalog: ArtifactCatalog, key: str, figure: Any, **kw: Any) -> Artifact:
+    """Render a matplotlib figure (or the figure of an Axes) to PNG, type ``Plot``.
+
+    Raises:
+        InvalidInputError: not a matplotlib figure.
+    """
+    if not PngMaterializer().handles(figure) and hasattr(figure, "get_figure"):
+        figure = figure.get_figure()
+    if not PngMaterializer().handles(figure):
+        raise InvalidInputError(f"log_plot takes a matplotlib Figure, got "
+                                f"{type(figure).__name__}")
+    return _log(catalog, key, "Plot", figure, {}, kw)
+
+
+def log_metrics(catalog: ArtifactCatalog, key: str, metrics: Mapping[str, Any],
+                **kw: Any) -> Artifact:
+    """Store a metrics mapping as JSON (type ``Metrics``) and as the version's metadata.
+
+    Raises:
+        InvalidInputError: not a JSON object of the metadata rules.
+    """
+    found = _metrics(metrics)
+    if not found:
+        raise InvalidInputError("log_metrics needs a non-empty mapping of metrics")
+    return _log(catalog, key, "Metrics", dict(found), found, kw)
+
+
+def _log(catalog: ArtifactCatalog, key: str, artifact_type: str, data: Any,
+         metadata: Mapping[str, Any], kw: dict[str, Any]) -> Artifact:
+    names.check_name(key, "key")
+    merged = {**metadata, **names.check_metadata(kw.pop("metadata", None))}
+    active = current_run()
+    step = current_step()
+    in_run = active is not None and active.catalog.backend is catalog.backend
+    if step is not None and step.catalog.backend is not catalog.backend:
+        step = None
+    if active is not None and in_run:
+        recorder = active.recorder
+        kw.setdefault("source_run_id", recorder.id)
+        kw.setdefault("source_pipeline", recorder.pipeline)
+        kw.setdefault("code_version", recorder.code_version)
+        if step is not None:
+            kw.setdefault("source_step", step.step)
+            kw["parent_ids"] = list(dict.fromkeys([*(kw.get("parent_ids") or ()),
+                                                   *step.consumed]))
+    kw.setdefault("artifact_type", artifact_type)
+    with warnings.catch_warnings():
+        if in_run:  # a re-run logs the same content again: expected, not news
+            warnings.simplefilter("ignore", DuplicateArtifactWarning)
+        artifact = catalog.register_artifact(key, data=data, metadata=merged, **kw)
+    if active is not None and in_run:
+        active.remember(data, artifact)
+        if step is not None:
+            step.logged[key] = artifact.id
+        else:
+            active.recorder.link(produced=[artifact.id])
+            active.produced.append(artifact.id)
+    return artifact
+
+
+def _metrics(metrics: Mapping[str, Any] | None) -> dict[str, Any]:
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, Mapping):
+        raise InvalidInputError(f"metrics must be a mapping, got {type(metrics).__name__}")
+    return names.check_metadata(metrics)
+
+
+def _preview(df: Any, rows: int) -> list[dict[str, Any]]:
+    """The first ``rows`` rows as the Parquet materializer records its preview."""
+    import pyarrow as pa
+
+    head = df.slice(0, rows) if isinstance(df, pa.Table) else pa.Table.from_pandas(
+        df.head(rows))
+    return list(profile(head.schema, head.num_rows, head.to_batches())["preview"])

@@ -1,0 +1,205 @@
+"""``pipeline``: the run that ``@step`` calls record themselves into.
+
+Three spellings, one behaviour::
+
+    with pipeline("fraud_detection", parameters={"lr": 0.1}) as run:
+        train(featurize(load_raw()))
+    print(run.pathspec)                     # "fraud_detection/1"
+
+    @pipeline                               # name: the function's; parameters: its arguments
+    def fraud_detection(lr: float = 0.1): ...
+
+    @pipeline("fraud", catalog=catalog, openlineage="http://localhost:5000")
+    def main(): ...
+
+A decorated function returns what the function returns; its last run is at
+``main.last_run``. The block (or function) ending with an exception — or any step in it
+having failed, even if the exception was caught — ends the run ``failed``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from archivist import names
+from archivist.errors import InvalidInputError
+from archivist.materializers._jsonsafe import json_safe
+from archivist.model import RunRecord
+from archivist.pipelines import logbook
+from archivist.pipelines.context import ActiveRun, running
+from archivist.pipelines.openlineage import listener_for
+from archivist.pipelines.runs import RunListener, RunRecorder
+
+if TYPE_CHECKING:
+    from archivist.catalog import ArtifactCatalog
+    from archivist.model import Artifact
+
+
+class PipelineRun:
+    """The run of a ``with pipeline(...)`` block: its identity and the logging helpers."""
+
+    def __init__(self, recorder: RunRecorder, active: ActiveRun) -> None:
+        self.recorder = recorder
+        self._active = active
+        self.catalog = active.catalog
+
+    @property
+    def id(self) -> str:
+        return self.recorder.id
+
+    @property
+    def uid(self) -> str:
+        return self.recorder.id
+
+    @property
+    def number(self) -> int:
+        return self.recorder.number
+
+    @property
+    def pathspec(self) -> str:
+        return self.recorder.pathspec
+
+    @property
+    def pipeline(self) -> str:
+        return self.recorder.pipeline
+
+    @property
+    def record(self) -> RunRecord:
+        """The run as stored now (status, tasks, versions)."""
+        return self.catalog.get_run(self.recorder.id)
+
+    def log_dataset(self, key: str, df: Any, preview: int = 20, stats: bool = True,
+                    **kw: Any) -> Artifact:
+        """See :func:`archivist.pipelines.logbook.log_dataset`."""
+        return logbook.log_dataset(self.catalog, key, df, preview=preview, stats=stats, **kw)
+
+    def log_model(self, key: str, model: Any, metrics: Mapping[str, Any] | None = None,
+                  **kw: Any) -> Artifact:
+        """See :func:`archivist.pipelines.logbook.log_model`."""
+        return logbook.log_model(self.catalog, key, model, metrics=metrics, **kw)
+
+    def log_plot(self, key: str, figure: Any, **kw: Any) -> Artifact:
+        """See :func:`archivist.pipelines.logbook.log_plot`."""
+        return logbook.log_plot(self.catalog, key, figure, **kw)
+
+    def log_metrics(self, key: str, metrics: Mapping[str, Any], **kw: Any) -> Artifact:
+        """See :func:`archivist.pipelines.logbook.log_metrics`."""
+        return logbook.log_metrics(self.catalog, key, metrics, **kw)
+
+    def __repr__(self) -> str:
+        return f"PipelineRun({self.recorder.pathspec!r}, id={self.recorder.id!r})"
+
+
+class _Pipeline:
+    """A configured pipeline: a context manager, and a decorator."""
+
+    def __init__(self, name: str | None, *, catalog: ArtifactCatalog | None,
+                 parameters: Mapping[str, Any] | None, openlineage: Any,
+                 source: Any) -> None:
+        self.name = None if name is None else names.check_name(name, "pipeline")
+        self.catalog = catalog
+        self.parameters = dict(parameters or {})
+        self.openlineage = openlineage
+        self.source = source
+        self._open: list[tuple[PipelineRun, Any, bool]] = []
+
+    def __enter__(self) -> PipelineRun:
+        if self.name is None:
+            raise InvalidInputError("with pipeline(...) needs a name: "
+                                    "pipeline('fraud_detection')")
+        return self._start(self.name, self.parameters, self.source)
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, _tb: Any) -> None:
+        self._end(exc)
+
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        name = self.name or names.check_name(fn.__name__, "pipeline")
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            params = {**self.parameters, **json_safe(dict(bound.arguments))}
+            run = self._start(name, params, fn)
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                self._end(exc)
+                raise
+            finally:
+                wrapper.last_run = run.recorder.run  # type: ignore[attr-defined]
+            final = self._end(None)
+            wrapper.last_run = final  # type: ignore[attr-defined]
+            return result
+
+        wrapper.last_run = None  # type: ignore[attr-defined]
+        return wrapper
+
+    def _start(self, name: str, parameters: Mapping[str, Any], source: Any) -> PipelineRun:
+        owned = self.catalog is None
+        if self.catalog is None:
+            from archivist.catalog import ArtifactCatalog
+
+            catalog = ArtifactCatalog()
+        else:
+            catalog = self.catalog
+        try:
+            listeners: list[RunListener] = []
+            emitter = listener_for(self.openlineage, catalog)
+            if emitter is not None:
+                listeners.append(emitter)
+            recorder = RunRecorder(catalog, name, parameters=parameters, source=source,
+                                   listeners=listeners)
+            recorder.start()
+        except BaseException:
+            if owned:
+                catalog.close()
+            raise
+        active = ActiveRun(recorder=recorder, catalog=catalog)
+        scope = running(active)
+        scope.__enter__()
+        run = PipelineRun(recorder, active)
+        self._open.append((run, scope, owned))
+        return run
+
+    def _end(self, exc: BaseException | None) -> RunRecord:
+        run, scope, owned = self._open.pop()
+        try:
+            scope.__exit__(None, None, None)
+            failed = exc if exc is not None else run.recorder.failure
+            return run.recorder.finish(error=failed)
+        finally:
+            if owned:
+                run.catalog.close()
+
+
+def pipeline(name: str | Callable[..., Any] | None = None, *,
+             catalog: ArtifactCatalog | None = None,
+             parameters: Mapping[str, Any] | None = None, openlineage: Any = None) -> Any:
+    """A run that ``@step`` calls inside it are recorded into.
+
+    Args:
+        name: the pipeline's name (the first half of the run's pathspec); as a bare
+            decorator, the function's name.
+        catalog: where to record (default: ``ArtifactCatalog()``, closed afterwards).
+        parameters: JSON object recorded with the run (a decorated function adds its
+            arguments).
+        openlineage: emit OpenLineage events: an ``http(s)://`` URL, a file path, an
+            ``OpenLineageClient``, ``False`` to turn off; ``None`` follows the
+            environment (``OPENLINEAGE_URL``, ``ARCHIVIST_OPENLINEAGE_FILE``).
+
+    Raises:
+        InvalidNameError: a malformed name.
+        InvalidInputError: parameters that are not a JSON object.
+    """
+    if callable(name):
+        return _Pipeline(None, catalog=catalog, parameters=parameters,
+                         openlineage=openlineage, source=name)(name)
+    caller = sys._getframe(1).f_code.co_filename
+    return _Pipeline(name, catalog=catalog, parameters=parameters, openlineage=openlineage,
+                     source=caller if caller and not caller.startswith("<") else None)

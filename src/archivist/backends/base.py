@@ -350,3 +350,11 @@ class ServerStore(Protocol):
     def project_blob_references(self, project: str) -> dict[str, bool]:
         """As ``Backend.blob_references``, for the versions of one project."""
         ...
+
+    def run_project(self, run_id: str) -> str:
+        """The project of the run with this id.
+
+        Raises:
+            ArtifactNotFoundError: no run has this id.
+        """
+        ...

@@ -28,6 +28,7 @@ from archivist.server.routes import (
     leases,
     lineage,
     maintenance,
+    runs,
     search,
     versions,
 )
@@ -67,7 +68,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     setattr(app.state, STATE_KEY, state)
     errors.install(app)
     for module in (health, versions, artifacts, search, lineage, blobs, leases, maintenance,
-                   keys):
+                   runs, keys):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, limit=settings.max_json_size)
     app.add_middleware(RequestLog, metrics=state.metrics)  # outermost: sees every answer

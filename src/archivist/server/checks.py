@@ -9,9 +9,10 @@ import math
 from dataclasses import replace
 
 from archivist import names
-from archivist.backends.base import NewVersion
+from archivist.backends.base import NewRun, NewVersion
 from archivist.errors import InvalidInputError, InvalidNameError
-from archivist.model import KINDS
+from archivist.model import KINDS, RUN_KINDS, TaskRecord
+from archivist.pipelines.records import check_status
 from archivist.store.hashing import check_digest
 from archivist.store.references import check_uri
 
@@ -79,3 +80,63 @@ def check_new_version(record: NewVersion, project: str) -> NewVersion:
         source_pipeline=names.check_text(record.source_pipeline, "source_pipeline"),
         user=names.check_text(record.user, "user"),
         code_version=names.check_text(record.code_version, "code_version"))
+
+
+def _check_time(value: float | None, what: str) -> None:
+    if value is not None and (not math.isfinite(value) or value < 0):
+        raise InvalidInputError(f"{what} must be a time in epoch seconds")
+
+
+def check_new_run(run: NewRun, project: str) -> NewRun:
+    """``run`` normalized, if it may be created in ``project``.
+
+    Raises:
+        InvalidNameError: a malformed id or pipeline name.
+        InvalidInputError: another project than the path's, an unknown kind or status,
+            a bad time or number, parameters/details that are not JSON within limits.
+    """
+    if run.project != project:
+        raise InvalidInputError(f"run {run.id!r:.60} is for project {run.project!r:.60}, "
+                                f"but was sent to project {project!r}")
+    check_version_id(run.id, "run id")
+    names.check_name(run.pipeline, "pipeline")
+    if run.kind not in RUN_KINDS:
+        raise InvalidInputError(f"run kind must be one of {', '.join(RUN_KINDS)}")
+    check_status(run.status)
+    _check_time(run.started_at, "started_at")
+    _check_time(run.ended_at, "ended_at")
+    if run.number is not None and not 1 <= run.number < 2**31:
+        raise InvalidInputError("number must be a positive 32-bit integer")
+    return replace(
+        run, parameters=names.check_metadata(run.parameters),
+        details=names.check_metadata(run.details), user=names.check_text(run.user, "user"),
+        host=names.check_text(run.host, "host"),
+        code_version=names.check_text(run.code_version, "code_version"),
+        source_hash=names.check_text(run.source_hash, "source_hash"),
+        error=names.check_text(run.error, "error", names.MAX_DESCRIPTION))
+
+
+def check_task(task: TaskRecord, run_id: str, task_id: str) -> TaskRecord:
+    """``task`` normalized, if it may be saved as task ``task_id`` of run ``run_id``.
+
+    Raises:
+        InvalidNameError: a malformed id, step name or version id.
+        InvalidInputError: ids that differ from the path's, a bad status, index, time,
+            or details/data that are not JSON within limits.
+    """
+    if task.run_id != run_id or task.id != task_id:
+        raise InvalidInputError("the task's id and run_id must equal those of the path")
+    check_version_id(task.id, "task id")
+    names.check_name(task.step, "step")
+    check_status(task.status)
+    if not 0 <= task.index < 2**31:
+        raise InvalidInputError("index must be a non-negative 32-bit integer")
+    for moment, what in ((task.started_at, "started_at"), (task.ended_at, "ended_at")):
+        _check_time(None if moment is None else moment.timestamp(), what)
+    for version_id in (*task.consumed, *task.produced, *task.data.values()):
+        check_version_id(version_id)
+    for key in task.data:
+        names.check_text(key, "data key")
+    return replace(task, details=names.check_metadata(task.details),
+                   cache_key=names.check_text(task.cache_key, "cache_key", 71),
+                   error=names.check_text(task.error, "error", names.MAX_DESCRIPTION))

@@ -235,3 +235,122 @@ class KeyList(Response):
 
 class Health(Response):
     status: Literal["ok"]
+
+
+# -- runs -----------------------------------------------------------------------------------
+class NewRunIn(Request):
+    """A run to create; `number` null lets the server assign the next one."""
+
+    id: str = Field(examples=[_ID])
+    project: str = Field(examples=["default"])
+    pipeline: str = Field(examples=["fraud_detection"])
+    started_at: float = Field(description="Epoch seconds.")
+    kind: Literal["pipeline", "flow", "step"] = "pipeline"
+    status: Literal["running", "succeeded", "failed"] = "running"
+    ended_at: float | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    user: str | None = None
+    host: str | None = None
+    code_version: str | None = None
+    code_dirty: bool | None = None
+    source_hash: str | None = None
+    error: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+    number: int | None = Field(None, ge=1)
+
+
+class CreateRun(Request):
+    run: NewRunIn
+
+
+class RunUpdate(Request):
+    status: Literal["running", "succeeded", "failed"]
+    ended_at: float | None = None
+    error: str | None = None
+    details: dict[str, Any] | None = Field(None, description="Replaces the run's details "
+                                                             "when given.")
+
+
+class TaskIn(Request):
+    """One task of a run (`TaskRecord.to_dict()`)."""
+
+    id: str
+    run_id: str
+    step: str = Field(examples=["train"])
+    index: int = Field(0, ge=0)
+    status: Literal["running", "succeeded", "failed"] = "running"
+    started_at: str | None = Field(None, description="ISO 8601.")
+    ended_at: str | None = Field(None, description="ISO 8601.")
+    cached: bool = False
+    cache_key: str | None = None
+    error: str | None = None
+    consumed: list[str] = Field(default_factory=list)
+    produced: list[str] = Field(default_factory=list)
+    data: dict[str, str] = Field(default_factory=dict)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunLinks(Request):
+    consumed: list[str] = Field(default_factory=list, max_length=100_000)
+    produced: list[str] = Field(default_factory=list, max_length=100_000)
+
+
+class TaskOut(Response):
+    id: str
+    run_id: str
+    step: str
+    index: int
+    status: str
+    started_at: str | None
+    ended_at: str | None
+    cached: bool
+    cache_key: str | None
+    error: str | None
+    consumed: list[str]
+    produced: list[str]
+    data: dict[str, str]
+    details: dict[str, Any]
+
+
+class RunOut(Response):
+    id: str
+    project: str
+    pipeline: str
+    number: int
+    pathspec: str = Field(examples=["fraud_detection/3"])
+    kind: str
+    status: str
+    started_at: str
+    ended_at: str | None
+    parameters: dict[str, Any]
+    user: str | None
+    host: str | None
+    code_version: str | None
+    code_dirty: bool | None
+    source_hash: str | None
+    error: str | None
+    consumed: list[str]
+    produced: list[str]
+    tasks: list[TaskOut]
+    details: dict[str, Any]
+
+
+class RunData(Response):
+    data: RunOut
+
+
+class RunPage(Response):
+    data: list[RunOut]
+    next_cursor: str | None
+
+
+class CachedTask(Response):
+    data: TaskOut | None
+
+
+class BlobReferences(Response):
+    data: dict[str, bool] = Field(description="digest -> whether a live version needs it.")
+
+
+class Leased(Response):
+    digests: list[str]

@@ -358,6 +358,9 @@ class SqlBackend:
     def project_blob_references(self, project: str) -> dict[str, bool]:
         return serverstore.project_blob_references(self.engine, project)
 
+    def run_project(self, run_id: str) -> str:
+        return serverstore.run_project(self.engine, run_id)
+
 
 def _upsert(insert: Any) -> Any:
     """Create the artifact row or bump its counter by the versions being added, in one

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from archivist.backends.sql import engine as engines
-from archivist.backends.sql.tables import api_keys, blob_refs, versions
+from archivist.backends.sql.tables import api_keys, blob_refs, runs, versions
 from archivist.errors import ArtifactNotFoundError
 from archivist.keys import ApiKey
 
@@ -85,6 +85,14 @@ def project_blob_references(engine: sa.Engine, project: str) -> dict[str, bool]:
                             .where(versions.c.project == project)
                             .group_by(blob_refs.c.digest))
         return {str(digest): bool(flag) for digest, flag in rows}
+
+
+def run_project(engine: sa.Engine, run_id: str) -> str:
+    with engines.read_transaction(engine) as conn:
+        found = conn.execute(sa.select(runs.c.project).where(runs.c.id == run_id)).scalar()
+    if found is None:
+        raise ArtifactNotFoundError(f"no run with id {run_id!r}", ref=run_id)
+    return str(found)
 
 
 def _key(row: Any) -> ApiKey:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
-from fastapi import APIRouter
-from fastapi.responses import Response
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
 
 from archivist.errors import InvalidInputError
 from archivist.server import responses
 from archivist.server.checks import check_version_id
-from archivist.server.deps import StateDep, WriteProject
-from archivist.server.schemas import Lease
+from archivist.server.deps import ReadProject, StateDep, WriteProject
+from archivist.server.schemas import Lease, Leased
 from archivist.store.hashing import check_digest
 
 router = APIRouter(prefix="/api/v1/projects/{project}/leases", tags=["leases"])
@@ -37,3 +38,13 @@ def release(project: WriteProject, token: str, state: StateDep) -> Response:
     check_version_id(token, "lease token")
     state.backend.release_blobs(token)
     return responses.no_content()
+
+
+@router.get("", response_model=Leased, responses=responses.errors(403, 404))
+def leased(project: ReadProject, state: StateDep,
+           now: Annotated[float, Query(description="Epoch seconds.")]) -> JSONResponse:
+    """Digests under a lease that has not expired at `now` (leases are not per project:
+    they name digests, and gc keeps every leased one)."""
+    if not math.isfinite(now):
+        raise InvalidInputError("now must be a time in epoch seconds")
+    return JSONResponse({"digests": sorted(state.backend.leased_digests(now))})

@@ -7,8 +7,8 @@ from fastapi.responses import JSONResponse
 
 from archivist import maintenance
 from archivist.server import responses
-from archivist.server.deps import AdminProject, StateDep
-from archivist.server.schemas import GcReportOut, GcRequest, VerifyReportOut
+from archivist.server.deps import AdminProject, ReadProject, StateDep
+from archivist.server.schemas import BlobReferences, GcReportOut, GcRequest, VerifyReportOut
 from archivist.server.scoped import ProjectRows
 from archivist.server.state import ServerState
 from archivist.timeutil import parse_duration
@@ -37,3 +37,10 @@ def gc(project: AdminProject, body: GcRequest, state: StateDep) -> JSONResponse:
     report = maintenance.gc(_rows(state, project), state.blobs(project), dry_run=body.dry_run,
                             grace=parse_duration(body.grace))
     return JSONResponse(report.to_dict())
+
+
+@router.get("/blob-references", response_model=BlobReferences,
+            responses=responses.errors(403, 404))
+def blob_references(project: ReadProject, state: StateDep) -> JSONResponse:
+    """Every blob a version of the project needs -> whether a live version needs it."""
+    return JSONResponse({"data": state.store.project_blob_references(project)})

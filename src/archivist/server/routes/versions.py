@@ -15,7 +15,7 @@ from archivist.server import responses
 from archivist.server.auth import Principal, version_not_found
 from archivist.server.checks import check_new_version, check_version_id
 from archivist.server.deps import PrincipalDep, ReadProject, StateDep, WriteProject
-from archivist.server.schemas import ArtifactList, ArtifactPage, CreateVersions, Lookup
+from archivist.server.schemas import ArtifactList, ArtifactOut, ArtifactPage, CreateVersions, Lookup
 from archivist.server.state import ServerState
 
 router = APIRouter(prefix="/api/v1", tags=["versions"])
@@ -98,11 +98,11 @@ def list_versions(project: ReadProject, request: Request, state: StateDep) -> JS
     return responses.page(found, filters.offset, filters.limit)
 
 
-@router.get("/projects/{project}/refs/{ref}", response_model=ArtifactList,
+@router.get("/projects/{project}/refs/{ref}", response_model=ArtifactOut,
             responses=responses.errors(403, 404))
 def get_version(project: ReadProject, ref: str, state: StateDep) -> JSONResponse:
     """The version a reference names: `name`, `name:3`, `name@alias` or an id
-    (URL-encode it). Answers `{"data": [Artifact]}` with exactly one record."""
+    (URL-encode it)."""
     parsed = parse_ref(ref)
     if parsed.project is not None and parsed.project != project:
         raise InvalidInputError(f"the reference {ref!r:.80} names project {parsed.project!r}, "
@@ -110,7 +110,7 @@ def get_version(project: ReadProject, ref: str, state: StateDep) -> JSONResponse
     found = state.backend.get_version(parsed, project)
     if found.project != project:  # an id of another project: as if it did not exist
         raise version_not_found(ref)
-    return responses.artifacts([found])
+    return JSONResponse(found.to_dict())
 
 
 @router.post("/versions/lookup", response_model=ArtifactList, responses=responses.errors(403))

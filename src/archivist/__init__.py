@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from archivist.backends.remote.backend import RemoteCatalogBackend
 from archivist.catalog import ArtifactCatalog
 from archivist.errors import (
     ArchivistError,
@@ -13,16 +14,22 @@ from archivist.errors import (
     ConflictError,
     DuplicateArtifactWarning,
     IntegrityError,
+    InvalidFlowError,
     InvalidInputError,
     InvalidNameError,
     InvalidQueryError,
+    MergeConflictError,
     MissingDependencyError,
     PermissionDeniedError,
     PickleNotAllowedError,
     StorageError,
 )
 from archivist.graph import LineageGraph
-from archivist.model import Artifact, GcReport, HistoryEntry, VerifyReport
+from archivist.model import Artifact, GcReport, HistoryEntry, RunRecord, TaskRecord, VerifyReport
+from archivist.pipelines.client import Run
+from archivist.pipelines.flow import Flow, Parameter
+from archivist.pipelines.pipeline import pipeline
+from archivist.pipelines.step import step
 
 __version__ = "0.1.0"
 
@@ -33,17 +40,27 @@ __all__ = [
     "ArtifactNotFoundError",
     "ConflictError",
     "DuplicateArtifactWarning",
+    "Flow",
     "GcReport",
     "HistoryEntry",
     "IntegrityError",
+    "InvalidFlowError",
     "InvalidInputError",
     "InvalidNameError",
     "InvalidQueryError",
     "LineageGraph",
+    "MergeConflictError",
     "MissingDependencyError",
+    "Parameter",
     "PermissionDeniedError",
     "PickleNotAllowedError",
+    "RemoteCatalogBackend",
+    "Run",
+    "RunRecord",
     "StorageError",
+    "TaskRecord",
     "VerifyReport",
+    "pipeline",
+    "step",
     "__version__",
 ]

@@ -1,0 +1,324 @@
+"""Running a flow: schedule its tasks, record them, resume a failed run.
+
+The engine walks the validated graph (:mod:`archivist.pipelines.flowgraph`): when a task
+ends, its successors become ready — one task per branch, one per foreach item, and a join
+once every input it closes has arrived. With ``max_workers > 1`` ready tasks run in a
+:class:`~archivist.pipelines.workers.WorkerPool`; otherwise in this process. Every run
+and task is written through :class:`~archivist.pipelines.runs.RunRecorder`.
+
+Resume: a task of the new run is *reused* (not executed; recorded ``cached``, with the
+task it was taken from) when the old run has a succeeded task with the same step and
+foreach position and every input of it was reused too; from the first task that runs
+again, everything downstream runs again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections import deque
+from collections.abc import Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from typing import TYPE_CHECKING, Any
+
+from archivist.errors import ArchivistError, ArtifactNotFoundError, InvalidInputError
+from archivist.model import RunRecord, TaskRecord
+from archivist.pipelines.flowgraph import FlowGraph
+from archivist.pipelines.flowstate import Frame, Held, TaskInput, TaskOutcome, TaskSpec
+from archivist.pipelines.flowtask import ValueCache, run_task
+from archivist.pipelines.runs import RunRecorder
+from archivist.pipelines.workers import CatalogLocation, WorkerPool
+
+if TYPE_CHECKING:
+    from archivist.catalog import ArtifactCatalog
+    from archivist.pipelines.client import Run
+    from archivist.pipelines.flow import Flow
+
+CatalogArg = Any  # ArtifactCatalog | str | os.PathLike[str] | None
+
+
+def start_run(flow_cls: type[Flow], given: Mapping[str, Any], *, catalog: CatalogArg,
+              max_workers: int, project: str | None) -> Run:
+    """``Flow.run``: see there."""
+    graph = flow_cls.graph()
+    _check_workers(max_workers)
+    parameters = resolve_parameters(flow_cls, given)
+    with _opened(catalog, project) as cat:
+        recorder = RunRecorder(cat, flow_cls.__name__, kind="flow", source=flow_cls,
+                               parameters=_by_name(flow_cls, parameters))
+        Engine(flow_cls, graph, cat, recorder, parameters, max_workers, catalog).execute()
+        return _client_run(recorder.pathspec, cat, catalog)
+
+
+def resume_run(flow_cls: type[Flow], ref: str | None, *, catalog: CatalogArg,
+               max_workers: int, project: str | None) -> Run:
+    """``Flow.resume``: see there."""
+    graph = flow_cls.graph()
+    _check_workers(max_workers)
+    with _opened(catalog, project) as cat:
+        old = _old_run(cat, flow_cls.__name__, ref)
+        given = {k: v for k, v in old.parameters.items()
+                 if k in {p.name for p in flow_cls.parameters().values()}}
+        parameters = resolve_parameters(flow_cls, given)
+        recorder = RunRecorder(cat, flow_cls.__name__, kind="flow", source=flow_cls,
+                               parameters=_by_name(flow_cls, parameters),
+                               details={"resumed_from": old.pathspec,
+                                        "resumed_from_id": old.id})
+        engine = Engine(flow_cls, graph, cat, recorder, parameters, max_workers, catalog)
+        engine.reuse_from(old)
+        engine.execute()
+        return _client_run(recorder.pathspec, cat, catalog)
+
+
+def resolve_parameters(flow_cls: type[Flow], given: Mapping[str, Any]) -> dict[str, Any]:
+    """Attribute name -> value: the given ones (by parameter name), else the defaults.
+
+    Raises:
+        InvalidInputError: an unknown parameter, or a required one missing.
+    """
+    declared = flow_cls.parameters()
+    by_name = {p.name: attr for attr, p in declared.items()}
+    unknown = sorted(set(given) - set(by_name))
+    if unknown:
+        raise InvalidInputError(f"{flow_cls.__name__} has no parameter {unknown[0]!r}; "
+                                f"parameters: {', '.join(sorted(by_name)) or 'none'}")
+    values: dict[str, Any] = {}
+    for attr, parameter in declared.items():
+        if parameter.name in given:
+            values[attr] = given[parameter.name]
+        elif parameter.required:
+            raise InvalidInputError(f"{flow_cls.__name__} needs the parameter "
+                                    f"{parameter.name!r} (run(..., {parameter.name}=...) or "
+                                    f"--param {parameter.name}=...)")
+        else:
+            values[attr] = parameter.default
+    return values
+
+
+class Engine:
+    """Schedules, runs and records the tasks of one run."""
+
+    def __init__(self, flow_cls: type[Flow], graph: FlowGraph, catalog: ArtifactCatalog,
+                 recorder: RunRecorder, parameters: dict[str, Any], max_workers: int,
+                 given_catalog: CatalogArg) -> None:
+        self.flow_cls = flow_cls
+        self.graph = graph
+        self.catalog = catalog
+        self.recorder = recorder
+        self.parameters = parameters
+        self.max_workers = max_workers
+        self.given_catalog = given_catalog
+        self.values = ValueCache()
+        self.ready: deque[TaskSpec] = deque()
+        self.counts: dict[tuple[str, tuple[int, ...]], int] = {}
+        self.waiting: dict[tuple[str, tuple[int, ...]], dict[int, TaskInput]] = {}
+        self.failure: tuple[TaskSpec, TaskOutcome] | None = None
+        self.old: RunRecord | None = None
+        self.reusable: dict[tuple[str, tuple[int, ...]], TaskRecord] = {}
+        self.digests: dict[str, str | None] = {}
+
+    def reuse_from(self, old: RunRecord) -> None:
+        """Make the succeeded tasks of ``old`` reusable by this run."""
+        self.old = old
+        for task in old.tasks:
+            if task.status == "succeeded":
+                self.reusable[(task.step, tuple(task.details.get("foreach", ())))] = task
+        ids = list({v for t in self.reusable.values() for v in t.data.values()})
+        self.digests = {a.id: a.digest for a in self.catalog.backend.get_versions_by_id(ids)}
+
+    def execute(self) -> None:
+        """Run every task; re-raise the first failure after the run is recorded failed.
+
+        Raises:
+            Exception: the failed step's exception (with a note naming the run).
+        """
+        self.recorder.start()
+        pool: WorkerPool | None = None
+        try:
+            if self.max_workers > 1:
+                location = CatalogLocation.of(self.catalog, self.given_catalog)
+                pool = WorkerPool(self.flow_cls, location, self.max_workers)
+            self.ready.append(self._spec("start", (), (), ()))
+            self._loop(pool)
+        except BaseException as exc:
+            self.recorder.finish(error=exc)
+            _note(exc, self.recorder.pathspec, None, self.flow_cls.__name__)
+            raise
+        finally:
+            if pool is not None:
+                pool.close()
+        if self.failure is not None:
+            spec, outcome = self.failure
+            self.recorder.finish(error=outcome.error)
+            failed = outcome.exception or ArchivistError(
+                f"step {spec.step!r} of {self.recorder.pathspec} failed: {outcome.error}")
+            if outcome.traceback and pool is not None:
+                failed.add_note(f"in a worker process:\n{outcome.traceback}")
+            _note(failed, self.recorder.pathspec, spec.step, self.flow_cls.__name__)
+            raise failed
+        self.recorder.finish()
+
+    # -- the loop ----------------------------------------------------------------------
+    def _loop(self, pool: WorkerPool | None) -> None:
+        running: dict[Future[TaskOutcome], tuple[TaskSpec, TaskRecord]] = {}
+        while True:
+            while self.ready and self.failure is None and len(running) < self.max_workers:
+                spec = self.ready.popleft()
+                if self._reuse(spec):
+                    continue
+                task = self.recorder.start_task(spec.step, details={"foreach": list(spec.stack)})
+                if pool is None:
+                    outcome = run_task(self.flow_cls, self.graph, spec, self.catalog,
+                                       self.values)
+                    self._finish(spec, task, outcome)
+                else:
+                    running[pool.submit(spec)] = (spec, task)
+            if not running:
+                return
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                spec, task = running.pop(future)
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # the worker died (BrokenProcessPool, …)
+                    outcome = TaskOutcome(error=f"{type(exc).__name__}: {exc}", exception=exc)
+                self._finish(spec, task, outcome)
+
+    def _finish(self, spec: TaskSpec, task: TaskRecord, outcome: TaskOutcome) -> None:
+        if not outcome.ok:
+            self.recorder.fail_task(task, outcome.error or "failed",
+                                    consumed=outcome.consumed, produced=outcome.produced)
+            if self.failure is None:
+                self.failure = (spec, outcome)
+            return
+        details: dict[str, Any] = {"pid": outcome.pid}
+        if outcome.foreach_count is not None:
+            details["foreach_count"] = outcome.foreach_count
+        done = self.recorder.finish_task(
+            task, consumed=outcome.consumed, produced=outcome.produced,
+            data={k: h.version_id for k, h in outcome.data.items()}, details=details)
+        self._advance(spec, done, outcome, reused=False)
+
+    def _reuse(self, spec: TaskSpec) -> bool:
+        old = self.reusable.get(spec.key)
+        if old is None or not all(i.reused for i in spec.inputs) or self.old is None:
+            return False
+        data = {k: Held(v, self.digests.get(v)) for k, v in old.data.items()}
+        count = old.details.get("foreach_count")
+        outcome = TaskOutcome(data=data, foreach_count=int(count) if count is not None else None)
+        task = self.recorder.start_task(spec.step, details={
+            "foreach": list(spec.stack), "reused_from": old.id,
+            "reused_from_run": self.old.pathspec})
+        done = self.recorder.finish_task(task, consumed=old.consumed, produced=old.produced,
+                                         data=old.data, cached=True,
+                                         details={"foreach_count": count} if count else None)
+        self._advance(spec, done, outcome, reused=True)
+        return True
+
+    # -- what comes next ---------------------------------------------------------------
+    def _advance(self, spec: TaskSpec, task: TaskRecord, outcome: TaskOutcome, *,
+                 reused: bool) -> None:
+        node = self.graph.nodes[spec.step]
+        if node.foreach is not None:
+            count = outcome.foreach_count or 0
+            self.counts[spec.key] = count
+            items = outcome.data[node.foreach]
+            for i in range(count):
+                source = TaskInput(spec.step, task.index, spec.step, outcome.data, reused)
+                frame = Frame(spec.step, node.foreach, items, i, count)
+                self.ready.append(self._spec(node.targets[0], (*spec.stack, i),
+                                             (*spec.frames, frame), (source,)))
+            return
+        for target in node.targets:
+            if self.graph.nodes[target].is_join:
+                self._arrive(target, spec, task, outcome, reused)
+            else:
+                source = TaskInput(spec.step, task.index, spec.step, outcome.data, reused)
+                self.ready.append(self._spec(target, spec.stack, spec.frames, (source,)))
+
+    def _arrive(self, join: str, spec: TaskSpec, task: TaskRecord, outcome: TaskOutcome,
+                reused: bool) -> None:
+        fan_out = self.graph.fan_out_of[join]
+        if self.graph.nodes[fan_out].kind == "foreach":
+            stack, frames = spec.stack[:-1], spec.frames[:-1]
+            position = spec.stack[-1]
+            expected = self.counts[(fan_out, stack)]
+            label = f"{spec.step}[{position}]"
+        else:
+            stack, frames = spec.stack, spec.frames
+            predecessors = self.graph.predecessors(join)
+            position, expected, label = predecessors.index(spec.step), len(predecessors), \
+                spec.step
+        arrived = self.waiting.setdefault((join, stack), {})
+        arrived[position] = TaskInput(spec.step, task.index, label, outcome.data, reused)
+        if len(arrived) == expected:
+            del self.waiting[(join, stack)]
+            inputs = tuple(arrived[k] for k in sorted(arrived))
+            self.ready.append(self._spec(join, stack, frames, inputs))
+
+    def _spec(self, step: str, stack: tuple[int, ...], frames: tuple[Frame, ...],
+              inputs: tuple[TaskInput, ...]) -> TaskSpec:
+        return TaskSpec(run_id=self.recorder.id, flow=self.flow_cls.__name__, step=step,
+                        index=0, stack=stack, frames=frames, inputs=inputs,
+                        parameters=self.parameters, code_version=self.recorder.code_version)
+
+
+def _check_workers(max_workers: object) -> None:
+    if isinstance(max_workers, bool) or not isinstance(max_workers, int) \
+            or not 1 <= max_workers <= 256:
+        raise InvalidInputError(f"max_workers must be an integer from 1 to 256, got "
+                                f"{max_workers!r}")
+
+
+@contextlib.contextmanager
+def _opened(catalog: CatalogArg, project: str | None) -> Iterator[ArtifactCatalog]:
+    from archivist.catalog import ArtifactCatalog
+
+    if isinstance(catalog, ArtifactCatalog):
+        if project is not None and project != catalog.project:
+            raise InvalidInputError(f"project={project!r} differs from the catalog's project "
+                                    f"{catalog.project!r}; open the catalog with that project")
+        yield catalog
+        return
+    if catalog is not None and not isinstance(catalog, str | os.PathLike):
+        raise InvalidInputError(f"catalog must be an ArtifactCatalog, a folder or a URL, got "
+                                f"{type(catalog).__name__}")
+    with ArtifactCatalog(catalog, project) as opened:
+        yield opened
+
+
+def _old_run(catalog: ArtifactCatalog, flow: str, ref: str | None) -> RunRecord:
+    if ref is None:
+        latest = catalog.runs(pipeline=flow, limit=1)
+        if not latest:
+            raise ArtifactNotFoundError(f"{flow} has no run to resume in project "
+                                        f"{catalog.project!r}")
+        return latest[0]
+    old = catalog.get_run(ref)
+    if old.pipeline != flow or old.kind != "flow":
+        raise InvalidInputError(f"run {old.pathspec} is a {old.kind} of {old.pipeline!r}, not a "
+                                f"run of the flow {flow}")
+    return old
+
+
+def _by_name(flow_cls: type[Flow], values: Mapping[str, Any]) -> dict[str, Any]:
+    declared = flow_cls.parameters()
+    return {declared[attr].name: value for attr, value in values.items()}
+
+
+def _client_run(pathspec: str, catalog: ArtifactCatalog, given: CatalogArg) -> Run:
+    from archivist.catalog import ArtifactCatalog
+    from archivist.pipelines.client import Run
+
+    if isinstance(given, ArtifactCatalog):
+        return Run(pathspec, catalog=catalog)
+    return Run(pathspec, catalog=given, project=catalog.project)
+
+
+def _note(exc: BaseException, pathspec: str, step: str | None, flow: str) -> None:
+    where = f" at step {step!r}" if step else ""
+    exc.add_note(f"archivist: run {pathspec} failed{where}; resume it with "
+                 f"{flow}().resume({pathspec!r}) or `archivist flow resume FILE --run "
+                 f"{pathspec}`")
+    with contextlib.suppress(AttributeError, TypeError):
+        exc.archivist_run = pathspec  # type: ignore[attr-defined]  # read by the CLI

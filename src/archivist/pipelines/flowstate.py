@@ -1,0 +1,92 @@
+"""What moves between the tasks of a flow: picklable records, no behaviour.
+
+A task's state is a mapping from attribute name to the :class:`Held` version that holds
+its value; tasks hand each other these mappings (not the values), so a task running in
+another process loads only what it reads, from the catalog, by version id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from archivist.pipelines.flowgraph import Transition
+
+
+@dataclass(frozen=True)
+class Held:
+    """The catalog version holding an attribute's value, and its content digest."""
+
+    version_id: str
+    digest: str | None
+
+
+@dataclass(frozen=True)
+class Frame:
+    """An open foreach around a task: ``self.input`` is item ``index`` of ``items``."""
+
+    step: str
+    attribute: str
+    items: Held
+    index: int
+    count: int
+
+
+@dataclass(frozen=True)
+class TaskInput:
+    """One input of a task: the state its predecessor task ended with.
+
+    ``label`` names the branch in a join's ``inputs`` and in merge conflicts: the step
+    name for a branch, ``"step[i]"`` for the i-th foreach task.
+    """
+
+    step: str
+    index: int
+    label: str
+    data: dict[str, Held]
+    reused: bool = False
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything a process needs to run one task of a run (sent to workers)."""
+
+    run_id: str
+    flow: str
+    step: str
+    index: int
+    stack: tuple[int, ...]
+    frames: tuple[Frame, ...]
+    inputs: tuple[TaskInput, ...]
+    parameters: dict[str, Any]
+    code_version: str | None = None
+
+    @property
+    def key(self) -> tuple[str, tuple[int, ...]]:
+        """``(step, foreach positions)``: what identifies the task across runs (resume)."""
+        return self.step, self.stack
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """What a task did: its final state, the versions it wrote and read, where it went.
+
+    ``error`` is ``"<Type>: <message>"`` of a failed step and ``exception`` the exception
+    itself when it could be pickled back from a worker.
+    """
+
+    data: dict[str, Held] = field(default_factory=dict)
+    produced: list[str] = field(default_factory=list)
+    consumed: list[str] = field(default_factory=list)
+    transition: Transition | None = None
+    foreach_count: int | None = None
+    pid: int = 0
+    started_at: float = 0.0
+    ended_at: float = 0.0
+    error: str | None = None
+    traceback: str | None = None
+    exception: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None

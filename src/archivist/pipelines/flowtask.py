@@ -1,0 +1,361 @@
+"""Running one task of a flow: load what it reads, call the step, persist what changed.
+
+The same code runs a task in the flow's own process and in a worker process. Attribute
+values are loaded lazily: a task reads (and so depends on) only the attributes it touches.
+
+Persistence rules (docs/pipelines.md):
+
+* every public attribute in the task's ``__dict__`` after the step is a candidate;
+  ``_private`` ones never are, and parameters are registered once, by ``start``;
+* a candidate whose content digest equals that of the version it was inherited as is
+  *carried*: the task's state points at the existing version, nothing is registered;
+* every other one becomes a new version ``<Flow>.<attribute>`` (one transaction per task)
+  whose parents are exactly the versions the task read: inherited attributes it accessed,
+  the foreach list behind ``self.input``, the join inputs it accessed or merged.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+import time
+import traceback
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from archivist import names
+from archivist.errors import (
+    ArchivistError,
+    DuplicateArtifactWarning,
+    InvalidFlowError,
+    InvalidInputError,
+    InvalidNameError,
+    MergeConflictError,
+)
+from archivist.pipelines.flowgraph import FlowGraph, Transition
+from archivist.pipelines.flowstate import Held, TaskInput, TaskOutcome, TaskSpec
+from archivist.store.hashing import hash_file
+
+if TYPE_CHECKING:
+    from archivist.catalog import ArtifactCatalog
+    from archivist.pipelines.flow import Flow
+
+#: Values that cannot change in place: reading one never needs a re-hash.
+IMMUTABLE = (int, float, complex, str, bytes, bool, type(None))
+#: The ``self.<name>`` attributes the engine itself keeps on a task's flow object.
+CONTEXT_ATTRIBUTE = "_archivist_task"
+
+
+class ValueCache:
+    """Values by version id, kept by the process that runs tasks in-process.
+
+    A mutable value is handed out as a deep copy, so one branch changing a list in place
+    never changes what a sibling branch sees (as when each task loads its own copy).
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+
+    def get(self, version_id: str) -> tuple[bool, Any]:
+        if version_id not in self._values:
+            return False, None
+        value = self._values[version_id]
+        return True, value if isinstance(value, IMMUTABLE) else copy.deepcopy(value)
+
+    def put(self, version_id: str, value: Any) -> None:
+        self._values[version_id] = value
+
+
+class BranchView:
+    """One input of a join: ``inputs.train.accuracy`` loads the branch's attribute."""
+
+    def __init__(self, context: TaskContext, source: TaskInput) -> None:
+        self._context = context
+        self._source = source
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        held = self._source.data.get(name)
+        if held is None:
+            raise AttributeError(f"branch {self._source.label!r} has no attribute {name!r}; "
+                                 f"it has: {', '.join(sorted(self._source.data)) or 'none'}")
+        return self._context.load(held)
+
+    def __repr__(self) -> str:
+        return f"<branch {self._source.label}>"
+
+
+class JoinInputs:
+    """A join's ``inputs``: iterable, indexable by position and by branch step name
+    (``inputs["train"]`` or ``inputs.train``; a foreach's inputs by position only)."""
+
+    def __init__(self, branches: list[BranchView]) -> None:
+        self._branches = branches
+
+    def __len__(self) -> int:
+        return len(self._branches)
+
+    def __iter__(self) -> Iterator[BranchView]:
+        return iter(self._branches)
+
+    def __getitem__(self, key: int | str) -> BranchView:
+        if isinstance(key, str):
+            found = [b for b in self._branches if b._source.step == key]
+            if len(found) == 1:
+                return found[0]
+            if not found:
+                raise KeyError(f"no branch {key!r}; branches: "
+                               f"{', '.join(b._source.label for b in self._branches)}")
+            raise KeyError(f"{len(found)} inputs come from step {key!r} (a foreach); "
+                           "index them by position: inputs[0]")
+        return self._branches[key]
+
+    def __getattr__(self, name: str) -> BranchView:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError as exc:
+            raise AttributeError(exc.args[0]) from None
+
+    def __repr__(self) -> str:
+        return f"<inputs {', '.join(b._source.label for b in self._branches)}>"
+
+
+class TaskContext:
+    """The engine side of one task: what it inherited, read, and where it went next."""
+
+    def __init__(self, spec: TaskSpec, graph: FlowGraph, catalog: ArtifactCatalog,
+                 values: ValueCache | None, parameter_names: Sequence[str]) -> None:
+        self.spec = spec
+        self.graph = graph
+        self.catalog = catalog
+        self.values = values
+        self.parameter_names = tuple(parameter_names)
+        self.is_join = graph.nodes[spec.step].is_join
+        first = spec.inputs[0].data if spec.inputs else {}
+        if self.is_join:  # a join starts from the parameters only (merge the rest)
+            self.available = {k: v for k, v in first.items() if k in self.parameter_names}
+        else:
+            self.available = dict(first)
+        self.loaded: dict[str, Any] = {}
+        self.consumed: dict[str, None] = {}
+        self.transition: Transition | None = None
+        self.inputs = JoinInputs([BranchView(self, i) for i in spec.inputs])
+        self._input: tuple[bool, Any] = (False, None)
+
+    # -- reading -----------------------------------------------------------------------
+    def load(self, held: Held) -> Any:
+        """The value of a version (recorded as read by this task)."""
+        self.consumed[held.version_id] = None
+        if self.values is not None:
+            found, value = self.values.get(held.version_id)
+            if found:
+                return value
+        value = self.catalog.load(held.version_id, allow_pickle=True)
+        if self.values is not None:
+            self.values.put(held.version_id, value)
+            return self.values.get(held.version_id)[1]
+        return value
+
+    def attribute(self, obj: Flow, name: str) -> Any:
+        """``self.<name>`` not set by this task: the inherited value, loaded once."""
+        held = self.available.get(name)
+        if held is None:
+            hint = (" (in a join, read branches through `inputs` or call "
+                    "self.merge_artifacts(inputs))" if self.is_join else "")
+            raise AttributeError(f"{self.spec.flow}.{self.spec.step}: attribute {name!r} is "
+                                 f"not set by this step nor inherited{hint}")
+        value = self.load(held)
+        obj.__dict__[name] = value
+        self.loaded[name] = value
+        return value
+
+    def parameter(self, attribute: str) -> Any:
+        held = self.available.get(attribute)
+        if held is not None:
+            self.consumed[held.version_id] = None
+        return self.spec.parameters[attribute]
+
+    def input(self) -> Any:
+        """``self.input``: this foreach task's item."""
+        if not self.spec.frames:
+            raise InvalidFlowError(f"step {self.spec.step!r} is not inside a foreach, so it "
+                                   "has no self.input", step=self.spec.step)
+        if not self._input[0]:
+            frame = self.spec.frames[-1]
+            self._input = (True, items_of(self.load(frame.items), frame.attribute)[frame.index])
+        return self._input[1]
+
+    # -- moving on -----------------------------------------------------------------------
+    def next(self, targets: Sequence[Any], foreach: str | None) -> None:
+        step = self.spec.step
+        if self.transition is not None:
+            raise InvalidFlowError(f"step {step!r} called self.next twice", step=step)
+        chosen = tuple(getattr(t, "__name__", repr(t)) for t in targets)
+        node = self.graph.nodes[step]
+        if chosen != node.targets or foreach != node.foreach:
+            raise InvalidFlowError(
+                f"step {step!r} called self.next({', '.join(chosen)}"
+                f"{f', foreach={foreach!r}' if foreach else ''}) but its code reads "
+                f"self.next({', '.join(node.targets)}"
+                f"{f', foreach={node.foreach!r}' if node.foreach else ''}); a step goes to "
+                "the same steps every time", step=step)
+        self.transition = Transition(chosen, foreach)
+
+    def merge(self, obj: Flow, inputs: Sequence[BranchView], include: Sequence[str] | None,
+              exclude: Sequence[str] | None) -> None:
+        """``merge_artifacts``: see :meth:`archivist.Flow.merge_artifacts`."""
+        if not self.is_join:
+            raise InvalidFlowError(f"merge_artifacts is for joins; {self.spec.step!r} is not "
+                                   "one", step=self.spec.step)
+        if include is not None and exclude is not None:
+            raise InvalidInputError("merge_artifacts takes include= or exclude=, not both")
+        sources = [b._source for b in inputs]
+        present = {k for s in sources for k in s.data
+                   if not k.startswith("_") and k not in self.parameter_names}
+        chosen = set(present)
+        if include is not None:
+            missing = sorted(set(include) - present)
+            if missing:
+                raise InvalidInputError(f"merge_artifacts: {', '.join(missing)} is set in no "
+                                        "branch; branches have: "
+                                        f"{', '.join(sorted(present)) or 'nothing'}")
+            chosen = set(include)
+        chosen -= set(exclude or ())
+        merged: dict[str, Held] = {}
+        conflicts: dict[str, list[str]] = {}
+        for name in sorted(chosen):
+            if name in obj.__dict__:
+                continue  # set in the join: the join's value is kept
+            holders = [(s.label, s.data[name]) for s in sources if name in s.data]
+            if len({h.digest for _, h in holders}) > 1:
+                conflicts[name] = [label for label, _ in holders]
+            else:
+                merged[name] = holders[0][1]
+        if conflicts:
+            name, labels = next(iter(conflicts.items()))
+            rest = list(conflicts)[1:]
+            others = f" (also differ: {', '.join(rest)})" if rest else ""
+            raise MergeConflictError(
+                f"merge_artifacts: attribute {name!r} has different values in branches "
+                f"{', '.join(labels)}{others}; set self.{name} in the join before merging, "
+                f"or pass exclude=[{name!r}]", attribute=name, branches=labels,
+                attributes=sorted(conflicts))
+        for name, held in merged.items():
+            self.available[name] = held
+            self.consumed[held.version_id] = None
+
+
+def items_of(value: Any, attribute: str) -> list[Any]:
+    """The items a foreach over ``value`` fans out to.
+
+    Raises:
+        InvalidInputError: ``value`` is not iterable.
+    """
+    if isinstance(value, list):
+        return value
+    try:
+        return list(value)
+    except TypeError:
+        raise InvalidInputError(f"foreach={attribute!r}: self.{attribute} is a "
+                                f"{type(value).__name__}, not an iterable") from None
+
+
+def run_task(flow_cls: type[Flow], graph: FlowGraph, spec: TaskSpec,
+             catalog: ArtifactCatalog, values: ValueCache | None) -> TaskOutcome:
+    """Run one task and persist its attributes; failures come back in the outcome."""
+    started = time.time()
+    context = TaskContext(spec, graph, catalog, values, list(flow_cls.parameters()))
+    obj = flow_cls.__new__(flow_cls)
+    obj.__dict__[CONTEXT_ATTRIBUTE] = context
+    func = flow_cls.steps()[spec.step]
+    try:
+        func(obj, context.inputs) if context.is_join else func(obj)
+        node = graph.nodes[spec.step]
+        if context.transition is None and node.kind != "end":
+            raise InvalidFlowError(f"step {spec.step!r} ended without calling self.next(...)",
+                                   step=spec.step)
+        data, produced = _persist(obj, context)
+        count = None
+        if node.foreach is not None:
+            count = len(items_of(getattr(obj, node.foreach), node.foreach))
+            if count == 0:
+                raise InvalidInputError(f"step {spec.step!r}: foreach={node.foreach!r} over an "
+                                        "empty sequence; a foreach needs at least one item")
+    except Exception as exc:
+        return TaskOutcome(consumed=list(context.consumed), pid=os.getpid(),
+                           started_at=started, ended_at=time.time(),
+                           error=f"{type(exc).__name__}: {exc}",
+                           traceback="".join(traceback.format_exception(exc)), exception=exc)
+    return TaskOutcome(data=data, produced=produced, consumed=list(context.consumed),
+                       transition=context.transition, foreach_count=count, pid=os.getpid(),
+                       started_at=started, ended_at=time.time())
+
+
+def _persist(obj: Flow, context: TaskContext) -> tuple[dict[str, Held], list[str]]:
+    spec = context.spec
+    state = dict(context.available)
+    changed: dict[str, Any] = {}
+    if spec.step == "start":
+        changed.update(spec.parameters)
+    for name, value in obj.__dict__.items():
+        if name.startswith("_"):
+            continue
+        held = state.get(name)
+        if held is not None:
+            if name in context.loaded and context.loaded[name] is value \
+                    and isinstance(value, IMMUTABLE):
+                continue  # read, and cannot have changed
+            if _digest(context.catalog, value) == held.digest:
+                continue  # carried: the same content as the version it came from
+        changed[name] = value
+    if not changed:
+        return state, []
+    parents = list(context.consumed)[:names.MAX_PARENTS]
+    ids: dict[str, str] = {}
+    with warnings.catch_warnings():
+        # A value equal to an earlier version's is expected in a flow (the bytes are
+        # stored once); the duplicate warning is for hand registrations.
+        warnings.simplefilter("ignore", DuplicateArtifactWarning)
+        with context.catalog.batch():
+            for name, value in changed.items():
+                ids[name] = _register(context, name, value, parents)
+    found = {a.id: a for a in context.catalog.backend.get_versions_by_id(list(ids.values()))}
+    for name, version_id in ids.items():
+        state[name] = Held(version_id, found[version_id].digest)
+        if context.values is not None:
+            context.values.put(version_id, changed[name])
+    return state, list(ids.values())
+
+
+def _register(context: TaskContext, name: str, value: Any, parents: list[str]) -> str:
+    spec = context.spec
+    artifact = f"{spec.flow}.{name}"
+    try:
+        names.check_name(artifact)
+    except InvalidNameError as exc:
+        raise InvalidNameError(f"attribute self.{name} of step {spec.step!r} cannot be stored "
+                               f"as {artifact!r}: {exc}; rename it, or make it private "
+                               f"(self._{name})") from None
+    try:
+        return context.catalog.register(
+            artifact, data=value, parent_ids=parents, source_step=spec.step,
+            source_run_id=spec.run_id, source_pipeline=spec.flow,
+            code_version=spec.code_version)
+    except ArchivistError as exc:
+        exc.message = f"cannot store self.{name} of step {spec.step!r}: {exc.message}"
+        exc.args = (exc.message,)
+        raise
+
+
+def _digest(catalog: ArtifactCatalog, value: Any) -> str | None:
+    """The digest ``register(data=value)`` would record, without registering."""
+    with tempfile.TemporaryDirectory(prefix="archivist-flow-") as folder:
+        target = Path(folder) / "object"
+        catalog.materializers.save(value, target)
+        return hash_file(target)[0]

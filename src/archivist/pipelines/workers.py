@@ -1,0 +1,190 @@
+"""Worker processes for a flow's branches and foreach tasks.
+
+Workers are started with the ``spawn`` method (no state forked from the parent: no open
+database connections, no threads), so each opens its own catalog from the same
+location (:class:`CatalogLocation`) and imports the flow class again
+(:class:`FlowLocator`): by module name, or by file path for a flow file that
+``archivist flow run flow.py`` imported by path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import multiprocessing
+import os
+import pickle
+import sys
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from archivist.errors import InvalidFlowError, InvalidInputError
+from archivist.pipelines.flowstate import TaskOutcome, TaskSpec
+from archivist.pipelines.flowtask import run_task
+
+if TYPE_CHECKING:
+    from archivist.catalog import ArtifactCatalog
+    from archivist.pipelines.flow import Flow
+
+#: Module names given to flow files imported by path (``archivist flow run flow.py``).
+FILE_MODULE_PREFIX = "archivist_flowfile_"
+
+
+@dataclass(frozen=True)
+class CatalogLocation:
+    """Enough to open the same catalog in another process.
+
+    ``backend=None`` means the default resolution (ARCHIVIST_HOME, the config file, …),
+    which a spawned worker inherits with the environment and working directory.
+    """
+
+    backend: str | None
+    blobs: str | None
+    project: str
+
+    @classmethod
+    def of(cls, catalog: ArtifactCatalog, given: object) -> CatalogLocation:
+        """Where ``catalog`` (opened from ``given``) lives.
+
+        Raises:
+            InvalidInputError: a catalog over a backend object that cannot be reopened
+                by location; pass ``catalog=`` as a folder or URL instead.
+        """
+        if given is None:
+            return cls(None, None, catalog.project)
+        url = getattr(catalog.backend, "url", None)
+        blobs = getattr(catalog.blobs, "url", None)
+        if isinstance(url, str) and isinstance(blobs, str):
+            return cls(url, blobs, catalog.project)
+        if isinstance(given, str | os.PathLike):
+            return cls(os.fspath(given), None, catalog.project)
+        raise InvalidInputError(
+            f"worker processes cannot reopen {catalog!r} ({type(catalog.backend).__name__}); "
+            "pass catalog= as a folder or database URL, or run with max_workers=1")
+
+    def open(self) -> ArtifactCatalog:
+        from archivist.catalog import ArtifactCatalog
+
+        return ArtifactCatalog(self.backend, self.project, blobs=self.blobs)
+
+
+@dataclass(frozen=True)
+class FlowLocator:
+    """Where a flow class is defined: module and qualified name, and its file."""
+
+    module: str
+    qualname: str
+    file: str | None
+
+    @classmethod
+    def of(cls, flow_cls: type[Flow]) -> FlowLocator:
+        """Raises:
+            InvalidFlowError: the class is local to a function (workers cannot import it).
+        """
+        if "<locals>" in flow_cls.__qualname__:
+            raise InvalidFlowError(
+                f"{flow_cls.__name__} is defined inside a function, so worker processes "
+                "cannot import it; define it at module level or run with max_workers=1",
+                step="")
+        module = sys.modules.get(flow_cls.__module__)
+        file = getattr(module, "__file__", None)
+        return cls(flow_cls.__module__, flow_cls.__qualname__, file)
+
+    def load(self) -> type[Flow]:
+        """Import the module (by name, else from its file) and return the class.
+
+        Raises:
+            InvalidFlowError: the module or class cannot be found.
+        """
+        module = sys.modules.get(self.module)
+        if module is None and not self.module.startswith(FILE_MODULE_PREFIX) \
+                and self.module != "__main__":
+            try:
+                module = importlib.import_module(self.module)
+            except ImportError:
+                module = None
+        if module is None and self.file is not None:
+            module = import_file(Path(self.file), self.module)
+        if module is None:
+            raise InvalidFlowError(f"cannot import the flow module {self.module!r} in a "
+                                   "worker process", step="")
+        found: Any = module
+        for part in self.qualname.split("."):
+            found = getattr(found, part, None)
+        if found is None:
+            raise InvalidFlowError(f"module {self.module!r} has no flow {self.qualname!r}",
+                                   step="")
+        flow: type[Flow] = found
+        return flow
+
+
+def import_file(path: Path, module_name: str | None = None) -> Any:
+    """Import a Python file by path, as ``module_name`` (default: derived from the path).
+
+    Raises:
+        InvalidInputError: the file does not exist or is not Python.
+    """
+    resolved = path.resolve()
+    if not resolved.is_file():
+        raise InvalidInputError(f"flow file {path} does not exist")
+    stem = "".join(c if c.isalnum() else "_" for c in resolved.stem)
+    tag = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
+    name = module_name or f"{FILE_MODULE_PREFIX}{stem}_{tag}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, resolved)
+    if spec is None or spec.loader is None:
+        raise InvalidInputError(f"{path} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # before exec: dataclasses and pickle look it up
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+class _WorkerState:
+    """The catalog and flow classes of one worker process (set by its initializer)."""
+
+    catalog: ArtifactCatalog | None = None
+    flows: dict[FlowLocator, type[Flow]] = {}
+
+
+def _init_worker(location: CatalogLocation) -> None:
+    _WorkerState.catalog = location.open()
+
+
+def _run_in_worker(locator: FlowLocator, spec: TaskSpec) -> TaskOutcome:
+    flow_cls = _WorkerState.flows.get(locator)
+    if flow_cls is None:
+        flow_cls = _WorkerState.flows[locator] = locator.load()
+    assert _WorkerState.catalog is not None, "worker started without its initializer"
+    outcome = run_task(flow_cls, flow_cls.graph(), spec, _WorkerState.catalog, None)
+    if outcome.exception is not None:
+        try:
+            pickle.dumps(outcome.exception)
+        except Exception:  # an exception that cannot travel: its text and traceback do
+            outcome = replace(outcome, exception=None)
+    return outcome
+
+
+class WorkerPool:
+    """A pool of ``max_workers`` spawned processes running tasks of one flow."""
+
+    def __init__(self, flow_cls: type[Flow], location: CatalogLocation,
+                 max_workers: int) -> None:
+        self.locator = FlowLocator.of(flow_cls)
+        self._pool = ProcessPoolExecutor(
+            max_workers=max_workers, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker, initargs=(location,))
+
+    def submit(self, spec: TaskSpec) -> Future[TaskOutcome]:
+        return self._pool.submit(_run_in_worker, self.locator, spec)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

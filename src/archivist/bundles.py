@@ -118,8 +118,8 @@ def import_bundle(catalog: ArtifactCatalog, src: str | os.PathLike[str], *,
                   project: str | None = None) -> CopyReport:
     """Import a bundle into ``catalog``: lossless and idempotent (see :mod:`copying`).
 
-    Versions keep their ids and numbers (and projects, unless ``project`` is given); a
-    version whose id is already there is skipped; an edge to a parent in neither the
+    Versions keep their ids and numbers and land in ``project`` (default: the catalog's);
+    a version whose id is already there is skipped; an edge to a parent in neither the
     bundle nor the catalog is dropped and reported in ``missing_parents``.
 
     Raises:
@@ -132,7 +132,7 @@ def import_bundle(catalog: ArtifactCatalog, src: str | os.PathLike[str], *,
     """
     with Bundle(Path(src)) as bundle:
         return Copier(catalog.backend, catalog.blobs, user=catalog.user).copy(
-            bundle, project=project)
+            bundle, project=catalog.project if project is None else project)
 
 
 class Bundle:

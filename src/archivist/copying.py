@@ -113,8 +113,8 @@ class Copier:
     """Writes what a :class:`Source` holds into a catalog's backend and blob store.
 
     Obtain one with ``Copier(catalog.backend, catalog.blobs, user=catalog.user)``; call
-    :meth:`copy`. ``project`` moves every record into that project (``None`` keeps each
-    record's own).
+    :meth:`copy` with the project to write into (the target catalog's, whose blob store
+    ``blobs`` is: on a server, blobs and rows must belong to the same project).
     """
 
     def __init__(self, backend: Backend, blobs: Blobs, *, user: str | None = None) -> None:
@@ -122,7 +122,7 @@ class Copier:
         self.blobs = blobs
         self.user = user
 
-    def copy(self, source: Source, *, project: str | None = None) -> CopyReport:
+    def copy(self, source: Source, *, project: str) -> CopyReport:
         """Copy everything the target lacks; see the module docstring for the order.
 
         Raises:
@@ -131,14 +131,14 @@ class Copier:
             IntegrityError: a blob is missing or corrupt; nothing is written.
             InvalidInputError: the source holds one id, number or alias twice.
         """
-        records = list(source.versions())
-        if project is not None:
-            scope = names.check_name(project, "project")
-            records = [replace(r, project=scope) for r in records]
+        scope = names.check_name(project, "project")
+        records = [r if r.project == scope else replace(r, project=scope)
+                   for r in source.versions()]
         _check_unique(records)
         plan = self._plan(records)
         source.check_blobs(plan.blobs)
-        runs = [_retarget(run, project) for run in source.runs()]
+        runs = [run if run.project == scope else replace(run, project=scope)
+                for run in source.runs()]
         token = f"copy-{secrets.token_hex(8)}"
         needed = list(dict.fromkeys(d for r in plan.new for d in r.blob_digests))
         copied_bytes = 0
@@ -327,10 +327,6 @@ def _json(value: Any) -> str:
 def _missing(wanted: Iterable[str], have: Iterable[str]) -> list[str]:
     held = set(have)
     return [v for v in dict.fromkeys(wanted) if v not in held]
-
-
-def _retarget(run: RunRecord, project: str | None) -> RunRecord:
-    return run if project is None else replace(run, project=project)
 
 
 def _epoch(value: datetime | None) -> float | None:

@@ -33,7 +33,8 @@ def push(source: ArtifactCatalog, target: ArtifactCatalog, query: Selection = No
         ancestors: also copy every live version the chosen ones derive from, so lineage
             arrives whole (edges to parents the target lacks are otherwise dropped and
             reported in ``missing_parents``).
-        project: write into this project instead of each version's own.
+        project: the target project (default: the target catalog's, whose blob store
+            receives the bytes).
 
     Raises:
         ConflictError: the target holds another version under a copied id or number, or
@@ -43,5 +44,5 @@ def push(source: ArtifactCatalog, target: ArtifactCatalog, query: Selection = No
         PermissionDeniedError: the target refuses the writes (e.g. a read-only API key).
     """
     chosen = CatalogSource(source, select(source, query), ancestors=ancestors)
-    return Copier(target.backend, target.blobs, user=target.user).copy(chosen,
-                                                                       project=project)
+    return Copier(target.backend, target.blobs, user=target.user).copy(
+        chosen, project=target.project if project is None else project)

@@ -1,0 +1,152 @@
+"""Commands that move versions between catalogs: ``export``, ``import``, ``push``."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from archivist.bundles import ExportReport
+from archivist.catalog import ArtifactCatalog
+from archivist.cli import output
+from archivist.cli.options import JsonFlag
+from archivist.cli.session import open_catalog, session_of
+from archivist.copying import CopyReport
+from archivist.transfer import push as push_versions
+
+QueryArg = Annotated[str | None, typer.Argument(
+    metavar="QUERY", show_default=False,
+    help="Which versions, in the search language (e.g. 'type:Model alias:production'); "
+         "default: every live version of the project.",
+)]
+
+
+def export(
+    ctx: typer.Context,
+    dest: Annotated[Path, typer.Option(
+        "--output", "-o", metavar="BUNDLE", show_default=False,
+        help="The new bundle: a folder, or a .tar file when the name ends in .tar. "
+             "It must not exist (an empty folder is fine).",
+    )],
+    query: QueryArg = None,
+    ref: Annotated[list[str] | None, typer.Option(
+        "--ref", metavar="REF", show_default=False,
+        help="Export this version (id, NAME, NAME:3, NAME@ALIAS) instead of a query. "
+             "Repeatable.",
+    )] = None,
+    ancestors: Annotated[bool, typer.Option(
+        "--with-ancestors", help="Also export every live version the chosen ones derive from.",
+    )] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write versions, their runs and their bytes to a bundle another catalog can import.
+
+    The bundle keeps ids, version numbers, digests, metadata, tags, aliases, partitions,
+    lineage edges (also to versions left out) and runs. Deleted versions are not exported.
+    """
+    if ref and query:
+        raise typer.BadParameter("give a QUERY or --ref, not both")
+    with open_catalog(ctx) as catalog:
+        report = catalog.export(list(ref) if ref else query, dest, ancestors=ancestors)
+    if as_json:
+        output.print_json(report.to_dict())
+        return
+    output.success(_exported(report))
+    if report.external_parents:
+        output.note(f"{len(report.external_parents)} lineage edge(s) lead to versions not in "
+                    "the bundle; they are kept on import where the target has the parent "
+                    "(--with-ancestors takes the parents along)")
+
+
+def import_(
+    ctx: typer.Context,
+    bundle: Annotated[Path, typer.Argument(
+        metavar="BUNDLE", show_default=False, help="A bundle folder or .tar file.",
+    )],
+    as_json: JsonFlag = False,
+) -> None:
+    """Import a bundle made by 'archivist export' into this catalog's project.
+
+    Ids and version numbers are kept; versions already here are skipped, so importing
+    twice changes nothing. A damaged or hostile bundle is refused and nothing is written.
+    """
+    with open_catalog(ctx) as catalog:
+        report = catalog.import_bundle(bundle)
+    _print_copy(report, "imported", as_json)
+
+
+def push(
+    ctx: typer.Context,
+    to: Annotated[str, typer.Option(
+        "--to", metavar="URL", show_default=False,
+        help="The target catalog: a server (https://host:8765), a catalog folder, or a "
+             "database URL (with --to-blobs).",
+    )],
+    query: QueryArg = None,
+    api_key: Annotated[str | None, typer.Option(
+        "--api-key", metavar="KEY", show_default=False, envvar="ARCHIVIST_CATALOG_API_KEY",
+        help="API key for a server target (default: ARCHIVIST_CATALOG_API_KEY).",
+    )] = None,
+    to_blobs: Annotated[str | None, typer.Option(
+        "--to-blobs", metavar="URL", show_default=False,
+        help="Blob store of a database target (s3://bucket/prefix, a folder…).",
+    )] = None,
+    to_project: Annotated[str | None, typer.Option(
+        "--to-project", metavar="P", show_default=False,
+        help="Project in the target (default: the same as --project).",
+    )] = None,
+    no_ancestors: Annotated[bool, typer.Option(
+        "--no-ancestors", help="Copy only the chosen versions, not the versions they derive "
+                               "from (edges to parents the target lacks are dropped).",
+    )] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Copy versions, with their lineage, tags, aliases, runs and bytes, to another catalog.
+
+    Blobs the target already has are not sent again; ids and version numbers are kept;
+    pushing twice copies nothing.
+    """
+    with open_catalog(ctx) as catalog, _target(ctx, to, api_key, to_blobs, to_project) as team:
+        report = push_versions(catalog, team, query, ancestors=not no_ancestors)
+    _print_copy(report, "pushed", as_json)
+
+
+@contextlib.contextmanager
+def _target(ctx: typer.Context, to: str, api_key: str | None, blobs: str | None,
+            project: str | None) -> Iterator[ArtifactCatalog]:
+    scope = project or session_of(ctx).project
+    backend: Any = to
+    if to.lower().startswith(("http://", "https://")):
+        from archivist.backends.remote.backend import RemoteCatalogBackend
+
+        backend = RemoteCatalogBackend(to, api_key)
+    with ArtifactCatalog(backend, project=scope, blobs=blobs) as catalog:
+        yield catalog
+
+
+def _exported(report: ExportReport) -> str:
+    return (f"exported {len(report.versions)} version(s), {len(report.runs)} run(s) and "
+            f"{report.blobs} blob(s) ({output.human_size(report.bytes)}) to {report.dest}")
+
+
+def _print_copy(report: CopyReport, verb: str, as_json: bool) -> None:
+    if as_json:
+        output.print_json(report.to_dict())
+    else:
+        output.success(
+            f"{verb} {len(report.copied)} version(s) ({len(report.skipped)} already there, "
+            f"{len(report.updated)} with tags or aliases updated), {len(report.runs_copied)} "
+            f"run(s), {report.blobs_copied} blob(s) ({output.human_size(report.bytes_copied)};"
+            f" {report.blobs_present} already there)")
+    if report.missing_parents:
+        output.note(f"{len(report.missing_parents)} lineage edge(s) dropped: their parents "
+                    "are in neither the source nor the target")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)
+    app.command("import")(import_)
+    app.command("push")(push)

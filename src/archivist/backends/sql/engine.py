@@ -5,6 +5,13 @@ process crash; on power loss the last few may roll back, never corrupt) and ever
 transaction starts with ``BEGIN IMMEDIATE``: a deferred transaction that upgrades to a
 write lock gets ``SQLITE_BUSY`` at once, ignoring ``busy_timeout`` — the classic cause of
 "database is locked" under parallel writers (reliability.md, takeaway 8).
+
+PostgreSQL needs no such mode: the version counter row is locked by the upsert that bumps
+it (``INSERT … ON CONFLICT DO UPDATE`` holds the row lock until commit, as ``SELECT … FOR
+UPDATE`` would), so concurrent registrations of one name queue on that row and number
+gap-free. Its errors are translated by SQLSTATE: a deadlock, serialization failure or
+lock timeout means "busy, retry" (``ConflictError``), a constraint violation a conflict,
+a lost connection a ``StorageError`` naming the server.
 """
 
 from __future__ import annotations
@@ -22,14 +29,25 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from archivist.errors import ConflictError, StorageError
+from archivist.errors import ArchivistError, ConflictError, MissingDependencyError, StorageError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _WRITE = "archivist_write"
+#: SQLSTATEs after which the same transaction, retried, can succeed.
+_PG_BUSY = {"40001": "serialization failure", "40P01": "deadlock",
+            "55P03": "lock not available"}
 
 
 def create_engine(url: str, *, busy_timeout: float = 10.0) -> sa.Engine:
-    """An engine for ``url`` with the pragmas and transaction mode archivist relies on."""
+    """An engine for ``url`` with the pragmas and transaction mode archivist relies on.
+
+    ``postgresql://`` without a driver means psycopg (3), the driver the ``postgres``
+    extra installs (SQLAlchemy's default would be psycopg2).
+
+    Raises:
+        MissingDependencyError: the database driver is not installed.
+        InvalidInputError: ``url`` is not a database URL SQLAlchemy can parse.
+    """
     if url.startswith("sqlite"):
         engine = sa.create_engine(
             url, connect_args={"timeout": busy_timeout, "check_same_thread": False},
@@ -37,7 +55,15 @@ def create_engine(url: str, *, busy_timeout: float = 10.0) -> sa.Engine:
         )
         _configure_sqlite(engine, busy_timeout)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=16)
+    parsed = sa.make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=8, max_overflow=16)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"the database driver for {parsed.drivername} is not installed ({exc}); "
+            "pip install 'archivist[postgres]'") from exc
 
 
 def _configure_sqlite(engine: sa.Engine, busy_timeout: float) -> None:
@@ -86,15 +112,39 @@ def translate_errors() -> Iterator[None]:
     """Turn driver errors into typed archivist errors (never a bare SQL traceback)."""
     try:
         yield
-    except sa.exc.OperationalError as exc:
+    except sa.exc.DBAPIError as exc:
+        if type(exc.orig).__module__.startswith("psycopg"):
+            raise _postgres_error(exc) from exc
+        raise _sqlite_error(exc) from exc
+
+
+def _sqlite_error(exc: sa.exc.DBAPIError) -> ArchivistError:
+    if isinstance(exc, sa.exc.OperationalError):
         text = str(exc.orig).lower()
         if "locked" in text or "busy" in text or "could not obtain lock" in text:
-            raise ConflictError("the catalog is busy (locked by another writer); retry") from exc
-        raise StorageError(f"catalog database error: {exc.orig}") from exc
-    except sa.exc.IntegrityError as exc:
-        raise ConflictError(f"the change conflicts with the catalog's state: {exc.orig}") from exc
-    except sa.exc.DBAPIError as exc:
-        raise StorageError(f"catalog database error: {exc.orig}") from exc
+            return ConflictError("the catalog is busy (locked by another writer); retry")
+    if isinstance(exc, sa.exc.IntegrityError):
+        return ConflictError(f"the change conflicts with the catalog's state: {exc.orig}")
+    return StorageError(f"catalog database error: {exc.orig}")
+
+
+def _postgres_error(exc: sa.exc.DBAPIError) -> ArchivistError:
+    state = str(getattr(exc.orig, "sqlstate", None) or "")
+    lines = str(exc.orig).strip().splitlines()
+    detail = lines[0] if lines else type(exc.orig).__name__
+    if not state and isinstance(exc, sa.exc.OperationalError):  # no server answered
+        return StorageError(f"cannot reach the catalog database ({detail}); check that "
+                            "PostgreSQL is up and the URL is right, then retry")
+    if state in _PG_BUSY:
+        return ConflictError(f"the catalog is busy ({_PG_BUSY[state]}: {detail}); retry",
+                             sqlstate=state)
+    if state.startswith("23"):  # integrity constraint violation
+        return ConflictError(f"the change conflicts with the catalog's state: {detail}",
+                             sqlstate=state)
+    if state.startswith(("08", "57P")):  # connection exception, server shutting down
+        return StorageError(f"lost the connection to the catalog database ({detail}); "
+                            "check that PostgreSQL is up, then retry", sqlstate=state)
+    return StorageError(f"catalog database error ({state}): {detail}", sqlstate=state)
 
 
 def enable_wal(database: str, lock_path: str) -> None:

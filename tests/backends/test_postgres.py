@@ -1,0 +1,79 @@
+"""PostgreSQL specifics of the SQL backend: URLs, error translation, row locks.
+
+Everything else about PostgreSQL runs in the contract suite (tests/contract); these are
+the behaviours that only a PostgreSQL server shows.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from archivist import ArtifactCatalog, ConflictError, StorageError
+from archivist.backends.sql.backend import SqlBackend
+from archivist.backends.sql.engine import translate_errors
+from tests.fixtures.services import free_port
+
+
+def test_a_url_without_driver_uses_psycopg(postgres_url: str, tmp_path: Path) -> None:
+    plain = postgres_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with ArtifactCatalog(plain, blobs=str(tmp_path / "blobs")) as catalog:
+        assert catalog.backend.engine.dialect.driver == "psycopg"  # type: ignore[attr-defined]
+        assert catalog.get(catalog.register("a", data=b"a")).version == 1
+
+
+def test_an_unreachable_server_is_a_storage_error(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing"
+    with pytest.raises(StorageError, match="cannot reach the catalog database"):
+        ArtifactCatalog(url, blobs=str(tmp_path / "blobs"))
+
+
+def test_a_constraint_violation_is_a_conflict(postgres_url: str) -> None:
+    backend = SqlBackend(postgres_url)
+    try:
+        row = {"project": "p", "name": "a", "name_folded": "a", "last_version": 1}
+        with (pytest.raises(ConflictError, match="conflicts with the catalog's state") as info,
+              translate_errors(), backend.engine.begin() as conn):
+            conn.execute(sa.text("INSERT INTO artifacts (project, name, name_folded, "
+                                     "last_version) VALUES (:project, :name, :name_folded, "
+                                     ":last_version)"), [row, row])
+        assert info.value.details["sqlstate"] == "23505"
+    finally:
+        backend.close()
+
+
+def test_a_lock_timeout_is_busy_retry(postgres_url: str, tmp_path: Path) -> None:
+    """A writer that cannot get the name's counter row in time is told to retry; once the
+    lock holder is gone, the retry numbers on without a gap."""
+    url = postgres_url + "?options=-c%20lock_timeout%3D300"
+    with ArtifactCatalog(url, blobs=str(tmp_path / "blobs")) as catalog:
+        catalog.register("model", data=b"v1")
+        holder = sa.create_engine(postgres_url)
+        locked, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with holder.begin() as conn:
+                conn.execute(sa.text("SELECT last_version FROM artifacts WHERE name = 'model' "
+                                     "FOR UPDATE"))
+                locked.set()
+                release.wait(30)
+
+        thread = threading.Thread(target=hold)
+        thread.start()
+        try:
+            assert locked.wait(30)
+            started = time.monotonic()
+            with pytest.raises(ConflictError, match=r"busy .*; retry") as info:
+                catalog.register("model", data=b"v2")
+            assert time.monotonic() - started < 5
+            assert info.value.details["sqlstate"] == "55P03"
+        finally:
+            release.set()
+            thread.join()
+            holder.dispose()
+        assert catalog.get(catalog.register("model", data=b"v2")).version == 2
+        assert [a.version for a in catalog.versions("model")] == [1, 2]

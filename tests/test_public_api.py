@@ -19,3 +19,13 @@ def test_every_error_is_an_archivist_error_with_code_and_status() -> None:
         assert cls.code and 400 <= cls.status < 600
     assert issubclass(archivist.ArtifactNotFoundError, KeyError)
     assert issubclass(archivist.InvalidNameError, ValueError)
+
+
+def test_a_server_url_opens_the_public_remote_backend() -> None:
+    assert "RemoteCatalogBackend" in archivist.__all__
+    catalog = archivist.ArtifactCatalog("http://127.0.0.1:9", project="team")
+    try:
+        assert isinstance(catalog.backend, archivist.RemoteCatalogBackend)
+        assert catalog.home is None and catalog.project == "team"
+    finally:
+        catalog.close()

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from archivist.backends.remote.backend import RemoteCatalogBackend
+from archivist.backends.remote.backend import RemoteCatalogBackend
 from archivist.catalog import ArtifactCatalog
 from archivist.errors import (
     ArchivistError,
@@ -54,6 +55,7 @@ __all__ = [
     "Parameter",
     "PermissionDeniedError",
     "PickleNotAllowedError",
+    "RemoteCatalogBackend",
     "RemoteCatalogBackend",
     "Run",
     "RunRecord",

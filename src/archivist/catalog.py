@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeAlias, overload
 
-from archivist import maintenance, names
+from archivist import names
 from archivist.backends import open_backend
 from archivist.backends.base import Backend, ListFilter
 from archivist.config import resolve
@@ -56,10 +56,13 @@ class ArtifactCatalog:
     ``ArtifactCatalog()`` opens the local catalog in ``$ARCHIVIST_HOME`` or ``./.archivist``
     (created on first use: ``catalog.db`` and ``blobs/``). ``ArtifactCatalog("path/dir")``
     opens one elsewhere; ``ArtifactCatalog("postgresql://…", blobs="s3://bucket/prefix")``
-    points the same API at a shared database and bucket.
+    points the same API at a shared database and bucket, and
+    ``ArtifactCatalog("https://catalog.example.com")`` at a catalog server (API key from
+    ``ARCHIVIST_CATALOG_API_KEY``, or pass a ``RemoteCatalogBackend(url, api_key)``).
 
     Args:
-        backend: a folder, a database URL, or a ``Backend`` object; ``None`` resolves
+        backend: a folder, a database URL, a server URL, or a ``Backend`` object
+            (``RemoteCatalogBackend`` included); ``None`` resolves
             from the environment and config file (see :mod:`archivist.config`).
         project: the namespace every call uses unless given per call (``default``).
         blobs: fsspec URL or folder for the blob store (default: ``<home>/blobs``).
@@ -74,10 +77,12 @@ class ArtifactCatalog:
         target = resolve()
         chosen = project if project is not None else (target.project or "default")
         self.project = names.check_name(chosen, "project")
-        opened = open_backend(backend, target, blobs=blobs, busy_timeout=busy_timeout)
+        opened = open_backend(backend, target, blobs=blobs, busy_timeout=busy_timeout,
+                              project=self.project)
         self.backend: Backend = opened.backend
         self.blobs: Blobs = opened.blobs
         self.home: Path | None = opened.home
+        self._maintenance = opened.maintenance
         self.user = user or _login()
         self.materializers = materializers or default_registry()
         cache = HashCache(self.home / "hashcache.db") if self.home else NullHashCache()
@@ -361,7 +366,7 @@ class ArtifactCatalog:
     # -- maintenance -------------------------------------------------------------------
     def verify(self) -> VerifyReport:
         """Rehash every blob a version refers to, list the rest, re-check references."""
-        return maintenance.verify(self.backend, self.blobs)
+        return self._maintenance.verify()
 
     def gc(self, dry_run: bool = True, grace: str | float = "1d") -> GcReport:
         """Free blobs no live version refers to (dry run by default).
@@ -369,8 +374,8 @@ class ArtifactCatalog:
         Never removes a blob younger than ``grace`` (``"1d"``, ``"2h"``, seconds) nor one
         an in-flight registration holds.
         """
-        return maintenance.gc(self.backend, self.blobs, dry_run=dry_run,
-                              grace=parse_duration(grace), scratch=self._ingest.scratch)
+        return self._maintenance.gc(dry_run=dry_run, grace=parse_duration(grace),
+                                    scratch=self._ingest.scratch)
 
     # -- runs (docs/pipelines.md) -----------------------------------------------------
     def runs(self, pipeline: str | None = None, status: str | None = None, limit: int = 100,

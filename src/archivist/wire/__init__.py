@@ -17,6 +17,8 @@ backend does the reverse, so the two can never disagree on a shape (STYLE P17):
 ``ListFilter``          query parameters: :func:`filter_to_params` / :func:`filter_from_params`
 a page position         ``limit`` + opaque ``cursor``: :func:`page_to_params` /
                         :func:`page_from_params`, :func:`encode_cursor`, :func:`next_cursor`
+reports                 ``VerifyReport``/``GcReport.to_dict()``: :func:`verify_report_from_dict`,
+                        :func:`gc_report_from_dict`
 an error                ``{"error": {"type","code","message","details"}}``:
                         :func:`error_to_dict` / :func:`error_from_dict`
 ======================  =====================================================================
@@ -48,6 +50,7 @@ from archivist.wire.records import (
     artifact_from_dict,
     artifact_to_dict,
     artifacts_from_list,
+    gc_report_from_dict,
     history_entry_from_dict,
     history_entry_to_dict,
     lineage_from_dict,
@@ -59,6 +62,7 @@ from archivist.wire.records import (
     parse_timestamp,
     run_from_dict,
     task_from_dict,
+    verify_report_from_dict,
 )
 
 __all__ = [
@@ -75,6 +79,7 @@ __all__ = [
     "error_to_dict",
     "filter_from_params",
     "filter_to_params",
+    "gc_report_from_dict",
     "history_entry_from_dict",
     "history_entry_to_dict",
     "lineage_from_dict",
@@ -89,4 +94,5 @@ __all__ = [
     "parse_timestamp",
     "run_from_dict",
     "task_from_dict",
+    "verify_report_from_dict",
 ]

@@ -8,7 +8,7 @@ from typing import Any
 
 from archivist.backends.base import LineageRows, NewRun, NewVersion
 from archivist.errors import InvalidInputError
-from archivist.model import Artifact, HistoryEntry, RunRecord, TaskRecord
+from archivist.model import Artifact, GcReport, HistoryEntry, RunRecord, TaskRecord, VerifyReport
 from archivist.wire._shape import (
     as_list,
     as_object,
@@ -217,3 +217,34 @@ def task_from_dict(data: object) -> TaskRecord:
         return TaskRecord.from_dict(as_object(data, "task"))
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidInputError(f"malformed task record: {exc!r}") from None
+
+
+# -- maintenance reports --------------------------------------------------------------------
+_VERIFY_LISTS = ("corrupt", "missing", "suspicious", "changed_references", "unreferenced",
+                 "stale_temp")
+
+
+def verify_report_from_dict(data: object) -> VerifyReport:
+    """Rebuild a :class:`VerifyReport` from its ``to_dict`` form (``ok`` is derived).
+
+    Raises:
+        InvalidInputError: a missing or mistyped field.
+    """
+    record = as_object(data, "verify report")
+    require(record, ("checked",), "verify report")
+    lists = {key: get_str_list(record, key) for key in _VERIFY_LISTS}
+    return VerifyReport(checked=get_int(record, "checked"), **lists)
+
+
+def gc_report_from_dict(data: object) -> GcReport:
+    """Rebuild a :class:`GcReport` from its ``to_dict`` form.
+
+    Raises:
+        InvalidInputError: a missing or mistyped field.
+    """
+    record = as_object(data, "gc report")
+    require(record, ("dry_run",), "gc report")
+    return GcReport(dry_run=get_bool(record, "dry_run"), freed=get_str_list(record, "freed"),
+                    freed_bytes=opt_int(record, "freed_bytes") or 0,
+                    kept=get_str_dict(record, "kept"),
+                    temp_removed=get_str_list(record, "temp_removed"))

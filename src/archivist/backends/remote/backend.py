@@ -1,0 +1,285 @@
+"""``RemoteCatalogBackend``: the :class:`~archivist.backends.base.Backend` contract over a
+catalog server's REST API (docs/server.md has the routes).
+
+Each method is one request (a list longer than a page is several); the records travel
+in the forms of :mod:`archivist.wire`, and the server's typed errors come back as the
+same classes. The project is in every route: a call for project ``other`` goes to
+``/api/v1/projects/other/…`` whatever project the catalog opened.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from archivist.backends.base import LineageRows, ListFilter, NewRun, NewVersion
+from archivist.backends.remote.blobs import RemoteBlobs
+from archivist.backends.remote.cache import BlobCache, cache_from_env
+from archivist.backends.remote.transport import API, Transport, segment
+from archivist.errors import InvalidInputError, StorageError
+from archivist.model import Artifact, GcReport, HistoryEntry, RunRecord, TaskRecord, VerifyReport
+from archivist.query.ast import Query
+from archivist.refs import Ref
+from archivist.wire import (
+    artifact_from_dict,
+    artifacts_from_list,
+    filter_to_params,
+    gc_report_from_dict,
+    history_entry_from_dict,
+    lineage_from_dict,
+    new_run_to_dict,
+    new_version_to_dict,
+    run_from_dict,
+    task_from_dict,
+    verify_report_from_dict,
+)
+
+LOOKUP_BATCH = 1000  # ids per POST /versions/lookup
+
+
+class RemoteCatalogBackend:
+    """The metadata of a catalog server, used exactly like a local backend.
+
+    Obtain it from a URL, or let the catalog do it::
+
+        backend = RemoteCatalogBackend("https://catalog.example.com", api_key="ak_…")
+        catalog = ArtifactCatalog(backend)                     # or
+        catalog = ArtifactCatalog("https://catalog.example.com")  # key from the env
+
+    Args:
+        url: the server (``http(s)://host[:port]``).
+        api_key: sent as ``Authorization: Bearer …``; ``None`` for a server run with
+            ``--insecure-single-user``.
+        client: an ``httpx.Client`` to send through (tests: ``TestClient(app)``).
+        project: the project of calls that name none (leases); default ``"default"``.
+        cache: the download cache of :meth:`blobs_for` stores (default: from
+            ``ARCHIVIST_CACHE_DIR`` / ``ARCHIVIST_CACHE_SIZE``).
+        timeout, retries: see :class:`~archivist.backends.remote.transport.Transport`.
+
+    Raises:
+        InvalidInputError: ``url`` is not an http(s) URL, or the cache settings are bad.
+    """
+
+    def __init__(self, url: str, api_key: str | None = None, *,
+                 client: httpx.Client | None = None, project: str = "default",
+                 cache: BlobCache | None = None, timeout: float | None = None,
+                 retries: int = 4) -> None:
+        kwargs: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
+        self.transport = Transport(url, api_key, client=client, retries=retries, **kwargs)
+        self.url = self.transport.base_url
+        self.project = project
+        self.cache = cache if cache is not None else cache_from_env()
+
+    def __repr__(self) -> str:
+        return f"RemoteCatalogBackend({self.url!r})"
+
+    def blobs_for(self, project: str) -> RemoteBlobs:
+        """The blob store of ``project`` on this server."""
+        return RemoteBlobs(self.transport, project, self.cache)
+
+    def for_project(self, project: str) -> RemoteCatalogBackend:
+        """This backend (same connection pool) with ``project`` for calls naming none."""
+        if project == self.project:
+            return self
+        twin = copy.copy(self)
+        twin.project = project
+        return twin
+
+    def _p(self, project: str) -> str:
+        return f"{API}/projects/{segment(project)}"
+
+    def _data(self, body: Any, what: str) -> Any:
+        if not isinstance(body, dict) or "data" not in body:
+            raise StorageError(f"the server's answer to {what} has no 'data'")
+        return body["data"]
+
+    # -- versions -------------------------------------------------------------------------
+    def create_versions(self, records: Sequence[NewVersion]) -> None:
+        projects = list(dict.fromkeys(r.project for r in records))
+        if len(projects) > 1:
+            raise InvalidInputError(
+                "one batch writes to one project on a catalog server (one transaction per "
+                f"request); this one names {', '.join(projects)}: use a batch per project")
+        if not records:
+            return
+        if projects[0] != self.project:
+            # The bytes were uploaded to this catalog's project; a server with one store
+            # per project needs them in the target project's store too.
+            digests = [d for r in records for d in r.blob_digests]
+            if digests:
+                self.blobs_for(projects[0]).copy_missing(self.blobs_for(self.project), digests)
+        self.transport.request("POST", f"{self._p(projects[0])}/versions",
+                               json={"versions": [new_version_to_dict(r) for r in records]})
+
+    def get_version(self, ref: Ref, project: str) -> Artifact:
+        scope = ref.project or project
+        text = str(replace(ref, project=None))
+        body = self.transport.json("GET", f"{self._p(scope)}/refs/{segment(text)}")
+        return artifact_from_dict(body)
+
+    def get_versions_by_id(self, ids: Sequence[str]) -> list[Artifact]:
+        wanted = list(ids)
+        found: list[Artifact] = []
+        for start in range(0, len(wanted), LOOKUP_BATCH):
+            body = self.transport.json("POST", f"{API}/versions/lookup", idempotent=True,
+                                       json={"ids": wanted[start:start + LOOKUP_BATCH]})
+            found += artifacts_from_list(self._data(body, "versions/lookup"))
+        return found
+
+    def list_versions(self, filters: ListFilter) -> list[Artifact]:
+        params = [(k, v) for k, v in filter_to_params(filters) if k not in ("limit", "cursor")]
+        items = self.transport.collect(f"{self._p(filters.project)}/versions", params,
+                                       limit=filters.limit, offset=filters.offset)
+        return artifacts_from_list(items)
+
+    def search(self, query: Query, project: str, limit: int, offset: int) -> list[Artifact]:
+        if not query.text and (query.terms or query.sort):
+            raise InvalidInputError("a catalog server is searched by query text: build the "
+                                    "query with archivist.query.parse_query(text)")
+        items = self.transport.collect(f"{self._p(project)}/search", [("q", query.text)],
+                                       limit=limit, offset=offset)
+        return artifacts_from_list(items)
+
+    def spelling(self, project: str, name: str) -> str | None:
+        body = self.transport.json("GET", f"{self._p(project)}/spellings/{segment(name)}")
+        spelling = body.get("spelling") if isinstance(body, dict) else None
+        return spelling if isinstance(spelling, str) else None
+
+    def find_digest(self, digest: str, project: str) -> list[Artifact]:
+        body = self.transport.json("GET", f"{self._p(project)}/digests/{segment(digest)}")
+        return artifacts_from_list(self._data(body, "digests"))
+
+    def update_tags(self, version_id: str, set_tags: dict[str, Any], remove: Sequence[str],
+                    user: str | None) -> None:
+        self.transport.request("PATCH", f"{API}/versions/{segment(version_id)}/tags",
+                               json={"set": set_tags, "remove": list(remove)})
+
+    def set_alias(self, version_id: str, alias: str, user: str | None) -> None:
+        self.transport.request(
+            "PUT", f"{API}/versions/{segment(version_id)}/aliases/{segment(alias)}")
+
+    def remove_alias(self, project: str, name: str, alias: str, user: str | None) -> None:
+        self.transport.request(
+            "DELETE", f"{self._p(project)}/artifacts/{segment(name)}/aliases/{segment(alias)}")
+
+    def delete_version(self, version_id: str, user: str | None) -> None:
+        self.transport.request("DELETE", f"{API}/versions/{segment(version_id)}")
+
+    def history(self, project: str, name: str) -> list[HistoryEntry]:
+        body = self.transport.json("GET", f"{self._p(project)}/artifacts/{segment(name)}/history")
+        data = self._data(body, "history")
+        if not isinstance(data, list):
+            raise StorageError("the server's history is not a list")
+        return [history_entry_from_dict(entry) for entry in data]
+
+    def lineage(self, version_id: str, direction: str, depth: int | None) -> LineageRows:
+        params = [("direction", direction)] + ([("depth", str(depth))] if depth else [])
+        body = self.transport.json("GET", f"{API}/versions/{segment(version_id)}/lineage",
+                                   params=params)
+        return lineage_from_dict(body)
+
+    # -- blobs' references and leases -----------------------------------------------------
+    def blob_references(self) -> dict[str, bool]:
+        refs: dict[str, bool] = {}
+        for project in self.projects():
+            body = self.transport.json("GET", f"{self._p(project)}/blob-references")
+            data = self._data(body, "blob-references")
+            if not isinstance(data, dict):
+                raise StorageError("the server's blob references are not an object")
+            for digest, live in data.items():
+                refs[str(digest)] = refs.get(str(digest), False) or bool(live)
+        return refs
+
+    def lease_blobs(self, token: str, digests: Iterable[str], expires_at: float) -> None:
+        self.transport.request("PUT", f"{self._p(self.project)}/leases/{segment(token)}",
+                               json={"digests": list(digests), "expires_at": expires_at})
+
+    def release_blobs(self, token: str) -> None:
+        self.transport.request("DELETE", f"{self._p(self.project)}/leases/{segment(token)}")
+
+    def leased_digests(self, now: float) -> set[str]:
+        body = self.transport.json("GET", f"{self._p(self.project)}/leases",
+                                   params=[("now", repr(float(now)))])
+        digests = body.get("digests") if isinstance(body, dict) else None
+        if not isinstance(digests, list):
+            raise StorageError("the server's leases answer has no 'digests' list")
+        return {str(d) for d in digests}
+
+    def projects(self) -> list[str]:
+        body = self.transport.json("GET", f"{API}/projects")
+        data = self._data(body, "projects")
+        if not isinstance(data, list):
+            raise StorageError("the server's project list is not a list")
+        return [str(p) for p in data]
+
+    def close(self) -> None:
+        self.transport.close()
+
+    # -- runs -----------------------------------------------------------------------------
+    def create_run(self, run: NewRun) -> RunRecord:
+        body = self.transport.json("POST", f"{self._p(run.project)}/runs",
+                                   json={"run": new_run_to_dict(run)})
+        return run_from_dict(self._data(body, "runs"))
+
+    def get_run(self, ref: str, project: str) -> RunRecord:
+        body = self.transport.json("GET", f"{self._p(project)}/runs/{segment(ref, safe='/')}")
+        return run_from_dict(self._data(body, "runs"))
+
+    def list_runs(self, project: str, pipeline: str | None, status: str | None,
+                  limit: int, offset: int) -> list[RunRecord]:
+        params = [(k, v) for k, v in (("pipeline", pipeline), ("status", status))
+                  if v is not None]
+        items = self.transport.collect(f"{self._p(project)}/runs", params, limit=limit,
+                                       offset=offset)
+        return [run_from_dict(item) for item in items]
+
+    def update_run(self, run_id: str, status: str, ended_at: float | None,
+                   error: str | None, details: dict[str, Any] | None = None) -> None:
+        self.transport.request("PATCH", f"{API}/runs/{segment(run_id)}",
+                               json={"status": status, "ended_at": ended_at, "error": error,
+                                     "details": details})
+
+    def save_task(self, task: TaskRecord) -> None:
+        self.transport.request(
+            "PUT", f"{API}/runs/{segment(task.run_id)}/tasks/{segment(task.id)}",
+            json=task.to_dict())
+
+    def link_run_versions(self, run_id: str, consumed: Sequence[str],
+                          produced: Sequence[str]) -> None:
+        self.transport.request("POST", f"{API}/runs/{segment(run_id)}/links", idempotent=True,
+                               json={"consumed": list(consumed), "produced": list(produced)})
+
+    def find_cached_task(self, project: str, cache_key: str) -> TaskRecord | None:
+        body = self.transport.json("GET",
+                                   f"{self._p(project)}/cached-tasks/{segment(cache_key)}")
+        data = self._data(body, "cached-tasks")
+        return None if data is None else task_from_dict(data)
+
+
+class RemoteMaintenance:
+    """``verify`` and ``gc`` of one project, run by the server (``POST …/verify``, ``/gc``;
+    admin scope). The catalog's ``verify()``/``gc()`` call it through ``Opened``."""
+
+    def __init__(self, backend: RemoteCatalogBackend, project: str) -> None:
+        self.backend = backend
+        self.project = project
+
+    def verify(self) -> VerifyReport:
+        body = self.backend.transport.json(
+            "POST", f"{API}/projects/{segment(self.project)}/verify", idempotent=True)
+        return verify_report_from_dict(body)
+
+    def gc(self, *, dry_run: bool, grace: float, scratch: Path | None = None) -> GcReport:
+        # ``scratch`` is the catalog's local folder of materializations in flight; a
+        # remote catalog keeps its blobs on the server, whose gc sweeps its own temp files.
+        del scratch
+        body = self.backend.transport.json(
+            # a repeated gc frees nothing more: safe to retry
+            "POST", f"{API}/projects/{segment(self.project)}/gc", idempotent=True,
+            json={"dry_run": dry_run, "grace": f"{grace:f}s"})
+        return gc_report_from_dict(body)

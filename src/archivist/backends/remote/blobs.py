@@ -1,0 +1,337 @@
+"""``RemoteBlobs``: the :class:`~archivist.store.blobs.Blobs` contract over a catalog
+server's blob routes, for one project.
+
+Uploads hash locally first and ask the server by digest (``HEAD``, or
+``POST …/blobs/missing`` for many), so a blob the server has is never sent again; what
+is sent streams from disk (``PUT`` with a chunk iterator: memory stays flat) and the
+server re-hashes it before it becomes visible. Downloads stream too, verified against the
+digest, through a local :class:`~archivist.backends.remote.cache.BlobCache` so the same
+blob is fetched once. Freeing and listing blobs is the server's work (``catalog.gc()``
+and ``catalog.verify()`` call it), so :meth:`delete` and :meth:`iter_digests` refuse.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from email.utils import parsedate_to_datetime
+from typing import BinaryIO
+
+import httpx
+
+from archivist._types import PathLike
+from archivist.backends.remote.cache import BlobCache
+from archivist.backends.remote.transport import API, Transport, segment
+from archivist.errors import (
+    ArtifactNotFoundError,
+    IntegrityError,
+    InvalidInputError,
+    PermissionDeniedError,
+    StorageError,
+)
+from archivist.store.blobs import CheckResult, hint_list
+from archivist.store.fscalls import missing_bytes, open_regular, unlink_quietly, write_atomically
+from archivist.store.hashing import (
+    READ_SIZE,
+    HashingReader,
+    Readable,
+    check_digest,
+    hash_bytes,
+    verifying_reader,
+)
+
+MISSING_BATCH = 1000  # digests per POST …/blobs/missing
+
+
+class RemoteBlobs:
+    """The blob store of one project on a catalog server.
+
+    Obtain it from the backend: ``RemoteCatalogBackend(url).blobs_for("team")``.
+
+    Args:
+        transport: the server connection.
+        project: the project whose blobs these are.
+        cache: where downloads are kept (``None``: nothing is cached).
+    """
+
+    def __init__(self, transport: Transport, project: str, cache: BlobCache | None) -> None:
+        self.transport = transport
+        self.project = project
+        self.cache = cache
+
+    def __repr__(self) -> str:
+        return f"RemoteBlobs({self.transport.base_url!r}, project={self.project!r})"
+
+    def _route(self, digest: str) -> str:
+        return f"{API}/projects/{segment(self.project)}/blobs/{check_digest(digest)}"
+
+    def path(self, digest: str) -> str:
+        return self.transport.url(self._route(digest))
+
+    def local_path(self, digest: str) -> str | None:
+        check_digest(digest)
+        return None
+
+    def local_root(self) -> str | None:
+        return None
+
+    # -- asking by digest -----------------------------------------------------------------
+    def _head(self, digest: str) -> httpx.Response | None:
+        try:
+            return self.transport.request("HEAD", self._route(digest))
+        except ArtifactNotFoundError:
+            return None
+
+    def exists(self, digest: str) -> bool:
+        return self._head(digest) is not None
+
+    def size(self, digest: str) -> int:
+        response = self._head(digest)
+        if response is None:
+            raise missing_bytes(digest, self.path(digest))
+        length = response.headers.get("Content-Length", "")
+        if not length.isdigit():
+            raise StorageError(f"the server gave no size for {self.path(digest)}")
+        return int(length)
+
+    def mtime(self, digest: str) -> float:
+        response = self._head(digest)
+        if response is None:
+            raise missing_bytes(digest, self.path(digest))
+        try:
+            return parsedate_to_datetime(response.headers["Last-Modified"]).timestamp()
+        except (KeyError, TypeError, ValueError):
+            raise StorageError("the server reports no modification time for "
+                               f"{self.path(digest)}") from None
+
+    def missing(self, digests: Sequence[str]) -> set[str]:
+        """Those of ``digests`` the server does not have, asked in batches."""
+        wanted = list(dict.fromkeys(check_digest(d) for d in digests))
+        absent: set[str] = set()
+        for start in range(0, len(wanted), MISSING_BATCH):
+            body = self.transport.json(
+                "POST", f"{API}/projects/{segment(self.project)}/blobs/missing",
+                json={"digests": wanted[start:start + MISSING_BATCH]}, idempotent=True)
+            if not isinstance(body, dict) or not isinstance(body.get("missing"), list):
+                raise StorageError("the server's answer to blobs/missing has no 'missing' list")
+            absent.update(str(d) for d in body["missing"])
+        return absent
+
+    # -- uploads --------------------------------------------------------------------------
+    def put_bytes(self, data: bytes | bytearray | memoryview) -> tuple[str, int]:
+        data = bytes(data)  # a bytearray could change between hashing and upload
+        digest = hash_bytes(data)
+        if not self.exists(digest):
+            self._upload(digest, lambda: [data], len(data), what="the bytes")
+        return digest, len(data)
+
+    def put_stream(self, fileobj: Readable) -> tuple[str, int]:
+        # A stream cannot be read twice: spool it while hashing, then upload the spool.
+        fd, spool = tempfile.mkstemp(prefix="archivist-upload-")
+        try:
+            reader = HashingReader(fileobj)
+            with os.fdopen(fd, "wb") as out:
+                while chunk := reader.read(READ_SIZE):
+                    out.write(chunk)
+            if not self.exists(reader.digest):
+                self._upload(reader.digest, _file_chunks(spool), reader.size, what="the stream")
+            return reader.digest, reader.size
+        except OSError as exc:
+            raise StorageError(f"cannot spool an upload to {spool}: {exc.strerror or exc}",
+                               path=spool) from exc
+        finally:
+            unlink_quietly(spool)
+
+    def put_file(self, path: PathLike, *, digest: str | None = None) -> tuple[str, int]:
+        if digest is not None and self.exists(digest):
+            return digest, self.size(digest)
+        digest, size = _hash_source(path, follow=True)
+        if not self.exists(digest):
+            self._upload(digest, _file_chunks(path), size, what=os.fspath(path))
+        return digest, size
+
+    def put_many_files(self, paths: Sequence[PathLike], *,
+                       digests: Sequence[str | None] | None = None) -> list[tuple[str, int]]:
+        hints = hint_list(paths, digests)
+        present = {d for d in hints if d is not None}
+        present -= self.missing(sorted(present)) if present else set()
+        done: list[tuple[str, int] | None] = []
+        for path, hint in zip(paths, hints, strict=True):
+            if hint in present:
+                size = _stat_size(path)
+                done.append((hint, size) if size is not None else None)
+            else:
+                done.append(None)
+        hashed = {i: _hash_source(paths[i], follow=False)
+                  for i, entry in enumerate(done) if entry is None}
+        absent = self.missing([digest for digest, _ in hashed.values()]) if hashed else set()
+        for i, (digest, size) in hashed.items():
+            if digest in absent:
+                self._upload(digest, _file_chunks(paths[i], follow=False), size,
+                             what=os.fspath(paths[i]))
+                absent.discard(digest)  # the same content twice in one directory: sent once
+            done[i] = (digest, size)
+        return [entry for entry in done if entry is not None]
+
+    def copy_missing(self, source: RemoteBlobs, digests: Sequence[str]) -> None:
+        """Copy those of ``digests`` this store lacks from ``source`` (another project on
+        the same server), streamed through this process."""
+        for digest in sorted(self.missing(digests)):
+            def chunks(wanted: str = digest) -> Iterator[bytes]:
+                with source._download(wanted) as response:
+                    yield from response.iter_bytes(READ_SIZE)
+            self._upload(digest, chunks, source.size(digest), what=source.path(digest))
+
+    def _upload(self, digest: str, chunks: Callable[[], Iterator[bytes] | list[bytes]],
+                size: int, *, what: str) -> None:
+        # Content-Length (not chunked): the server can refuse an oversize blob up front.
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+        try:
+            self.transport.request("PUT", self._route(digest), content=chunks, headers=headers)
+        except InvalidInputError as exc:
+            if digest in exc.message:  # the server hashed something else than we did
+                raise StorageError(f"{what} changed while it was being uploaded ({exc}); "
+                                   "register it again", digest=digest) from exc
+            raise
+
+    # -- downloads ------------------------------------------------------------------------
+    def open(self, digest: str) -> BinaryIO:
+        check_digest(digest)
+        if self.cache is not None:
+            cached = self.cache.open(digest)
+            if cached is not None:
+                return cached
+        stack = contextlib.ExitStack()
+        try:
+            response = stack.enter_context(self._download(digest))
+            size = _declared_size(response)
+            if self.cache is not None and size is not None:
+                stored = self.cache.insert(digest, size, response.iter_bytes(READ_SIZE))
+                if stored is not None:
+                    stack.close()
+                    cached = self.cache.open(digest)
+                    if cached is not None:
+                        return cached
+                    raise StorageError(f"the blob cache lost {digest} just after storing it")
+            raw = _ResponseReader(response.iter_bytes(READ_SIZE), stack)
+            # a raw reader is what VerifyingReader wraps best (it uses readinto)
+            return verifying_reader(raw, digest, self.path(digest), size)  # type: ignore[arg-type]
+        except BaseException:
+            stack.close()
+            raise
+
+    def fetch_to(self, digest: str, dest: PathLike) -> int:
+        with self.open(digest) as source:  # IntegrityError at the end leaves dest untouched
+            return write_atomically(dest, source)
+
+    @contextlib.contextmanager
+    def _download(self, digest: str) -> Iterator[httpx.Response]:
+        try:
+            with self.transport.stream("GET", self._route(digest),
+                                       follow_redirects=True) as response:
+                yield response
+        except ArtifactNotFoundError:
+            raise missing_bytes(digest, self.path(digest)) from None
+
+    def check(self, digest: str) -> CheckResult:
+        """Rehash the server's copy (not the cache's)."""
+        try:
+            with self._download(digest) as response:
+                raw = _ResponseReader(response.iter_bytes(READ_SIZE), contextlib.ExitStack())
+                reader = verifying_reader(raw, digest, self.path(digest),  # type: ignore[arg-type]
+                                          _declared_size(response))
+                while reader.read(READ_SIZE):
+                    pass
+        except IntegrityError as exc:
+            return "missing" if "missing" in exc.message else "corrupt"
+        return "ok"
+
+    # -- the server's work ----------------------------------------------------------------
+    def delete(self, digest: str) -> None:
+        check_digest(digest)
+        raise PermissionDeniedError("a catalog server frees its blobs itself: run "
+                                    "catalog.gc() (or `archivist gc`) against it")
+
+    def iter_digests(self) -> Iterator[str]:
+        raise PermissionDeniedError("a catalog server lists its blobs itself: run "
+                                    "catalog.verify() (or `archivist verify`) against it")
+
+    def temp_files(self) -> list[tuple[str, float]]:
+        return []  # uploads spool to the system temp folder and remove their spool
+
+    def remove_temp(self, path: str) -> None:
+        raise PermissionDeniedError(f"{path!r} is not a temp file of {self!r}")
+
+
+def _hash_source(path: PathLike, *, follow: bool) -> tuple[str, int]:
+    with os.fdopen(open_regular(path, follow=follow), "rb") as source:
+        reader = HashingReader(source)
+        try:
+            while reader.read(READ_SIZE):
+                pass
+        except OSError as exc:
+            raise StorageError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}",
+                               path=os.fspath(path)) from exc
+        return reader.digest, reader.size
+
+
+def _file_chunks(path: PathLike, *, follow: bool = True) -> Callable[[], Iterator[bytes]]:
+    """A factory of the file's chunks, opened anew each time (so retries re-send it all)."""
+    def chunks() -> Iterator[bytes]:
+        with os.fdopen(open_regular(path, follow=follow), "rb") as source:
+            while chunk := source.read(READ_SIZE):
+                yield chunk
+    return chunks
+
+
+def _stat_size(path: PathLike) -> int | None:
+    try:
+        return os.lstat(path).st_size
+    except OSError:
+        return None
+
+
+def _declared_size(response: httpx.Response) -> int | None:
+    """Content-Length, when it is the blob's size (no content encoding in the way)."""
+    length = response.headers.get("Content-Length", "")
+    if response.headers.get("Content-Encoding", "identity") != "identity" or not length.isdigit():
+        return None
+    return int(length)
+
+
+class _ResponseReader(io.RawIOBase):
+    """A raw reader over a response's chunks; closing it ends the response."""
+
+    def __init__(self, chunks: Iterator[bytes], stack: contextlib.ExitStack) -> None:
+        super().__init__()
+        self._chunks = chunks
+        self._stack = stack
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        # typeshed's RawIOBase.readinto takes a WriteableBuffer; memoryview covers ours.
+        while not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return 0
+            except httpx.HTTPError as exc:
+                raise StorageError(f"the download broke off: {exc}") from exc
+        view = memoryview(buffer).cast("B")
+        n = min(len(view), len(self._pending))
+        view[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._stack.close()
+            finally:
+                super().close()

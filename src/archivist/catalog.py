@@ -30,7 +30,9 @@ from archivist.errors import (
 from archivist.graph import LineageGraph
 from archivist.materializers.registry import MaterializerRegistry, default_registry
 from archivist.model import Artifact, GcReport, HistoryEntry, RunRecord, VerifyReport
+from archivist.pipelines import logbook
 from archivist.pipelines.context import note_read
+from archivist.pipelines.export import TemplateExport, export_files, is_template
 from archivist.pipelines.records import check_run_ref, check_status
 from archivist.query.parser import parse_query
 from archivist.reading import Reader
@@ -402,13 +404,37 @@ class ArtifactCatalog:
             ref = ref.id
         return self.backend.get_run(check_run_ref(ref), self._scope(project))
 
+    # -- logging helpers (docs/pipelines.md; inside a run they join its lineage) --------
+    def log_dataset(self, key: str, df: Any, preview: int = 20, stats: bool = True,
+                    **kw: Any) -> Artifact:
+        """A DataFrame/Table as Parquet with schema, preview and stats in its metadata."""
+        return logbook.log_dataset(self, key, df, preview=preview, stats=stats, **kw)
+
+    def log_model(self, key: str, model: Any, metrics: Mapping[str, Any] | None = None,
+                  **kw: Any) -> Artifact:
+        """A model, with ``metrics`` as metadata keys (``metadata.accuracy>0.9``)."""
+        return logbook.log_model(self, key, model, metrics=metrics, **kw)
+
+    def log_plot(self, key: str, figure: Any, **kw: Any) -> Artifact:
+        """A matplotlib figure rendered to PNG."""
+        return logbook.log_plot(self, key, figure, **kw)
+
+    def log_metrics(self, key: str, metrics: Mapping[str, Any], **kw: Any) -> Artifact:
+        """A metrics mapping, stored as JSON and kept queryable in the metadata."""
+        return logbook.log_metrics(self, key, metrics, **kw)
+
     # -- moving between catalogs (docs/storage.md, "Bundles") -----------------------------
     def export(self, refs_or_query: Any, dest: str | os.PathLike[str], *,
-               ancestors: bool = False) -> ExportReport:
+               ancestors: bool = False) -> ExportReport | TemplateExport:
         """Write the versions ``refs_or_query`` names (a search query, a list of refs,
         or ``None`` for every live version of the project) with their runs and blobs to
         a new bundle at ``dest`` (a ``.tar`` file when the name ends in ``.tar``, else a
         folder); ``ancestors=True`` adds every live version they derive from.
+
+        When ``dest`` is a path template (it contains ``{{``, e.g.
+        ``"./artifacts/{{project}}/{{run.uid}}"``), ``refs_or_query`` is a run (id,
+        pathspec or record) or a list of refs, and each version's bytes are written to
+        a readable path instead (:mod:`archivist.pipelines.export`).
 
         Raises:
             InvalidInputError: ``dest`` exists (an empty folder is fine).
@@ -416,6 +442,8 @@ class ArtifactCatalog:
             ConflictError: a ref names a deleted version (bundles carry live ones).
             IntegrityError: a chosen version's bytes are missing or corrupt.
         """
+        if is_template(dest):
+            return export_files(self, refs_or_query, dest)
         from archivist.bundles import export_bundle
 
         return export_bundle(self, refs_or_query, dest, ancestors=ancestors)

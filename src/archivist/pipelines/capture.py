@@ -159,6 +159,8 @@ def _from_cache(spec: StepSpec, active: ActiveRun, key: str) -> tuple[Any, TaskR
                     values[output] = None
                     continue
                 artifact = catalog.get(vid)
+                if artifact.deleted:
+                    return None
                 value = artifact if output in passthrough else catalog.load(artifact)
                 values[output] = value
                 active.remember(value, artifact)

@@ -171,7 +171,7 @@ class _Pipeline:
         run, scope, owned = self._open.pop()
         try:
             scope.__exit__(None, None, None)
-            failed = exc if exc is not None else run.recorder.failure
+            failed = run.recorder.failure or exc  # the failed step says more
             return run.recorder.finish(error=failed)
         finally:
             if owned:

@@ -1,7 +1,8 @@
 """Worker processes for a flow's branches and foreach tasks.
 
-Workers are started with the ``spawn`` method (no state forked from the parent: no open
-database connections, no threads), so each opens its own catalog from the same
+Workers are started by a fork server (or with ``spawn`` where there is none): no state
+comes from the parent — no open database connections, no threads — so each opens its
+own catalog from the same
 location (:class:`CatalogLocation`) and imports the flow class again
 (:class:`FlowLocator`): by module name, or by file path for a flow file that
 ``archivist flow run flow.py`` imported by path.
@@ -173,15 +174,28 @@ def _run_in_worker(locator: FlowLocator, spec: TaskSpec) -> TaskOutcome:
     return outcome
 
 
+def _context() -> multiprocessing.context.BaseContext:
+    """``forkserver`` where the platform has it, else ``spawn``.
+
+    Both start workers without the parent's threads and connections. The fork server is
+    started once per process with archivist already imported, so a pool's workers start
+    in milliseconds instead of re-importing everything (about 1 s each under ``spawn``).
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["archivist.pipelines.workers"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
 class WorkerPool:
     """A pool of ``max_workers`` spawned processes running tasks of one flow."""
 
     def __init__(self, flow_cls: type[Flow], location: CatalogLocation,
                  max_workers: int) -> None:
         self.locator = FlowLocator.of(flow_cls)
-        self._pool = ProcessPoolExecutor(
-            max_workers=max_workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker, initargs=(location,))
+        self._pool = ProcessPoolExecutor(max_workers=max_workers, mp_context=_context(),
+                                         initializer=_init_worker, initargs=(location,))
 
     def submit(self, spec: TaskSpec) -> Future[TaskOutcome]:
         return self._pool.submit(_run_in_worker, self.locator, spec)

@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 
 from archivist import __version__
 from archivist.cli import changing, maintenance, output, reading, registering, serving
+from archivist.cli import runs as runs_commands
 from archivist.cli import transfer as transfer_commands
 from archivist.cli.session import Session
 from archivist.errors import ArchivistError
@@ -92,7 +93,8 @@ def global_options(
     ctx.obj = Session(home=home, project=project)
 
 
-for _group in (registering, reading, changing, maintenance, serving, transfer_commands):
+for _group in (registering, reading, changing, maintenance, serving, transfer_commands,
+               runs_commands):
     _group.register(app)
 
 

@@ -11,6 +11,7 @@ from archivist.model import TaskRecord
 from tests.server.conftest import Server
 
 API = "/api/v1"
+KEY1, KEY2 = "sha256:" + "c" * 64, "sha256:" + "d" * 64
 
 
 def _create(server: Server, pipeline: str = "train", who: str = "write") -> dict[str, object]:
@@ -28,7 +29,7 @@ def test_runs_lifecycle(server: Server) -> None:
     run_id = str(second["id"])
     task = TaskRecord(id=new_id(), run_id=run_id, step="fit", status="succeeded",
                       started_at=datetime.now(UTC), ended_at=datetime.now(UTC),
-                      cache_key="k1", produced=[server.ids["model:2"]])
+                      cache_key=KEY1, produced=[server.ids["model:2"]])
     r = server.client.put(f"{API}/runs/{run_id}/tasks/{task.id}", json=task.to_dict(), headers=h)
     assert r.status_code == 204, r.text
     r = server.client.post(f"{API}/runs/{run_id}/links",
@@ -49,9 +50,9 @@ def test_runs_lifecycle(server: Server) -> None:
     page = server.client.get(f"{API}/projects/p/runs", params={"status": "succeeded"},
                              headers=h).json()
     assert [r["id"] for r in page["data"]] == [run_id] and page["next_cursor"] is None
-    cached = server.client.get(f"{API}/projects/p/cached-tasks/k1", headers=h).json()
+    cached = server.client.get(f"{API}/projects/p/cached-tasks/{KEY1}", headers=h).json()
     assert cached["data"]["id"] == task.id
-    assert server.client.get(f"{API}/projects/p/cached-tasks/k2", headers=h).json() == {
+    assert server.client.get(f"{API}/projects/p/cached-tasks/{KEY2}", headers=h).json() == {
         "data": None}
 
 

@@ -138,5 +138,5 @@ def check_task(task: TaskRecord, run_id: str, task_id: str) -> TaskRecord:
     for key in task.data:
         names.check_text(key, "data key")
     return replace(task, details=names.check_metadata(task.details),
-                   cache_key=names.check_text(task.cache_key, "cache_key", 71),
+                   cache_key=None if task.cache_key is None else check_digest(task.cache_key),
                    error=names.check_text(task.error, "error", names.MAX_DESCRIPTION))

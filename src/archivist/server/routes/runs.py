@@ -22,6 +22,7 @@ from archivist.server.schemas import (
     TaskIn,
 )
 from archivist.server.state import ServerState
+from archivist.store.hashing import check_digest
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
 
@@ -67,8 +68,8 @@ def get_run(project: ReadProject, run_ref: str, state: StateDep) -> JSONResponse
 @router.get("/projects/{project}/cached-tasks/{cache_key}", response_model=CachedTask,
             responses=responses.errors(403, 404))
 def cached_task(project: ReadProject, cache_key: str, state: StateDep) -> JSONResponse:
-    """The newest succeeded task with this cache key, or null."""
-    names.check_text(cache_key, "cache_key", 71)
+    """The newest succeeded task with this cache key (a `sha256:` digest), or null."""
+    check_digest(cache_key)
     found = state.backend.find_cached_task(project, cache_key)
     return JSONResponse({"data": None if found is None else found.to_dict()})
 

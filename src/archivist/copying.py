@@ -24,7 +24,6 @@ Running it again copies nothing: every step is keyed by id or digest.
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -39,6 +38,7 @@ from archivist.errors import (
     IntegrityError,
     InvalidInputError,
 )
+from archivist.ids import new_id
 from archivist.model import Artifact, RunRecord
 from archivist.store.blobs import Blobs
 
@@ -139,7 +139,7 @@ class Copier:
         source.check_blobs(plan.blobs)
         runs = [run if run.project == scope else replace(run, project=scope)
                 for run in source.runs()]
-        token = f"copy-{secrets.token_hex(8)}"
+        token = new_id()  # a lease token has the form of a version id
         needed = list(dict.fromkeys(d for r in plan.new for d in r.blob_digests))
         copied_bytes = 0
         if needed:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from archivist.bundles import ExportReport
+from archivist.bundles import ExportReport, export_bundle
 from archivist.catalog import ArtifactCatalog
 from archivist.cli import output
 from archivist.cli.options import JsonFlag
@@ -50,7 +50,8 @@ def export(
     if ref and query:
         raise typer.BadParameter("give a QUERY or --ref, not both")
     with open_catalog(ctx) as catalog:
-        report = catalog.export(list(ref) if ref else query, dest, ancestors=ancestors)
+        report = export_bundle(catalog, list(ref) if ref else query, dest,
+                               ancestors=ancestors)
     if as_json:
         output.print_json(report.to_dict())
         return

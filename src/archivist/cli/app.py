@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 
 from archivist import __version__
 from archivist.cli import changing, maintenance, output, reading, registering, serving
+from archivist.cli import flows as flow_commands
 from archivist.cli import runs as runs_commands
 from archivist.cli import transfer as transfer_commands
 from archivist.cli.session import Session
@@ -94,7 +95,7 @@ def global_options(
 
 
 for _group in (registering, reading, changing, maintenance, serving, transfer_commands,
-               runs_commands):
+               runs_commands, flow_commands):
     _group.register(app)
 
 

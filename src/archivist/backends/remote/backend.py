@@ -14,13 +14,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-import httpx
+from urllib.parse import quote
 
 from archivist.backends.base import LineageRows, ListFilter, NewRun, NewVersion
 from archivist.backends.remote.blobs import RemoteBlobs
 from archivist.backends.remote.cache import BlobCache, cache_from_env
-from archivist.backends.remote.transport import API, Transport, segment
+from archivist.backends.remote.transport import API, HttpClient, Transport, segment
 from archivist.errors import InvalidInputError, StorageError
 from archivist.model import Artifact, GcReport, HistoryEntry, RunRecord, TaskRecord, VerifyReport
 from archivist.query.ast import Query
@@ -40,6 +39,7 @@ from archivist.wire import (
 )
 
 LOOKUP_BATCH = 1000  # ids per POST /versions/lookup
+USER_HEADER = "X-Archivist-User"
 
 
 class RemoteCatalogBackend:
@@ -66,7 +66,7 @@ class RemoteCatalogBackend:
     """
 
     def __init__(self, url: str, api_key: str | None = None, *,
-                 client: httpx.Client | None = None, project: str = "default",
+                 client: HttpClient | None = None, project: str = "default",
                  cache: BlobCache | None = None, timeout: float | None = None,
                  retries: int = 4) -> None:
         kwargs: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
@@ -157,18 +157,22 @@ class RemoteCatalogBackend:
     def update_tags(self, version_id: str, set_tags: dict[str, Any], remove: Sequence[str],
                     user: str | None) -> None:
         self.transport.request("PATCH", f"{API}/versions/{segment(version_id)}/tags",
-                               json={"set": set_tags, "remove": list(remove)})
+                               json={"set": set_tags, "remove": list(remove)},
+                               headers=_as_user(user))
 
     def set_alias(self, version_id: str, alias: str, user: str | None) -> None:
         self.transport.request(
-            "PUT", f"{API}/versions/{segment(version_id)}/aliases/{segment(alias)}")
+            "PUT", f"{API}/versions/{segment(version_id)}/aliases/{segment(alias)}",
+            headers=_as_user(user))
 
     def remove_alias(self, project: str, name: str, alias: str, user: str | None) -> None:
         self.transport.request(
-            "DELETE", f"{self._p(project)}/artifacts/{segment(name)}/aliases/{segment(alias)}")
+            "DELETE", f"{self._p(project)}/artifacts/{segment(name)}/aliases/{segment(alias)}",
+            headers=_as_user(user))
 
     def delete_version(self, version_id: str, user: str | None) -> None:
-        self.transport.request("DELETE", f"{API}/versions/{segment(version_id)}")
+        self.transport.request("DELETE", f"{API}/versions/{segment(version_id)}",
+                               headers=_as_user(user))
 
     def history(self, project: str, name: str) -> list[HistoryEntry]:
         body = self.transport.json("GET", f"{self._p(project)}/artifacts/{segment(name)}/history")
@@ -259,6 +263,12 @@ class RemoteCatalogBackend:
                                    f"{self._p(project)}/cached-tasks/{segment(cache_key)}")
         data = self._data(body, "cached-tasks")
         return None if data is None else task_from_dict(data)
+
+
+def _as_user(user: str | None) -> dict[str, str]:
+    """The ``X-Archivist-User`` header: who the caller says it is (percent-encoded UTF-8).
+    A server with API keys records the key instead; an insecure single-user one this."""
+    return {USER_HEADER: quote(user, safe="")} if user else {}
 
 
 class RemoteMaintenance:

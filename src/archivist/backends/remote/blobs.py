@@ -6,8 +6,8 @@ Uploads hash locally first and ask the server by digest (``HEAD``, or
 is sent streams from disk (``PUT`` with a chunk iterator: memory stays flat) and the
 server re-hashes it before it becomes visible. Downloads stream too, verified against the
 digest, through a local :class:`~archivist.backends.remote.cache.BlobCache` so the same
-blob is fetched once. Freeing and listing blobs is the server's work (``catalog.gc()``
-and ``catalog.verify()`` call it), so :meth:`delete` and :meth:`iter_digests` refuse.
+blob is fetched once. Freeing blobs is the server's work (``catalog.gc()`` asks it), so
+:meth:`delete` refuses.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from email.utils import parsedate_to_datetime
@@ -256,8 +257,11 @@ class RemoteBlobs:
                                     "catalog.gc() (or `archivist gc`) against it")
 
     def iter_digests(self) -> Iterator[str]:
-        raise PermissionDeniedError("a catalog server lists its blobs itself: run "
-                                    "catalog.verify() (or `archivist verify`) against it")
+        """The digests in the project's store on the server (``GET …/blobs``, paged;
+        admin scope)."""
+        found = self.transport.collect(f"{API}/projects/{segment(self.project)}/blobs", [],
+                                       limit=sys.maxsize)
+        yield from (check_digest(digest) for digest in found)
 
     def temp_files(self) -> list[tuple[str, float]]:
         return []  # uploads spool to the system temp folder and remove their spool

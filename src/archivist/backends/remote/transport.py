@@ -22,7 +22,7 @@ import importlib.metadata
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
@@ -43,6 +43,18 @@ except importlib.metadata.PackageNotFoundError:  # running from a source tree
 #: so a streamed upload can be retried from its start).
 Body = bytes | Callable[[], Iterable[bytes]]
 Params = list[tuple[str, str]] | Mapping[str, str]
+
+
+class HttpClient(Protocol):
+    """What the transport needs of a client: ``httpx.Client``, or Starlette's
+    ``TestClient`` (which may be built on another httpx release) in tests."""
+
+    def build_request(self, method: str, url: str, *, params: Any = ..., json: Any = ...,
+                      content: Any = ..., headers: Any = ..., timeout: Any = ...) -> Any: ...
+
+    def send(self, request: Any, *, stream: bool = ..., follow_redirects: bool = ...) -> Any: ...
+
+    def close(self) -> None: ...
 
 
 def segment(value: str, *, safe: str = "") -> str:
@@ -75,7 +87,7 @@ class Transport:
     """
 
     def __init__(self, base_url: str, api_key: str | None = None, *,
-                 client: httpx.Client | None = None,
+                 client: HttpClient | None = None,
                  timeout: float | httpx.Timeout = DEFAULT_TIMEOUT, retries: int = 4,
                  backoff: float = 0.2, max_delay: float = 5.0,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -87,7 +99,7 @@ class Transport:
         self.api_key = api_key
         self._owned = client is None
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-        self._client = client if client is not None else httpx.Client(
+        self._client: HttpClient = client if client is not None else httpx.Client(
             timeout=self._timeout, limits=DEFAULT_LIMITS)
         self.retries = retries
         self.backoff = backoff
@@ -195,8 +207,11 @@ class Transport:
         if self.api_key:
             merged["Authorization"] = f"Bearer {self.api_key}"
         url = self.url(path)
-        query = httpx.QueryParams(list(params.items()) if isinstance(params, Mapping)
-                                  else tuple(params or ()))
+        # a plain list of pairs, not httpx.QueryParams: a client of another httpx build
+        # (Starlette's TestClient) would read a foreign QueryParams as a dict and drop
+        # repeated keys (type=Model&type=Dataset)
+        query: list[tuple[str, str | int | float | bool | None]] = (
+            list(params.items()) if isinstance(params, Mapping) else list(params or ()))
         attempt = 0
         while True:
             body = content() if callable(content) else content
@@ -204,8 +219,8 @@ class Transport:
                                                  content=body, headers=merged,
                                                  timeout=self._timeout)
             try:
-                response = self._client.send(request, stream=stream,
-                                             follow_redirects=follow_redirects)
+                response: httpx.Response = self._client.send(
+                    request, stream=stream, follow_redirects=follow_redirects)
             except httpx.TransportError as exc:
                 # A connection that never opened carried nothing: safe to retry any call.
                 unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -110,7 +111,11 @@ def get_blob(project: ReadProject, digest: str, request: Request, state: StateDe
     if wanted is not None:
         headers["content-range"] = f"bytes {wanted.start}-{wanted.end}/{size}"
     chunks = iter_blob(blobs, digest, wanted, state.metrics.blob_bytes_out.inc)
-    return StreamingResponse(chunks, status_code=200 if wanted is None else 206,
+    # Read the first chunk before answering: a blob that is missing or (up to 1 MiB)
+    # corrupt then gets its error envelope instead of a stream cut short.
+    first = next(chunks, b"")
+    return StreamingResponse(itertools.chain([first], chunks),
+                             status_code=200 if wanted is None else 206,
                              media_type="application/octet-stream", headers=headers)
 
 

@@ -14,7 +14,13 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from archivist import ArtifactCatalog, InvalidInputError, PermissionDeniedError, keys
+from archivist import (
+    ArtifactCatalog,
+    ConflictError,
+    InvalidInputError,
+    PermissionDeniedError,
+    keys,
+)
 from archivist.backends.remote.backend import RemoteCatalogBackend
 from archivist.server import ServerSettings, create_app
 from archivist.transfer import push
@@ -142,3 +148,18 @@ def test_cli_push_to_a_running_server(source: Populated, live_team: tuple[str, s
     with ArtifactCatalog(home) as on_disk:
         assert [a.id for a in live_records(on_disk)] == [
             a.id for a in live_records(source.catalog) if a.name != "external"]
+
+
+def test_a_server_that_diverged_is_refused_and_later_changes_arrive(
+        source: Populated, team: Team) -> None:
+    with team.catalog() as remote:
+        remote.register("raw", data=b"the team's raw:1")
+        with pytest.raises(ConflictError, match="raw:1"):
+            push(source.catalog, remote, SHAREABLE)
+        assert [a.name for a in remote.list()] == ["raw"]
+        push(source.catalog, remote, "name:model", ancestors=False)
+        source.catalog.tag("model", stage="archived")
+        source.catalog.set_alias("model", "champion")
+        report = push(source.catalog, remote, "name:model", ancestors=False)
+        assert report.updated == [source.ids["model"]]
+        assert remote.get("model@champion").tags["stage"] == "archived"

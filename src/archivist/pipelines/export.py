@@ -120,8 +120,12 @@ def _select(catalog: ArtifactCatalog, selection: Any) -> tuple[RunRecord | None,
     if isinstance(selection, str):
         try:
             run = catalog.get_run(selection)
-        except (ArtifactNotFoundError, InvalidNameError):
+        except InvalidNameError:  # not a run reference: a version reference
             return None, [catalog.get(selection)]
+        except ArtifactNotFoundError:
+            if "/" in selection:  # a pathspec: the run is what is missing
+                raise
+            return None, [catalog.get(selection)]  # an id: maybe a version's
         return run, _versions(catalog, run.produced)
     if isinstance(selection, Artifact):
         return None, [selection]

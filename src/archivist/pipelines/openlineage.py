@@ -15,6 +15,7 @@ under the URL, as Marquez expects) or appended as JSON lines to a file. Enable p
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
 PRODUCER = "https://github.com/archivist-dev/archivist"
 ENV_URL = "OPENLINEAGE_URL"
 ENV_FILE = "ARCHIVIST_OPENLINEAGE_FILE"
+#: a lineage server that is down costs a pipeline well under a second, once
+RETRY = {"total": 2, "connect": 2, "read": 2, "backoff_factor": 0.1,
+         "status_forcelist": [500, 502, 503, 504], "allowed_methods": ["HEAD", "POST"]}
+log = logging.getLogger(__name__)
 
 
 def namespace(project: str) -> str:
@@ -49,6 +54,8 @@ class OpenLineageEmitter:
         self.catalog = catalog
         self.client = client
         self.namespace = namespace(catalog.project)
+        #: set after a failed emit: the rest of the run sends nothing (one warning)
+        self.broken = False
 
     def run_started(self, run: RunRecord) -> None:
         self._emit("START", run.id, run.pipeline, run.started_at, (), (), None, None)
@@ -73,6 +80,8 @@ class OpenLineageEmitter:
 
     def _emit(self, state: str, run_id: str, job: str, at: datetime, inputs: Sequence[str],
               outputs: Sequence[str], error: str | None, parent: RunRecord | None) -> None:
+        if self.broken:
+            return
         from openlineage.client.event_v2 import (
             InputDataset,
             Job,
@@ -102,12 +111,18 @@ class OpenLineageEmitter:
                          facets={"version": DatasetVersionDatasetFacet(datasetVersion=i)})
                     for i in ids if i in named]
 
-        self.client.emit(RunEvent(
+        event = RunEvent(
             eventType=RunState[state], eventTime=at.isoformat(),
             run=Run(runId=run_id, facets=facets),
             job=Job(namespace=self.namespace, name=job),
             inputs=datasets(inputs, InputDataset), outputs=datasets(outputs, OutputDataset),
-            producer=PRODUCER))
+            producer=PRODUCER)
+        try:
+            self.client.emit(event)
+        except Exception as exc:  # the sink's failure is never the pipeline's
+            self.broken = True
+            log.warning("OpenLineage events stop for this run: the sink failed (%s: %s)",
+                        type(exc).__name__, exc)
 
     def _names(self, ids: Sequence[str]) -> dict[str, str]:
         if not ids:
@@ -161,7 +176,8 @@ def client_for(target: str) -> Any:
     if not target.strip():
         raise InvalidInputError("the OpenLineage target is empty")
     if target.startswith(("http://", "https://")):
-        transport: Any = HttpTransport(HttpConfig(url=target.rstrip("/"), timeout=5.0))
+        transport: Any = HttpTransport(HttpConfig(url=target.rstrip("/"), timeout=5.0,
+                                                  retry=dict(RETRY)))
     else:
         path = Path(target.removeprefix("file://")).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)

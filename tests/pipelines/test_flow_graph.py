@@ -49,6 +49,7 @@ def test_bytecode_and_source_agree() -> None:
             self.next(self.b, self.c)
         @step
         def b(self):
+            self.vals = [x * len(self.xs) for x in self.xs]  # self becomes a cell
             self.next(self.j)
         @step
         def c(self):
@@ -69,6 +70,7 @@ def test_bytecode_and_source_agree() -> None:
     assert [t.targets for t in transitions(steps["start"])] == [("a",)]
     assert transitions(steps["start"])[0].foreach == "xs"
     assert transitions(steps["a"])[0].targets == ("b", "c")
+    assert transitions(steps["b"])[0].targets == ("j",)
     assert made.graph().fan_out_of == {"j": "a", "k": "start"}
     assert [t.targets for t in transitions(BranchFlow.steps()["start"])] == [("left", "right")]
 

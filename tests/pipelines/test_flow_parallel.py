@@ -76,3 +76,17 @@ def test_a_flow_defined_in_a_function_cannot_go_to_workers(
 def test_max_workers_is_checked(local_catalog: ArtifactCatalog, bad: object) -> None:
     with pytest.raises(InvalidInputError, match="max_workers"):
         ResumeFlow().run(catalog=local_catalog, max_workers=bad)  # type: ignore[arg-type]
+
+
+def test_a_flow_without_a_file_cannot_go_to_workers(local_catalog: ArtifactCatalog) -> None:
+    from archivist import Flow, step
+
+    namespace: dict[str, object] = {"Flow": Flow, "step": step, "__name__": "not_a_module"}
+    exec("class Exec(Flow):\n"
+         "    @step\n    def start(self):\n        self.next(self.end)\n"
+         "    @step\n    def end(self):\n        pass\n", namespace)
+    made = namespace["Exec"]
+    assert isinstance(made, type) and issubclass(made, Flow)
+    with pytest.raises(InvalidFlowError, match="not defined in a file"):
+        made().run(catalog=local_catalog, max_workers=2)
+    assert made().run(catalog=local_catalog).status == "succeeded"

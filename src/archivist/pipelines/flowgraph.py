@@ -288,6 +288,10 @@ def _from_call(step: str, me: str, call: ast.Call) -> Transition:
     return Transition(tuple(targets), foreach)
 
 
+#: How ``self`` is loaded: a plain local, or a cell when a comprehension closes over it.
+_LOAD_LOCAL = frozenset({"LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_BORROW", "LOAD_DEREF"})
+
+
 def _from_bytecode(func: Callable[..., Any]) -> list[Transition]:
     """Read ``self.next(self.a, ..., foreach="x")`` from the instructions (no source)."""
     code = getattr(func, "__code__", None)
@@ -299,13 +303,13 @@ def _from_bytecode(func: Callable[..., Any]) -> list[Transition]:
     found = []
     for k, ins in enumerate(ops[:-1]):
         nxt = ops[k + 1]
-        if not (ins.opname == "LOAD_FAST" and ins.argval == me
+        if not (ins.opname in _LOAD_LOCAL and ins.argval == me
                 and nxt.opname in ("LOAD_METHOD", "LOAD_ATTR") and nxt.argval == "next"):
             continue
         targets: list[str] = []
         foreach: str | None = None
         j = k + 2
-        while j + 1 < len(ops) and ops[j].opname == "LOAD_FAST" and ops[j].argval == me \
+        while j + 1 < len(ops) and ops[j].opname in _LOAD_LOCAL and ops[j].argval == me \
                 and ops[j + 1].opname == "LOAD_ATTR":
             targets.append(str(ops[j + 1].argval))
             j += 2

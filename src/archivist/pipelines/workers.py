@@ -82,8 +82,11 @@ class FlowLocator:
 
     @classmethod
     def of(cls, flow_cls: type[Flow]) -> FlowLocator:
-        """Raises:
-            InvalidFlowError: the class is local to a function (workers cannot import it).
+        """Where ``flow_cls`` is defined.
+
+        Raises:
+            InvalidFlowError: the class is local to a function, or not defined in a file
+                (``exec``): worker processes could not import it.
         """
         if "<locals>" in flow_cls.__qualname__:
             raise InvalidFlowError(
@@ -92,6 +95,11 @@ class FlowLocator:
                 step="")
         module = sys.modules.get(flow_cls.__module__)
         file = getattr(module, "__file__", None)
+        if file is None:
+            raise InvalidFlowError(
+                f"{flow_cls.__name__} is not defined in a file (module "
+                f"{flow_cls.__module__!r}), so worker processes cannot import it; save it in "
+                "a .py file or run with max_workers=1", step="")
         return cls(flow_cls.__module__, flow_cls.__qualname__, file)
 
     def load(self) -> type[Flow]:

@@ -214,9 +214,8 @@ class Bundle:
         return list(self._runs)
 
     def check_blobs(self, digests: Sequence[str]) -> None:
-        """Rehash every blob about to be sent, and check each directory manifest among
-        them (paths, canonical form, and that its files are the version's blobs)."""
-        wanted = set(digests)
+        """Rehash every blob about to be sent, and check every directory manifest of the
+        bundle (paths, canonical form, and that its files are the version's blobs)."""
         for digest in digests:
             size = 0
             with self.open_blob(digest) as reader:
@@ -226,7 +225,7 @@ class Bundle:
                 raise IntegrityError(f"blob {digest} in the bundle has {size} bytes; the "
                                      f"manifest says {self.sizes[digest]}", digest=digest)
         for record in self._versions:
-            if record.kind == "directory" and record.digest in wanted:
+            if record.kind == "directory":
                 self._check_directory(record)
 
     def _check_directory(self, record: NewVersion) -> None:

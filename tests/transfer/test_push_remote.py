@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,3 +163,19 @@ def test_a_server_that_diverged_is_refused_and_later_changes_arrive(
         report = push(source.catalog, remote, "name:model", ancestors=False)
         assert report.updated == [source.ids["model"]]
         assert remote.get("model@champion").tags["stage"] == "archived"
+
+
+def test_pull_from_a_server_into_a_fresh_laptop(source: Populated, team: Team,
+                                                make_catalog: Callable[..., ArtifactCatalog],
+                                                tmp_path: Path) -> None:
+    with team.catalog() as remote:
+        push(source.catalog, remote, SHAREABLE)
+    with team.catalog("read") as remote:
+        laptop = make_catalog()
+        report = push(remote, laptop)
+        assert len(report.copied) == 5
+        assert live_records(laptop) == [a for a in live_records(source.catalog)
+                                        if a.name != "external"]
+        assert laptop.load("model") == {"weights": [1, 2, 3]}
+        exported = remote.export("name:tree", tmp_path / "from-server.tar")
+        assert exported.blobs == 3

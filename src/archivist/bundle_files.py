@@ -11,6 +11,7 @@ hold only regular files and directories, each name once.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import secrets
@@ -240,7 +241,7 @@ class BundleWriter:
                 os.rename(self._staging, self.dest)  # onto an empty folder, or a new name
         except OSError as exc:
             self._discard()
-            if isinstance(exc, FileExistsError) or exc.errno == 39:  # ENOTEMPTY
+            if isinstance(exc, FileExistsError) or exc.errno == errno.ENOTEMPTY:
                 raise InvalidInputError(f"{self.dest} appeared while the bundle was written; "
                                         "nothing was replaced", path=str(self.dest)) from None
             raise StorageError(f"cannot move the bundle to {self.dest}: {exc.strerror}") \

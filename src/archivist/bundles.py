@@ -16,7 +16,6 @@ exactly the rules of ``push`` (see that module for conflicts, idempotence and or
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from collections.abc import Sequence
@@ -179,19 +178,20 @@ class Bundle:
             return []
         name = entry["path"]
         out = []
+        size = 0
         with verifying_reader(self.files.open(name), entry["digest"], self.files.where(name),
                               entry["size"]) as reader:
-            text = io.TextIOWrapper(reader, encoding="utf-8", newline="\n")
-            try:
-                for number, line in enumerate(text, start=1):
+            for number, line in enumerate(reader, start=1):
+                size += len(line)
+                try:
                     out.append((f"{name} line {number}", json.loads(line)))
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise InvalidInputError(f"{self.files.where(name)} line {len(out) + 1} is "
-                                        f"not JSON: {exc}") from None
-            text.detach()
-        if len(out) != entry["records"]:
-            raise IntegrityError(f"{self.files.where(name)} holds {len(out)} records; the "
-                                 f"manifest says {entry['records']}")
+                except (ValueError, UnicodeDecodeError) as exc:
+                    raise InvalidInputError(f"{self.files.where(name)} line {number} is not "
+                                            f"JSON: {exc}") from None
+        if size != entry["size"] or len(out) != entry["records"]:
+            raise IntegrityError(f"{self.files.where(name)} holds {len(out)} records in {size} "
+                                 f"bytes; the manifest says {entry['records']} in "
+                                 f"{entry['size']}")
         return out
 
     def _read_versions(self) -> list[NewVersion]:

@@ -339,3 +339,18 @@ def test_import_into_another_project(source: Populated, make_catalog: MakeCatalo
     assert [a.id for a in live_records(target, "team")] == [
         a.id for a in live_records(source.catalog)]
     assert live_records(target) == []
+
+
+@pytest.mark.parametrize("member", ["blob", "versions.jsonl"])
+def test_trailing_bytes_are_refused(source: Populated, make_catalog: MakeCatalog,
+                                    tmp_path: Path, member: str) -> None:
+    source.catalog.export(None, tmp_path / "b")
+    digest = source.catalog.get("raw:1").digest
+    assert digest is not None
+    path = tmp_path / "b" / (blob_member(digest) if member == "blob" else member)
+    path.write_bytes(path.read_bytes() + b"\n{}\n")
+    target = make_catalog()
+    before = snapshot(target)
+    with pytest.raises(IntegrityError, match="bytes"):
+        target.import_bundle(tmp_path / "b")
+    assert snapshot(target) == before

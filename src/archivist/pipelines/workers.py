@@ -39,12 +39,16 @@ class CatalogLocation:
     """Enough to open the same catalog in another process.
 
     ``backend=None`` means the default resolution (ARCHIVIST_HOME, the config file, …),
-    which a spawned worker inherits with the environment and working directory.
+    which a worker inherits with the environment and working directory; ``remote`` a
+    catalog server at ``backend`` (with ``api_key``).
     """
 
     backend: str | None
     blobs: str | None
     project: str
+    user: str | None = None
+    remote: bool = False
+    api_key: str | None = None
 
     @classmethod
     def of(cls, catalog: ArtifactCatalog, given: object) -> CatalogLocation:
@@ -55,13 +59,17 @@ class CatalogLocation:
                 by location; pass ``catalog=`` as a folder or URL instead.
         """
         if given is None:
-            return cls(None, None, catalog.project)
+            return cls(None, None, catalog.project, catalog.user)
         url = getattr(catalog.backend, "url", None)
+        transport = getattr(catalog.backend, "transport", None)
+        if isinstance(url, str) and transport is not None:  # a catalog server
+            return cls(url, None, catalog.project, catalog.user, remote=True,
+                       api_key=getattr(transport, "api_key", None))
         blobs = getattr(catalog.blobs, "url", None)
         if isinstance(url, str) and isinstance(blobs, str):
-            return cls(url, blobs, catalog.project)
+            return cls(url, blobs, catalog.project, catalog.user)
         if isinstance(given, str | os.PathLike):
-            return cls(os.fspath(given), None, catalog.project)
+            return cls(os.fspath(given), None, catalog.project, catalog.user)
         raise InvalidInputError(
             f"worker processes cannot reopen {catalog!r} ({type(catalog.backend).__name__}); "
             "pass catalog= as a folder or database URL, or run with max_workers=1")
@@ -69,7 +77,12 @@ class CatalogLocation:
     def open(self) -> ArtifactCatalog:
         from archivist.catalog import ArtifactCatalog
 
-        return ArtifactCatalog(self.backend, self.project, blobs=self.blobs)
+        if self.remote and self.backend is not None:
+            from archivist.backends.remote.backend import RemoteCatalogBackend
+
+            return ArtifactCatalog(RemoteCatalogBackend(self.backend, self.api_key),
+                                   self.project, user=self.user)
+        return ArtifactCatalog(self.backend, self.project, blobs=self.blobs, user=self.user)
 
 
 @dataclass(frozen=True)

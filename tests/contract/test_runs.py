@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from archivist import ArtifactCatalog, ArtifactNotFoundError, ConflictError, InvalidNameError
+from archivist import (
+    ArtifactCatalog,
+    ArtifactNotFoundError,
+    ConflictError,
+    InvalidNameError,
+    pipeline,
+    step,
+)
 from archivist.backends.base import NewRun
 from archivist.ids import new_id
 from archivist.model import RunRecord, TaskRecord
@@ -159,7 +166,7 @@ def test_find_cached_task_needs_success_and_project(catalog: ArtifactCatalog) ->
     assert catalog.backend.find_cached_task(catalog.project, key) is None
     second = _new_run(catalog)
     ok = _task(second, "train", cache_key=key, status="succeeded", ended_at=datetime.now(UTC),
-               data={"train": "x"})
+               data={"train": new_id()})
     catalog.backend.save_task(ok)
     assert catalog.backend.find_cached_task(catalog.project, key) == ok
     assert catalog.backend.find_cached_task("elsewhere", key) is None
@@ -171,3 +178,24 @@ def test_record_round_trips_through_dict(catalog: ArtifactCatalog) -> None:
     got = catalog.get_run(run.id)
     assert RunRecord.from_dict(got.to_dict()) == got
     assert got.to_dict()["pathspec"] == "fraud/1"
+
+
+def test_a_function_pipeline_records_on_this_backend(catalog: ArtifactCatalog) -> None:
+    @step
+    def load() -> list[int]:
+        return [1, 2, 3]
+
+    @step(cache=True)
+    def total(rows: list[int]) -> int:
+        return sum(rows)
+
+    for _ in range(2):
+        with pipeline("sums", catalog=catalog) as run:
+            assert total(load()) == 6
+    first, second = catalog.get_run("sums/1"), catalog.get_run("sums/2")
+    assert (first.status, second.status) == ("succeeded", "succeeded")
+    assert [t.cached for t in second.tasks] == [False, True]
+    made = catalog.get("total")
+    assert made.parent_ids == [catalog.get("load:1").id] and made.source_run_id == first.id
+    assert second.task("total").produced == [made.id]
+    assert run.id == second.id and [r.number for r in catalog.runs(pipeline="sums")] == [2, 1]

@@ -207,13 +207,15 @@ class RunRecorder:
 
         Raises:
             InvalidNameError: a malformed step name.
-            ConflictError: the run already has a task with this step and index.
+            ConflictError: the run was not started, or it already has a task with this
+                step and index.
         """
         names.check_name(step, "step")
+        run = self.run
         with self._lock:
             chosen = self._indexes.get(step, 0) if index is None else index
             self._indexes[step] = max(self._indexes.get(step, 0), chosen + 1)
-        task = TaskRecord(id=new_id(), run_id=self.run.id, step=step, index=chosen,
+        task = TaskRecord(id=new_id(), run_id=run.id, step=step, index=chosen,
                           status="running", started_at=_now(), cache_key=cache_key,
                           details=names.check_metadata(details))
         self.catalog.backend.save_task(task)

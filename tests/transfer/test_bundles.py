@@ -15,7 +15,7 @@ from archivist import ArtifactCatalog, ConflictError, IntegrityError, InvalidInp
 from archivist.bundle_format import blob_member, canonical
 from archivist.store.hashing import hash_bytes
 from tests.helpers import assert_store_consistent, snapshot
-from tests.transfer.conftest import Populated, live_records, runs_of
+from tests.transfer.conftest import Populated, live_records, populate, runs_of
 
 MakeCatalog = Callable[..., ArtifactCatalog]
 
@@ -354,3 +354,16 @@ def test_trailing_bytes_are_refused(source: Populated, make_catalog: MakeCatalog
     with pytest.raises(IntegrityError, match="bytes"):
         target.import_bundle(tmp_path / "b")
     assert snapshot(target) == before
+
+
+def test_a_bundle_from_postgres_and_s3(postgres_url: str, s3_blobs_url: str,
+                                       make_catalog: MakeCatalog, tmp_path: Path) -> None:
+    with ArtifactCatalog(postgres_url, blobs=s3_blobs_url) as shared:
+        populated = populate(shared, tmp_path)
+        shared.export(None, tmp_path / "from-s3.tar")
+        laptop = make_catalog()
+        report = laptop.import_bundle(tmp_path / "from-s3.tar")
+        assert len(report.copied) == 6 and report.runs_copied == [populated.run_id]
+        assert live_records(laptop) == live_records(shared)
+        assert runs_of(laptop) == runs_of(shared)
+        assert laptop.verify().ok

@@ -276,3 +276,37 @@ def test_an_empty_foreach_fails_clearly(local_catalog: ArtifactCatalog) -> None:
 def test_next_outside_a_run_is_an_error() -> None:
     with pytest.raises(InvalidFlowError, match="inside a step of a running flow"):
         LinearFlow().next(LinearFlow.end)
+
+
+def test_branches_never_see_each_others_in_place_changes(
+        local_catalog: ArtifactCatalog) -> None:
+    class Isolated(Flow):
+        @step
+        def start(self) -> None:
+            self.rows = [1]
+            self.next(self.second, self.first)  # named in this order
+
+        @step
+        def first(self) -> None:
+            self.rows.append("first")
+            self.seen = list(self.rows)
+            self.next(self.join)
+
+        @step
+        def second(self) -> None:
+            self.rows.append("second")
+            self.seen = list(self.rows)
+            self.next(self.join)
+
+        @step
+        def join(self, inputs: Any) -> None:
+            self.order = [i.seen for i in inputs]
+            self.next(self.end)
+
+        @step
+        def end(self) -> None:
+            pass
+
+    run = Isolated().run(catalog=local_catalog)
+    assert run["join"].task.data.order == [[1, "second"], [1, "first"]]
+    assert run["start"].task.data.rows == [1]

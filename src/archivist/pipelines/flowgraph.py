@@ -97,6 +97,12 @@ class FlowGraph:
         """Steps whose ``self.next`` goes to ``name``, in definition order."""
         return [n.name for n in self.nodes.values() if name in n.targets]
 
+    def join_inputs(self, join: str) -> list[str]:
+        """The steps whose tasks a join receives, in :meth:`order` (so a split's branches
+        come in the order ``self.next`` names them)."""
+        order = self.order()
+        return sorted(self.predecessors(join), key=order.index)
+
     def order(self) -> list[str]:
         """Steps in a topological order starting at ``start`` (for display)."""
         seen: list[str] = []

@@ -246,9 +246,8 @@ class Engine:
             label = f"{spec.step}[{position}]"
         else:
             stack, frames = spec.stack, spec.frames
-            predecessors = self.graph.predecessors(join)
-            position, expected, label = predecessors.index(spec.step), len(predecessors), \
-                spec.step
+            branches = self.graph.join_inputs(join)
+            position, expected, label = branches.index(spec.step), len(branches), spec.step
         arrived = self.waiting.setdefault((join, stack), {})
         arrived[position] = TaskInput(spec.step, task.index, label, outcome.data, reused)
         if len(arrived) == expected:
@@ -259,7 +258,7 @@ class Engine:
     def _spec(self, step: str, stack: tuple[int, ...], frames: tuple[Frame, ...],
               inputs: tuple[TaskInput, ...]) -> TaskSpec:
         return TaskSpec(run_id=self.recorder.id, flow=self.flow_cls.__name__, step=step,
-                        index=0, stack=stack, frames=frames, inputs=inputs,
+                        stack=stack, frames=frames, inputs=inputs,
                         parameters=self.parameters, code_version=self.recorder.code_version)
 
 

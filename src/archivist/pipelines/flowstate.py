@@ -54,7 +54,6 @@ class TaskSpec:
     run_id: str
     flow: str
     step: str
-    index: int
     stack: tuple[int, ...]
     frames: tuple[Frame, ...]
     inputs: tuple[TaskInput, ...]

@@ -22,6 +22,7 @@ import tempfile
 import time
 import traceback
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,20 +54,28 @@ class ValueCache:
     """Values by version id, kept by the process that runs tasks in-process.
 
     A mutable value is handed out as a deep copy, so one branch changing a list in place
-    never changes what a sibling branch sees (as when each task loads its own copy).
+    never changes what a sibling branch sees (as when each task loads its own copy). At
+    most ``size`` values are kept (least recently used go first); the others are loaded
+    from the catalog again when read.
     """
 
-    def __init__(self) -> None:
-        self._values: dict[str, Any] = {}
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._values: OrderedDict[str, Any] = OrderedDict()
 
     def get(self, version_id: str) -> tuple[bool, Any]:
         if version_id not in self._values:
             return False, None
+        self._values.move_to_end(version_id)
         value = self._values[version_id]
         return True, value if isinstance(value, IMMUTABLE) else copy.deepcopy(value)
 
     def put(self, version_id: str, value: Any) -> None:
+        """Keep ``value`` (the caller no longer changes it)."""
         self._values[version_id] = value
+        self._values.move_to_end(version_id)
+        while len(self._values) > self.size:
+            self._values.popitem(last=False)
 
 
 class BranchView:
@@ -157,10 +166,10 @@ class TaskContext:
             if found:
                 return value
         value = self.catalog.load(held.version_id, allow_pickle=True)
-        if self.values is not None:
-            self.values.put(held.version_id, value)
-            return self.values.get(held.version_id)[1]
-        return value
+        if self.values is None:
+            return value
+        self.values.put(held.version_id, value)  # pristine; this task gets a copy
+        return value if isinstance(value, IMMUTABLE) else copy.deepcopy(value)
 
     def attribute(self, obj: Flow, name: str) -> Any:
         """``self.<name>`` not set by this task: the inherited value, loaded once."""

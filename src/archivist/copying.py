@@ -126,8 +126,8 @@ class Copier:
         """Copy everything the target lacks; see the module docstring for the order.
 
         Raises:
-            ConflictError: an id or version number is taken by something else, or a
-                name exists with another case; nothing is written.
+            ConflictError: an id, version number or run number is taken by something
+                else, or a name exists with another case; nothing is written.
             IntegrityError: a blob is missing or corrupt; nothing is written.
             InvalidInputError: the source holds one id, number or alias twice.
         """
@@ -136,9 +136,9 @@ class Copier:
                    for r in source.versions()]
         _check_unique(records)
         plan = self._plan(records)
+        runs = self._plan_runs([run if run.project == scope else replace(run, project=scope)
+                                for run in source.runs()])
         source.check_blobs(plan.blobs)
-        runs = [run if run.project == scope else replace(run, project=scope)
-                for run in source.runs()]
         token = new_id()  # a lease token has the form of a version id
         needed = list(dict.fromkeys(d for r in plan.new for d in r.blob_digests))
         copied_bytes = 0
@@ -257,20 +257,47 @@ class Copier:
                 self.backend.set_alias(version_id, alias, self.user)
         return list(dict.fromkeys([*plan.tag_updates, *plan.alias_updates]))
 
-    def _copy_runs(self, runs: Sequence[RunRecord]) -> tuple[list[str], list[str]]:
-        copied: list[str] = []
-        skipped: list[str] = []
+    def _plan_runs(self, runs: Sequence[RunRecord]) -> list[tuple[RunRecord, RunRecord | None]]:
+        """Each run with the target's copy of it (``None``: new), refusing clashes of
+        ids, ``pipeline/number`` or task slots before anything is written."""
+        planned: list[tuple[RunRecord, RunRecord | None]] = []
         for run in runs:
-            try:
-                held: RunRecord | None = self.backend.get_run(run.id, run.project)
-            except ArtifactNotFoundError:
-                held = None
+            held = self._held_run(run.id, run.project)
             if held is None:
-                self.backend.create_run(_new_run(run))
+                other = self._held_run(run.pathspec, run.project)
+                if other is not None:
+                    raise ConflictError(
+                        f"the target already has run {run.pathspec} in project "
+                        f"{run.project!r} as another run (id {other.id}, the source's is "
+                        f"{run.id}); run numbers are kept on copy; nothing was written",
+                        run=run.id, existing=other.id)
             elif (held.pipeline, held.number) != (run.pipeline, run.number):
                 raise ConflictError(
                     f"run {run.id} is {held.pathspec} in the target but {run.pathspec} in "
-                    "the source", run=run.id)
+                    "the source; nothing was written", run=run.id)
+            else:
+                slots = {(t.step, t.index): t.id for t in held.tasks}
+                for task in run.tasks:
+                    if slots.get((task.step, task.index), task.id) != task.id:
+                        raise ConflictError(
+                            f"run {run.pathspec} has another task {task.step}[{task.index}] "
+                            "in the target; nothing was written", run=run.id)
+            planned.append((run, held))
+        return planned
+
+    def _held_run(self, ref: str, project: str) -> RunRecord | None:
+        try:
+            return self.backend.get_run(ref, project)
+        except ArtifactNotFoundError:
+            return None
+
+    def _copy_runs(self, planned: Sequence[tuple[RunRecord, RunRecord | None]],
+                   ) -> tuple[list[str], list[str]]:
+        copied: list[str] = []
+        skipped: list[str] = []
+        for run, held in planned:
+            if held is None:
+                self.backend.create_run(_new_run(run))
             ended = (run.status, run.ended_at, run.error, run.details)
             changed = held is not None and (
                 held.status, held.ended_at, held.error, held.details) != ended

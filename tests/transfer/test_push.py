@@ -147,3 +147,14 @@ def test_many_versions_in_one_push(make_catalog: MakeCatalog) -> None:
     assert time.perf_counter() - started < 30  # ~1 s: one transaction, ~100 queries
     assert live_records(team) == live_records(laptop)
     assert team.get("item7").version == 20
+
+
+def test_a_taken_run_number_is_refused_before_any_row(source: Populated,
+                                                      make_catalog: MakeCatalog) -> None:
+    target = make_catalog()
+    target.backend.create_run(NewRun(id=new_id(), project="default", pipeline="train",
+                                     started_at=time.time()))  # the team's own train/1
+    before = snapshot(target)
+    with pytest.raises(ConflictError, match="train/1"):
+        push(source.catalog, target)
+    assert snapshot(target) == before

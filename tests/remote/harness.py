@@ -24,7 +24,7 @@ CACHE_BUDGET = 64 * 1024 * 1024
 
 
 @contextlib.contextmanager
-def test_server(settings: ServerSettings) -> Iterator[TestClient]:
+def in_process_server(settings: ServerSettings) -> Iterator[TestClient]:
     """The app of ``settings`` behind a ``TestClient`` (lifespan run: closed at exit)."""
     with TestClient(create_app(settings), base_url=BASE_URL) as client:
         yield client

@@ -20,7 +20,7 @@ from archivist.backends.base import LineageRows, ListFilter, NewRun, NewVersion
 from archivist.backends.remote.blobs import RemoteBlobs
 from archivist.backends.remote.cache import BlobCache, cache_from_env
 from archivist.backends.remote.transport import API, HttpClient, Transport, segment
-from archivist.errors import InvalidInputError, StorageError
+from archivist.errors import ArtifactNotFoundError, InvalidInputError, StorageError
 from archivist.model import Artifact, GcReport, HistoryEntry, RunRecord, TaskRecord, VerifyReport
 from archivist.query.ast import Query
 from archivist.refs import Ref
@@ -117,6 +117,13 @@ class RemoteCatalogBackend:
                                json={"versions": [new_version_to_dict(r) for r in records]})
 
     def get_version(self, ref: Ref, project: str) -> Artifact:
+        if ref.id is not None:
+            # An id names one version in any project (deleted ones included), as locally;
+            # the lookup answers only what the key may see.
+            found = self.get_versions_by_id([ref.id])
+            if not found or (ref.project is not None and found[0].project != ref.project):
+                raise ArtifactNotFoundError(f"no version with id {ref.id!r}", ref=ref.id)
+            return found[0]
         scope = ref.project or project
         text = str(replace(ref, project=None))
         body = self.transport.json("GET", f"{self._p(scope)}/refs/{segment(text)}")

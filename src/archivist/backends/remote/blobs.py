@@ -179,12 +179,15 @@ class RemoteBlobs:
 
     def copy_missing(self, source: RemoteBlobs, digests: Sequence[str]) -> None:
         """Copy those of ``digests`` this store lacks from ``source`` (another project on
-        the same server), streamed through this process."""
+        the same server): each is downloaded (verified) to a local spool, then uploaded."""
         for digest in sorted(self.missing(digests)):
-            def chunks(wanted: str = digest) -> Iterator[bytes]:
-                with source._download(wanted) as response:
-                    yield from response.iter_bytes(READ_SIZE)
-            self._upload(digest, chunks, source.size(digest), what=source.path(digest))
+            fd, spool = tempfile.mkstemp(prefix="archivist-copy-")
+            os.close(fd)
+            try:
+                size = source.fetch_to(digest, spool)
+                self._upload(digest, _file_chunks(spool), size, what=source.path(digest))
+            finally:
+                unlink_quietly(spool)
 
     def _upload(self, digest: str, chunks: Callable[[], Iterator[bytes] | list[bytes]],
                 size: int, *, what: str) -> None:

@@ -1,0 +1,140 @@
+"""Remote blobs: asked by digest before sending, streamed, cached, verified."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from archivist import ArtifactCatalog, IntegrityError
+from archivist.backends.remote.blobs import RemoteBlobs
+from archivist.backends.remote.cache import BlobCache
+from archivist.backends.remote.transport import Transport
+from archivist.store.hashing import hash_bytes
+
+MakeRemote = Callable[..., ArtifactCatalog]
+
+
+def puts(seen: list[tuple[str, str]]) -> list[str]:
+    return [path for method, path in seen if method == "PUT" and "/blobs/" in path]
+
+
+def blob_gets(seen: list[tuple[str, str]]) -> list[str]:
+    return [path for method, path in seen if method == "GET" and "/blobs/" in path]
+
+
+def test_a_blob_the_server_has_is_never_sent_again(make_remote: MakeRemote, tmp_path: Path,
+                                                   requests_seen: list[tuple[str, str]]) -> None:
+    first, second = make_remote(), make_remote()
+    (tmp_path / "model.bin").write_bytes(b"weights" * 1000)
+    first.register("model", path=tmp_path / "model.bin")
+    assert len(puts(requests_seen)) == 1
+    with pytest.warns(UserWarning, match="already in the catalog"):
+        second.register("copy", path=tmp_path / "model.bin")
+        second.register("same", data=b"weights" * 1000, artifact_type="File")
+    assert len(puts(requests_seen)) == 1  # asked by digest (HEAD) and not sent
+
+
+def test_a_directory_sends_only_the_files_the_server_lacks(
+        make_remote: MakeRemote, tmp_path: Path, requests_seen: list[tuple[str, str]]) -> None:
+    catalog = make_remote()
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for n in range(5):
+        (folder / f"part-{n}").write_bytes(f"part {n}".encode())
+    catalog.register("data", path=folder)
+    sent = len(puts(requests_seen))
+    assert sent == 6  # five files and the manifest
+    (folder / "part-2").write_bytes(b"changed")
+    catalog.register("data", path=folder)
+    assert len(puts(requests_seen)) == sent + 2  # the changed file and the new manifest
+    assert any(path.endswith("/blobs/missing") for _, path in requests_seen)
+    out = catalog.download("data:1", tmp_path / "out")
+    assert (out / "part-2").read_bytes() == b"part 2"
+
+
+def test_loading_a_version_twice_downloads_it_once(make_remote: MakeRemote,
+                                                   requests_seen: list[tuple[str, str]]) -> None:
+    writer, reader = make_remote(), make_remote()
+    writer.register("blob", data=b"x" * 5000)
+    assert reader.load("blob") == b"x" * 5000
+    assert reader.load("blob") == b"x" * 5000
+    with reader.open("blob") as handle:
+        assert handle.read() == b"x" * 5000
+    assert len(blob_gets(requests_seen)) == 1
+
+
+def test_a_blob_over_the_cache_budget_streams_every_time(
+        make_remote: MakeRemote, requests_seen: list[tuple[str, str]], tmp_path: Path) -> None:
+    catalog = make_remote(budget=1000)
+    catalog.register("big", data=b"y" * 5000)
+    assert catalog.load("big") == b"y" * 5000
+    assert catalog.load("big") == b"y" * 5000
+    assert len(blob_gets(requests_seen)) == 2
+    assert catalog.backend.cache.usage() == 0  # type: ignore[attr-defined]
+
+
+def test_bytes_that_do_not_match_their_digest_are_refused_and_not_cached(tmp_path: Path) -> None:
+    digest = hash_bytes(b"the real bytes")
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"tampered bytes")
+
+    cache = BlobCache(tmp_path / "cache", budget=10_000)
+    blobs = RemoteBlobs(Transport("http://catalog.test",
+                                  client=httpx.Client(transport=httpx.MockTransport(handle))),
+                        "p", cache)
+    with pytest.raises(IntegrityError):
+        blobs.open(digest).read()
+    assert cache.usage() == 0
+    uncached = RemoteBlobs(blobs.transport, "p", None)
+    with pytest.raises(IntegrityError), uncached.open(digest) as stream:
+        stream.read()
+    assert not (tmp_path / "dest").exists()
+    with pytest.raises(IntegrityError):
+        uncached.fetch_to(digest, tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
+
+
+def test_the_server_rehashes_what_it_is_sent(make_remote: MakeRemote) -> None:
+    catalog = make_remote()
+    blobs = catalog.blobs
+    assert isinstance(blobs, RemoteBlobs)
+    wrong = "sha256:" + hashlib.sha256(b"something else").hexdigest()
+    with pytest.raises(ValueError, match=wrong[:20]):
+        blobs.transport.request("PUT", f"/api/v1/projects/default/blobs/{wrong}",
+                                content=b"these bytes")
+    assert not blobs.exists(wrong)
+
+
+def test_blob_facts_come_from_the_server(make_remote: MakeRemote) -> None:
+    catalog = make_remote()
+    digest, size = catalog.blobs.put_bytes(b"12345")
+    assert catalog.blobs.exists(digest) and catalog.blobs.size(digest) == size == 5
+    catalog.register("five", data=b"12345")  # downloads need a version referring to it
+    assert catalog.blobs.local_path(digest) is None and catalog.blobs.local_root() is None
+    assert catalog.blobs.path(digest).startswith("http://testserver/api/v1/projects/default/")
+    assert catalog.blobs.check(digest) == "ok"
+    missing = hash_bytes(b"never uploaded")
+    assert not catalog.blobs.exists(missing) and catalog.blobs.check(missing) == "missing"
+    with pytest.raises(IntegrityError):
+        catalog.blobs.size(missing)
+
+
+def test_with_a_store_per_project_bytes_follow_the_version_to_its_project(
+        tmp_path: Path) -> None:
+    from archivist.server.settings import ServerSettings
+    from tests.remote.harness import in_process_server, remote_catalog
+
+    settings = ServerSettings(database=f"sqlite:///{tmp_path / 'catalog.db'}",
+                              blobs=str(tmp_path / "blobs" / "{{project}}"),
+                              insecure_single_user=True)
+    with (in_process_server(settings) as server,
+          remote_catalog(server, tmp_path / "c1", project="team") as team,
+          remote_catalog(server, tmp_path / "c2", project="other") as other):
+        version_id = team.register("model", data=b"weights", project="other")
+        assert other.load(version_id) == b"weights"
+        assert list((tmp_path / "blobs" / "other").rglob("*"))

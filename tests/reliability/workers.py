@@ -122,9 +122,11 @@ class Canary:
 
 
 # -- C1 / C4 / C5 / C6 / C8: concurrent writers and readers ------------------------------
-def register_many_unique(home: str, barrier: Any, count: int, name: str) -> dict[str, Any]:
-    """C1: ``count`` registrations of unique bytes; returns ids in call order."""
-    catalog = open_catalog(home)
+def register_many_unique(home: str, barrier: Any, count: int, name: str,
+                         blobs: str | None = None) -> dict[str, Any]:
+    """C1: ``count`` registrations of unique bytes; returns ids in call order. ``home`` may
+    be a database URL, with the blob store in ``blobs``."""
+    catalog = open_catalog(home, blobs=blobs)
     barrier.wait(timeout=120)
     ids: list[str] = []
     errors: list[str] = []
@@ -215,9 +217,9 @@ def read_while_writing(home: str, barrier: Any, stop: Any, name: str) -> dict[st
 
 
 def move_alias(home: str, barrier: Any, targets: list[str], count: int,
-               alias: str) -> dict[str, Any]:
+               alias: str, blobs: str | None = None) -> dict[str, Any]:
     """C6: ``set_alias`` ``count`` times, alternating between this process's own targets."""
-    catalog = open_catalog(home)
+    catalog = open_catalog(home, blobs=blobs)
     barrier.wait(timeout=120)
     errors: list[str] = []
     done = 0
@@ -231,9 +233,10 @@ def move_alias(home: str, barrier: Any, targets: list[str], count: int,
     return {"done": done, "errors": errors}
 
 
-def first_open_register(homes: list[str], barrier: Any, index: int) -> list[dict[str, Any]]:
+def first_open_register(homes: list[str], barrier: Any, index: int,
+                        blobs: str | None = None) -> list[dict[str, Any]]:
     """C8: for each home in turn, wait at the barrier, then open a catalog on the empty
-    home and register once."""
+    home (or database URL, with ``blobs``) and register once."""
     isolate(homes[0])
     from archivist import ArtifactCatalog
 
@@ -241,7 +244,7 @@ def first_open_register(homes: list[str], barrier: Any, index: int) -> list[dict
     for home in homes:
         barrier.wait(timeout=120)
         try:
-            catalog = ArtifactCatalog(home)
+            catalog = ArtifactCatalog(home, blobs=blobs)
             version_id = catalog.register("first", data=f"first-open-{index}".encode())
             catalog.close()
             out.append({"id": version_id, "error": None})

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from archivist.backends.base import LineageRows, ListFilter, NewRun, NewVersion
-from archivist.backends.sql import documents, lineage, reads, runs, serverstore
+from archivist.backends.sql import documents, lineage, locks, reads, runs, serverstore
 from archivist.backends.sql import engine as engines
 from archivist.backends.sql.search import compile_search
 from archivist.backends.sql.tables import (
@@ -64,7 +64,7 @@ class SqlBackend:
         names = {(r.project, r.name.lower()): r.name for r in records}
         upsert = _UPSERT[conn.dialect.name]
         numbers: dict[tuple[str, str], tuple[int, int]] = {}  # key -> (pk, next number)
-        for key, count in counts.items():
+        for key, count in sorted(counts.items()):  # one lock order (locks.py)
             project, _folded = key
             row = conn.execute(upsert, {"project": project, "name": names[key],
                                         "name_folded": key[1], "last_version": count}).one()
@@ -165,6 +165,7 @@ class SqlBackend:
 
     def _point_alias(self, conn: sa.Connection, artifact_pk: int, seq: int, alias: str,
                      user: str | None) -> None:
+        locks.lock_artifact(conn, artifact_pk)
         key = (aliases.c.artifact_pk == artifact_pk, aliases.c.alias == alias)
         old = conn.execute(sa.select(versions.c.id).join(aliases, aliases.c.seq == versions.c.seq)
                            .where(*key)).scalar()
@@ -182,6 +183,7 @@ class SqlBackend:
 
     def remove_alias(self, project: str, name: str, alias: str, user: str | None) -> None:
         with engines.write_transaction(self.engine) as conn:
+            locks.lock_name(conn, project, name)
             found = conn.execute(
                 sa.select(aliases.c.artifact_pk, aliases.c.seq, versions.c.id)
                 .join(artifacts, artifacts.c.pk == aliases.c.artifact_pk)
@@ -201,6 +203,7 @@ class SqlBackend:
     def delete_version(self, version_id: str, user: str | None) -> None:
         with engines.write_transaction(self.engine) as conn:
             row = self._live_row(conn, version_id, "delete")
+            locks.lock_artifact(conn, row.artifact_pk)
             now = time.time()
             conn.execute(versions.update().where(versions.c.seq == row.seq)
                          .values(deleted_at=now))
@@ -213,7 +216,7 @@ class SqlBackend:
             documents.delete_document(conn, row.seq)
 
     def _live_row(self, conn: sa.Connection, version_id: str, action: str) -> Any:
-        row = conn.execute(sa.select(versions).where(versions.c.id == version_id)).first()
+        row = conn.execute(locks.LIVE_ROW, {"id": version_id}).first()  # locked (locks.py)
         if row is None:
             raise ArtifactNotFoundError(f"no version with id {version_id!r}")
         if row.deleted_at is not None:

@@ -5,6 +5,8 @@
 ``ARCHIVIST_CATALOG_API_KEY``   its API key
 ``ARCHIVIST_HOME``              folder of the local catalog (default ./.archivist)
 ``ARCHIVIST_CONFIG``            config file (default ~/.config/archivist/config.toml)
+``ARCHIVIST_CACHE_DIR``         downloads from a server (default ~/.cache/archivist/blobs)
+``ARCHIVIST_CACHE_SIZE``        their budget, LRU-evicted (default ``5GB``; ``0``: off)
 ==============================  ================================================
 
 The config file is TOML with optional keys ``catalog_endpoint``, ``api_key``, ``home``,

@@ -122,14 +122,18 @@ class Registrar:
         self._batch.contents.append(replace(content, sources={}) if content.sources else content)
 
     def _resolve_parents(self, parents: list[Any], project: str) -> list[str]:
+        refs = [parse_ref(p.id if isinstance(p, Artifact) else p) for p in parents]
+        # one lookup for every parent given by id (a flow's join may name hundreds)
+        wanted = [r.id for r in refs if r.id is not None and r.id not in self._batch.ids]
+        existing = {a.id for a in self.backend.get_versions_by_id(
+            list(dict.fromkeys(wanted)))} if wanted else set()
         ids = []
-        for parent in parents:
-            ref = parse_ref(parent.id if isinstance(parent, Artifact) else parent)
+        for ref in refs:
             if ref.id is not None and ref.id in self._batch.ids:
                 ids.append(ref.id)
             elif ref.id is None:
                 ids.append(self.backend.get_version(ref, project).id)
-            elif self.backend.get_versions_by_id([ref.id]):
+            elif ref.id in existing:
                 ids.append(ref.id)
             else:
                 raise ArtifactNotFoundError(f"parent version {ref.id!r} not found; nothing "

@@ -41,7 +41,7 @@ from archivist.bundle_format import (
 )
 from archivist.bundle_runs import run_from_dict
 from archivist.catalog_source import CatalogSource, Selection, select
-from archivist.copying import Copier, CopyReport
+from archivist.copying import Copier, CopyReport, Progress, ProgressReader, no_progress
 from archivist.errors import IntegrityError, InvalidInputError
 from archivist.model import RunRecord
 from archivist.store.hashing import READ_SIZE, hash_bytes, verifying_reader
@@ -71,13 +71,15 @@ class ExportReport:
 
 
 def export_bundle(catalog: ArtifactCatalog, refs_or_query: Selection,
-                  dest: str | os.PathLike[str], *, ancestors: bool = False) -> ExportReport:
+                  dest: str | os.PathLike[str], *, ancestors: bool = False,
+                  progress: Progress = no_progress) -> ExportReport:
     """Write the versions ``refs_or_query`` names (see :func:`catalog_source.select`)
     with their runs and blobs to a new bundle at ``dest`` (a ``.tar`` file when the name
     ends in ``.tar``, else a folder).
 
     Args:
         ancestors: also carry every live version the chosen ones derive from.
+        progress: called with (bytes written, bytes in all) as the blobs stream.
 
     Raises:
         InvalidInputError: ``dest`` exists (an empty folder is fine).
@@ -102,9 +104,12 @@ def export_bundle(catalog: ArtifactCatalog, refs_or_query: Selection,
     with BundleWriter(Path(dest)) as writer:
         writer.add_bytes(VERSIONS, versions_data)
         writer.add_bytes(RUNS, runs_data)
+        done, total = 0, sum(sizes.values())
         for digest in digests:
             with catalog.blobs.open(digest) as reader:
-                writer.add(blob_member(digest), reader, sizes[digest])
+                writer.add(blob_member(digest), ProgressReader(reader, progress, done, total),
+                           sizes[digest])
+            done += sizes[digest]
         writer.add_bytes(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
     chosen = {r.id for r in records}
     return ExportReport(
@@ -114,7 +119,7 @@ def export_bundle(catalog: ArtifactCatalog, refs_or_query: Selection,
 
 
 def import_bundle(catalog: ArtifactCatalog, src: str | os.PathLike[str], *,
-                  project: str | None = None) -> CopyReport:
+                  project: str | None = None, progress: Progress = no_progress) -> CopyReport:
     """Import a bundle into ``catalog``: lossless and idempotent (see :mod:`copying`).
 
     Versions keep their ids and numbers and land in ``project`` (default: the catalog's);
@@ -131,7 +136,8 @@ def import_bundle(catalog: ArtifactCatalog, src: str | os.PathLike[str], *,
     """
     with Bundle(Path(src)) as bundle:
         return Copier(catalog.backend, catalog.blobs, user=catalog.user).copy(
-            bundle, project=catalog.project if project is None else project)
+            bundle, project=catalog.project if project is None else project,
+            progress=progress)
 
 
 class Bundle:
@@ -237,6 +243,11 @@ class Bundle:
         if hash_bytes(data) != record.digest or record.blob_digests != (record.digest, *files):
             raise IntegrityError(f"{record.name}:{record.version}: its blob list does not "
                                  "match its directory manifest", digest=record.digest)
+
+    def blob_size(self, digest: str) -> int:
+        if digest not in self.sizes:
+            raise IntegrityError(f"the bundle does not hold blob {digest}", digest=digest)
+        return self.sizes[digest]
 
     def open_blob(self, digest: str) -> BinaryIO:
         if digest not in self.sizes:

@@ -144,6 +144,9 @@ class CatalogSource:
     def open_blob(self, digest: str) -> BinaryIO:
         return self.catalog.blobs.open(digest)
 
+    def blob_size(self, digest: str) -> int:
+        return self.catalog.blobs.size(digest)
+
 
 def version_record(art: Artifact, blob_digests: tuple[str, ...]) -> NewVersion:
     """The record that recreates ``art`` elsewhere: same id, number, tags and aliases."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, BinaryIO, Protocol
@@ -41,6 +41,7 @@ from archivist.errors import (
 from archivist.ids import new_id
 from archivist.model import Artifact, RunRecord
 from archivist.store.blobs import Blobs
+from archivist.store.hashing import Readable
 
 LEASE_SECONDS = 6 * 3600.0
 _PAGE = 1000
@@ -68,6 +69,36 @@ class Source(Protocol):
     def open_blob(self, digest: str) -> BinaryIO:
         """A reader of the blob that raises ``IntegrityError`` if the bytes do not match."""
         ...
+
+    def blob_size(self, digest: str) -> int:
+        """The blob's size in bytes (for progress). Raises ``IntegrityError`` if missing."""
+        ...
+
+
+#: ``progress(bytes done, bytes in all)``, called as blobs stream (STYLE P8: the library
+#: takes a plain callable; the CLI passes one that draws a bar).
+Progress = Callable[[int, int | None], None]
+
+
+def no_progress(done: int, total: int | None) -> None:
+    """The null ``Progress``: shows nothing."""
+
+
+class ProgressReader:
+    """Wraps a reader and reports every byte read to a ``Progress`` callable."""
+
+    def __init__(self, reader: Readable, progress: Progress, start: int,
+                 total: int | None) -> None:
+        self._reader = reader
+        self._progress = progress
+        self.done = start
+        self._total = total
+
+    def read(self, n: int = -1, /) -> bytes:
+        data = self._reader.read(n)
+        self.done += len(data)
+        self._progress(self.done, self._total)
+        return data
 
 
 @dataclass(frozen=True)
@@ -122,7 +153,8 @@ class Copier:
         self.blobs = blobs
         self.user = user
 
-    def copy(self, source: Source, *, project: str) -> CopyReport:
+    def copy(self, source: Source, *, project: str,
+             progress: Progress = no_progress) -> CopyReport:
         """Copy everything the target lacks; see the module docstring for the order.
 
         Raises:
@@ -142,11 +174,13 @@ class Copier:
         token = new_id()  # a lease token has the form of a version id
         needed = list(dict.fromkeys(d for r in plan.new for d in r.blob_digests))
         copied_bytes = 0
+        total = (sum(source.blob_size(d) for d in plan.blobs)
+                 if progress is not no_progress else None)
         if needed:
             self.backend.lease_blobs(token, needed, time.time() + LEASE_SECONDS)
         try:
             for digest in plan.blobs:
-                copied_bytes += self._send(source, digest)
+                copied_bytes += self._send(source, digest, progress, copied_bytes, total)
             self.backend.create_versions(plan.new)
         finally:
             if needed:
@@ -241,9 +275,10 @@ class Copier:
         plan.new = kept
 
     # -- writing ---------------------------------------------------------------------------
-    def _send(self, source: Source, digest: str) -> int:
+    def _send(self, source: Source, digest: str, progress: Progress, done: int,
+              total: int | None) -> int:
         with source.open_blob(digest) as reader:
-            got, size = self.blobs.put_stream(reader)
+            got, size = self.blobs.put_stream(ProgressReader(reader, progress, done, total))
         if got != digest:  # the verifying reader raises first; this guards a broken source
             raise IntegrityError(f"blob {digest} arrived as {got}; nothing was written",
                                  digest=digest, actual=got)

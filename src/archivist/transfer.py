@@ -17,14 +17,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from archivist.catalog_source import CatalogSource, Selection, select
-from archivist.copying import Copier, CopyReport
+from archivist.copying import Copier, CopyReport, Progress, no_progress
 
 if TYPE_CHECKING:
     from archivist.catalog import ArtifactCatalog
 
 
 def push(source: ArtifactCatalog, target: ArtifactCatalog, query: Selection = None, *,
-         ancestors: bool = True, project: str | None = None) -> CopyReport:
+         ancestors: bool = True, project: str | None = None,
+         progress: Progress = no_progress) -> CopyReport:
     """Copy the versions ``query`` names (default: every live version of the source's
     project) from ``source`` to ``target``, with their tags, aliases, runs and blobs.
 
@@ -35,6 +36,7 @@ def push(source: ArtifactCatalog, target: ArtifactCatalog, query: Selection = No
             reported in ``missing_parents``).
         project: the target project (default: the target catalog's, whose blob store
             receives the bytes).
+        progress: called with (bytes sent, bytes to send) as the blobs stream.
 
     Raises:
         ConflictError: the target holds another version under a copied id or number, or
@@ -45,4 +47,4 @@ def push(source: ArtifactCatalog, target: ArtifactCatalog, query: Selection = No
     """
     chosen = CatalogSource(source, select(source, query), ancestors=ancestors)
     return Copier(target.backend, target.blobs, user=target.user).copy(
-        chosen, project=target.project if project is None else project)
+        chosen, project=target.project if project is None else project, progress=progress)

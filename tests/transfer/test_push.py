@@ -11,6 +11,7 @@ import pytest
 
 from archivist import ArtifactCatalog, ConflictError, IntegrityError
 from archivist.backends.base import NewRun
+from archivist.bundles import export_bundle
 from archivist.ids import new_id
 from archivist.model import TaskRecord
 from archivist.transfer import push
@@ -158,3 +159,15 @@ def test_a_taken_run_number_is_refused_before_any_row(source: Populated,
     with pytest.raises(ConflictError, match="train/1"):
         push(source.catalog, target)
     assert snapshot(target) == before
+
+
+def test_progress_reports_every_byte(source: Populated, make_catalog: MakeCatalog,
+                                     tmp_path: Path) -> None:
+    seen: list[tuple[int, int | None]] = []
+    report = push(source.catalog, make_catalog(), progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (report.bytes_copied, report.bytes_copied)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    exported: list[tuple[int, int | None]] = []
+    bundle = export_bundle(source.catalog, None, tmp_path / "b",
+                           progress=lambda d, t: exported.append((d, t)))
+    assert exported[-1] == (bundle.bytes, bundle.bytes)

@@ -9,10 +9,11 @@ from typing import Annotated, Any
 
 import typer
 
-from archivist.bundles import ExportReport, export_bundle
+from archivist.bundles import ExportReport, export_bundle, import_bundle
 from archivist.catalog import ArtifactCatalog
 from archivist.cli import output
 from archivist.cli.options import JsonFlag
+from archivist.cli.progress import Callback, transfer_bar
 from archivist.cli.session import open_catalog, session_of
 from archivist.copying import CopyReport
 from archivist.transfer import push as push_versions
@@ -49,9 +50,9 @@ def export(
     """
     if ref and query:
         raise typer.BadParameter("give a QUERY or --ref, not both")
-    with open_catalog(ctx) as catalog:
+    with open_catalog(ctx) as catalog, _bar("exporting") as progress:
         report = export_bundle(catalog, list(ref) if ref else query, dest,
-                               ancestors=ancestors)
+                               ancestors=ancestors, progress=progress)
     if as_json:
         output.print_json(report.to_dict())
         return
@@ -74,8 +75,8 @@ def import_(
     Ids and version numbers are kept; versions already here are skipped, so importing
     twice changes nothing. A damaged or hostile bundle is refused and nothing is written.
     """
-    with open_catalog(ctx) as catalog:
-        report = catalog.import_bundle(bundle)
+    with open_catalog(ctx) as catalog, _bar("importing") as progress:
+        report = import_bundle(catalog, bundle, progress=progress)
     _print_copy(report, "imported", as_json)
 
 
@@ -110,9 +111,27 @@ def push(
     Blobs the target already has are not sent again; ids and version numbers are kept;
     pushing twice copies nothing.
     """
-    with open_catalog(ctx) as catalog, _target(ctx, to, api_key, to_blobs, to_project) as team:
-        report = push_versions(catalog, team, query, ancestors=not no_ancestors)
+    with (open_catalog(ctx) as catalog,
+          _target(ctx, to, api_key, to_blobs, to_project) as team,
+          _bar("pushing") as progress):
+        report = push_versions(catalog, team, query, ancestors=not no_ancestors,
+                               progress=progress)
     _print_copy(report, "pushed", as_json)
+
+
+@contextlib.contextmanager
+def _bar(description: str) -> Iterator[Callback]:
+    """A ``progress(done, total)`` callback that opens a bar (on a terminal, for big
+    transfers) once the library reports the total, and closes it at the end."""
+    with contextlib.ExitStack() as stack:
+        shown: list[Callback] = []
+
+        def update(done: int, total: int | None) -> None:
+            if not shown:
+                shown.append(stack.enter_context(transfer_bar(description, total)))
+            shown[0](done, total)
+
+        yield update
 
 
 @contextlib.contextmanager

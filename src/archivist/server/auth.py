@@ -8,6 +8,8 @@ a 403. Within its project, a key needs the scope of the route (``read`` < ``writ
 
 from __future__ import annotations
 
+import functools
+import getpass
 from dataclasses import dataclass
 
 from archivist import keys, names
@@ -23,10 +25,12 @@ class Principal:
     key: ApiKey | None
 
     @property
-    def user(self) -> str | None:
-        """The name recorded in history for changes made by this caller."""
+    def user(self) -> str:
+        """The name recorded in history for changes made by this caller: the key's name
+        (or ``key:<end of its id>``); without keys, the login running the server (the
+        single user)."""
         if self.key is None:
-            return None
+            return _server_login()
         return self.key.name or f"key:{self.key.id[-8:]}"
 
     def sees(self, project: str) -> bool:
@@ -82,3 +86,11 @@ def project_not_found(project: str) -> ArtifactNotFoundError:
 def version_not_found(version_id: str) -> ArtifactNotFoundError:
     # The same text the metadata store uses for an unknown id.
     return ArtifactNotFoundError(f"no version with id {version_id!r}", ref=version_id)
+
+
+@functools.cache
+def _server_login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "single-user"

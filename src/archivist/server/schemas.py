@@ -163,6 +163,11 @@ class Digests(Request):
     digests: list[str] = Field(max_length=100_000, examples=[[_DIGEST]])
 
 
+class DigestPage(Response):
+    data: list[str]
+    next_cursor: str | None
+
+
 class Missing(Response):
     missing: list[str] = Field(description="The digests the project's store lacks.")
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from archivist import wire
 from archivist.errors import ArtifactNotFoundError, InvalidInputError, StorageError
 from archivist.server import responses
 from archivist.server.blobtransfer import (
@@ -19,9 +20,9 @@ from archivist.server.blobtransfer import (
     parse_range,
     spool_upload,
 )
-from archivist.server.deps import ReadProject, StateDep, WriteProject
+from archivist.server.deps import AdminProject, ReadProject, StateDep, WriteProject
 from archivist.server.errors import envelope
-from archivist.server.schemas import BlobStored, Digests, Missing
+from archivist.server.schemas import BlobStored, DigestPage, Digests, Missing
 from archivist.server.state import ServerState
 from archivist.store.hashing import check_digest
 
@@ -37,6 +38,19 @@ _DOWNLOAD: dict[int | str, dict[str, Any]] = {
     307: {"description": "Redirect to a presigned URL (S3 store, --presign)."},
     416: {"description": "The range starts past the end."},
 }
+
+
+@router.get("", response_model=DigestPage, responses=responses.errors(403, 404),
+            openapi_extra=responses.query_docs(
+                ("limit", "Page size, 1-1000 (default 100).", False),
+                ("cursor", "next_cursor of the previous page.", False)))
+def list_blobs(project: AdminProject, request: Request, state: StateDep) -> JSONResponse:
+    """The digests in the project's blob store, sorted (a store shared by projects is
+    listed whole, as verify and gc see it)."""
+    limit, offset = wire.page_from_params(request.query_params.multi_items())
+    found = sorted(state.blobs(project).iter_digests())[offset:offset + limit]
+    return JSONResponse({"data": found, "next_cursor": wire.next_cursor(offset, limit,
+                                                                        len(found))})
 
 
 @router.post("/missing", response_model=Missing, responses=responses.errors(403, 404))

@@ -55,9 +55,7 @@ def create_versions(project: WriteProject, body: CreateVersions, state: StateDep
         if not blobs.exists(digest):
             raise InvalidInputError(f"blob {digest} was not uploaded to project {project!r}; "
                                     "PUT it to /blobs/{digest} first", digest=digest)
-    user = principal.user
-    records = [r if r.user is not None or user is None else replace(r, user=user)
-               for r in records]
+    records = [r if r.user is not None else replace(r, user=principal.user) for r in records]
     state.backend.create_versions(records)
     return responses.artifacts(state.backend.get_versions_by_id([r.id for r in records]),
                                status=201)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from archivist.backends.sql import tables
+from archivist.backends.sql import documents, tables
 from archivist.backends.sql.search import compile_search
 from archivist.errors import ArtifactNotFoundError
 from archivist.query import parse_query
@@ -88,10 +88,17 @@ def _tag_text(value: Any) -> str:
 
 
 def build(engine: sa.Engine) -> None:
+    """Create the tables on ``engine`` (SQLite or PostgreSQL) and write the versions."""
     tables.metadata_obj.create_all(engine)
     with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE VIRTUAL TABLE search_docs USING fts5("
-                             "body, tokenize = 'unicode61 remove_diacritics 2')")
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("CREATE VIRTUAL TABLE search_docs USING fts5("
+                                 "body, tokenize = 'unicode61 remove_diacritics 2')")
+        else:  # as migration 0001 makes it
+            conn.exec_driver_sql("CREATE TABLE search_docs (rowid BIGINT PRIMARY KEY, "
+                                 "body TSVECTOR)")
+            conn.exec_driver_sql("CREATE INDEX ix_search_docs_body ON search_docs "
+                                 "USING GIN (body)")
         pks: dict[tuple[str, str], int] = {}
         for project, name, *_ in VERSIONS.values():
             pks.setdefault((project, name), len(pks) + 1)
@@ -115,8 +122,7 @@ def build(engine: sa.Engine) -> None:
                     seq=seq, key=key, value=value, text=_tag_text(value), num=num))
             for key, value in fields.get("partitions", {}).items():
                 conn.execute(tables.partitions.insert().values(seq=seq, key=key, value=value))
-            conn.execute(tables.search_docs.insert().values(
-                rowid=seq, body=_document(name, fields)))
+            documents.insert_documents(conn, [{"rowid": seq, "body": _document(name, fields)}])
         for (name, alias), seq in ALIASES.items():
             conn.execute(tables.aliases.insert().values(
                 artifact_pk=pks[("default", name)], alias=alias, seq=seq))

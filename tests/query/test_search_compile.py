@@ -177,7 +177,7 @@ def test_text_orders_by_relevance_then_newest(search: Search, engine: sa.Engine)
     assert search("fraud type:Model") == [s for s in ranked if s in (1, 2, 6, 7)]
 
 
-@pytest.mark.parametrize(("query", "expected"), [
+SORTS = [
     ("sort:-created type:Model", [2, 7, 6, 1]),
     ("sort:created type:Model", [1, 6, 7, 2]),
     ("sort:name type:Model", [7, 2, 1, 6]),  # fraud_, fraud_detector_v2 (newest first), fraudx
@@ -192,7 +192,10 @@ def test_text_orders_by_relevance_then_newest(search: Search, engine: sa.Engine)
     ("sort:-tags.f1 fraud", [1, 2, 7, 6]),
     ("sort:tags.stage", [6, 1, 2, 7, 5, 12, 11, 10, 9, 13, 3]),
     ("sort:tag.flag stage:*,zzz", [2, 6, 1]),
-])
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), SORTS, ids=[c[0] for c in SORTS])
 def test_sort(search: Search, query: str, expected: list[int]) -> None:
     assert search(query) == expected
 

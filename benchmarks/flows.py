@@ -16,10 +16,11 @@ import json
 import statistics
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
-from archivist import ArtifactCatalog, Flow, step
+from archivist import ArtifactCatalog, DuplicateArtifactWarning, Flow, step
 
 TARGET_MS = 5.0
 
@@ -50,7 +51,13 @@ class ForeachBench(Flow):
 
 
 def bench_foreach_flow(n: int = 100, workdir: Path | None = None) -> dict[str, Any]:
-    """One run of :class:`ForeachBench` with ``n`` foreach tasks on a fresh local catalog."""
+    """One run of :class:`ForeachBench` with ``n`` foreach tasks on a fresh local catalog.
+
+    ``register_floor_ms`` is what registering one 1 KB value costs on the same catalog
+    with a plain ``catalog.register`` in its own transaction: the part of the capture
+    that is the catalog's (materialize, land and fsync the blob, write the rows), measured
+    right after the flow so both see the same machine. ``engine_ms`` is the rest.
+    """
     with tempfile.TemporaryDirectory(dir=workdir) as folder, \
             ArtifactCatalog(Path(folder) / "home") as catalog:
         ForeachBench().run(catalog=catalog, n=2)  # warm-up: imports, schema, first writes
@@ -60,9 +67,17 @@ def bench_foreach_flow(n: int = 100, workdir: Path | None = None) -> dict[str, A
         captured = len(run.record.produced)
         tasks = len(run.record.tasks)
         run.close()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DuplicateArtifactWarning)
+            started = time.perf_counter()
+            for i in range(n):
+                with catalog.batch():
+                    catalog.register("floor.value", data=f"{i:05d}" * 205)
+            floor = 1000 * (time.perf_counter() - started) / n
+    per_artifact = 1000 * elapsed / captured
     return {"n": n, "tasks": tasks, "captured": captured, "seconds": round(elapsed, 4),
-            "ms_per_artifact": round(1000 * elapsed / captured, 3),
-            "target_ms": TARGET_MS}
+            "ms_per_artifact": round(per_artifact, 3), "register_floor_ms": round(floor, 3),
+            "engine_ms": round(per_artifact - floor, 3), "target_ms": TARGET_MS}
 
 
 def main() -> None:
@@ -72,9 +87,10 @@ def main() -> None:
     args = parser.parse_args()
     rounds = [bench_foreach_flow(args.n) for _ in range(args.rounds)]
     median = statistics.median(r["ms_per_artifact"] for r in rounds)
-    print(json.dumps({"foreach_flow": {"rounds": rounds, "ms_per_artifact": median,
-                                       "target_ms": TARGET_MS, "met": median <= TARGET_MS}},
-                     indent=2))
+    floor = statistics.median(r["register_floor_ms"] for r in rounds)
+    print(json.dumps({"foreach_flow": {
+        "rounds": rounds, "ms_per_artifact": median, "register_floor_ms": floor,
+        "target_ms": TARGET_MS, "met": median <= TARGET_MS}}, indent=2))
 
 
 if __name__ == "__main__":

@@ -115,7 +115,6 @@ class Engine:
         self.failure: tuple[TaskSpec, TaskOutcome] | None = None
         self.old: RunRecord | None = None
         self.reusable: dict[tuple[str, tuple[int, ...]], TaskRecord] = {}
-        self.digests: dict[str, str | None] = {}
 
     def reuse_from(self, old: RunRecord) -> None:
         """Make the succeeded tasks of ``old`` reusable by this run."""
@@ -123,8 +122,6 @@ class Engine:
         for task in old.tasks:
             if task.status == "succeeded":
                 self.reusable[(task.step, tuple(task.details.get("foreach", ())))] = task
-        ids = list({v for t in self.reusable.values() for v in t.data.values()})
-        self.digests = {a.id: a.digest for a in self.catalog.backend.get_versions_by_id(ids)}
 
     def execute(self) -> None:
         """Run every task; re-raise the first failure after the run is recorded failed.
@@ -203,7 +200,7 @@ class Engine:
         old = self.reusable.get(spec.key)
         if old is None or not all(i.reused for i in spec.inputs) or self.old is None:
             return False
-        data = {k: Held(v, self.digests.get(v)) for k, v in old.data.items()}
+        data = {k: Held(v) for k, v in old.data.items()}
         count = old.details.get("foreach_count")
         outcome = TaskOutcome(data=data, foreach_count=int(count) if count is not None else None)
         task = self.recorder.start_task(spec.step, details={

@@ -15,10 +15,12 @@ from archivist.pipelines.flowgraph import Transition
 
 @dataclass(frozen=True)
 class Held:
-    """The catalog version holding an attribute's value, and its content digest."""
+    """The catalog version holding an attribute's value, and its content digest
+    (``None``: not looked up yet; a task fetches the digests it must compare in one
+    query, which most tasks never need)."""
 
     version_id: str
-    digest: str | None
+    digest: str | None = None
 
 
 @dataclass(frozen=True)

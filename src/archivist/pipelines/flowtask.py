@@ -156,6 +156,20 @@ class TaskContext:
         self.transition: Transition | None = None
         self.inputs = JoinInputs([BranchView(self, i) for i in spec.inputs])
         self._input: tuple[bool, Any] = (False, None)
+        self._digests: dict[str, str | None] = {}
+
+    def content_keys(self, helds: Sequence[Held]) -> dict[str, str]:
+        """Version id -> what identifies its content (the digest; the id when it has
+        none), fetching the unknown digests in one query."""
+        unknown = [h.version_id for h in helds
+                   if h.digest is None and h.version_id not in self._digests]
+        if unknown:
+            found = {a.id: a.digest for a in self.catalog.backend.get_versions_by_id(
+                list(dict.fromkeys(unknown)))}
+            for version_id in unknown:
+                self._digests[version_id] = found.get(version_id)
+        return {h.version_id: h.digest or self._digests.get(h.version_id) or h.version_id
+                for h in helds}
 
     # -- reading -----------------------------------------------------------------------
     def load(self, held: Held) -> Any:
@@ -238,11 +252,11 @@ class TaskContext:
         chosen -= set(exclude or ())
         merged: dict[str, Held] = {}
         conflicts: dict[str, list[str]] = {}
+        chosen = {n for n in chosen if n not in obj.__dict__}  # set in the join: kept
+        keys = self.content_keys([s.data[n] for s in sources for n in chosen if n in s.data])
         for name in sorted(chosen):
-            if name in obj.__dict__:
-                continue  # set in the join: the join's value is kept
             holders = [(s.label, s.data[name]) for s in sources if name in s.data]
-            if len({h.digest for _, h in holders}) > 1:
+            if len({keys[h.version_id] for _, h in holders}) > 1:
                 conflicts[name] = [label for label, _ in holders]
             else:
                 merged[name] = holders[0][1]
@@ -312,17 +326,20 @@ def _persist(obj: Flow, context: TaskContext) -> tuple[dict[str, Held], list[str
     changed: dict[str, Any] = {}
     if spec.step == "start":
         changed.update(spec.parameters)
+    compare: dict[str, Any] = {}
     for name, value in obj.__dict__.items():
         if name.startswith("_"):
             continue
         held = state.get(name)
-        if held is not None:
-            if name in context.loaded and context.loaded[name] is value \
-                    and isinstance(value, IMMUTABLE):
-                continue  # read, and cannot have changed
-            if _digest(context.catalog, value) == held.digest:
-                continue  # carried: the same content as the version it came from
-        changed[name] = value
+        if held is None:
+            changed[name] = value
+        elif not (name in context.loaded and context.loaded[name] is value
+                  and isinstance(value, IMMUTABLE)):  # else: read, and cannot have changed
+            compare[name] = value
+    keys = context.content_keys([state[name] for name in compare])
+    for name, value in compare.items():
+        if _digest(context.catalog, value) != keys[state[name].version_id]:
+            changed[name] = value  # else carried: the content of the version it came from
     if not changed:
         return state, []
     parents = list(context.consumed)[:names.MAX_PARENTS]
@@ -334,9 +351,8 @@ def _persist(obj: Flow, context: TaskContext) -> tuple[dict[str, Held], list[str
         with context.catalog.batch():
             for name, value in changed.items():
                 ids[name] = _register(context, name, value, parents)
-    found = {a.id: a for a in context.catalog.backend.get_versions_by_id(list(ids.values()))}
     for name, version_id in ids.items():
-        state[name] = Held(version_id, found[version_id].digest)
+        state[name] = Held(version_id)
         if context.values is not None:
             context.values.put(version_id, changed[name])
     return state, list(ids.values())

@@ -59,19 +59,17 @@ def call_step(spec: StepSpec, active: ActiveRun, args: tuple[Any, ...],
                    for k, v in inputs.items()}
         key = caching.cache_key(spec.name, spec.code_hash, spec.outputs, digests,
                                 {"partitions": partitions, "type": spec.artifact_type})
-    task = recorder.start_task(spec.name, cache_key=key, details={
-        "source_hash": spec.code_hash, "partitions": partitions})
+    details = {"source_hash": spec.code_hash, "partitions": partitions}
     if key is not None:
         hit = _from_cache(spec, active, key)
         if hit is not None:
             value, cached_task = hit
-            recorder.finish_task(task, consumed=parents, produced=cached_task.produced,
-                                 data=cached_task.data, cached=True, details={
-                                     "cached_from": cached_task.id,
-                                     "shape": cached_task.details.get("shape"),
-                                     "passthrough": cached_task.details.get("passthrough", [])})
+            recorder.reuse_task(spec.name, cached_task, consumed=parents, details={
+                **details, "shape": cached_task.details.get("shape"),
+                "passthrough": cached_task.details.get("passthrough", [])})
             _tell_outer(outer, cached_task.produced)
             return value
+    task = recorder.start_task(spec.name, cache_key=key, details=details)
     capture = StepCapture(step=spec.name, catalog=catalog)
     try:
         with capturing(capture):
@@ -120,10 +118,8 @@ def _store(spec: StepSpec, active: ActiveRun, result: Any, parents: list[str],
                     source_pipeline=recorder.pipeline, code_version=recorder.code_version)
                 data[output] = vid
                 pending.append((output, value, vid))
-    stored = {a.id: a for a in catalog.backend.get_versions_by_id([v for *_, v in pending])}
     for _output, value, vid in pending:
-        if vid in stored:
-            active.remember(value, stored[vid])
+        active.remember(value, vid)  # digests are read only if a later match needs them
     return data, [v for *_, v in pending], shape, passthrough
 
 
@@ -151,6 +147,7 @@ def _from_cache(spec: StepSpec, active: ActiveRun, key: str) -> tuple[Any, TaskR
         return None, found
     values: dict[str, Any] = {}
     passthrough = set(found.details.get("passthrough") or ())
+    stored = {a.id: a for a in catalog.backend.get_versions_by_id(list(found.data.values()))}
     try:
         with paused():
             for output, _name in spec.artifact_names():
@@ -158,13 +155,14 @@ def _from_cache(spec: StepSpec, active: ActiveRun, key: str) -> tuple[Any, TaskR
                 if vid is None:
                     values[output] = None
                     continue
-                artifact = catalog.get(vid)
-                if artifact.deleted:
+                artifact = stored.get(vid)
+                if artifact is None or artifact.deleted:
                     return None
-                value = artifact if output in passthrough else catalog.load(artifact)
+                value = (catalog.get(artifact) if output in passthrough
+                         else catalog.load(artifact))
                 values[output] = value
                 active.remember(value, artifact)
-    except ArchivistError:  # deleted, corrupt, needs unpickling, …: run the step again
+    except ArchivistError:  # corrupt, needs unpickling, …: run the step again
         return None
     ordered = [values[o] for o, _ in spec.artifact_names()]
     if shape == SHAPE_SINGLE or spec.outputs is None or len(ordered) == 1:
@@ -198,10 +196,11 @@ def _match(active: ActiveRun, value: Any) -> list[str]:
         ids = [i for item in items for i in _match_one(active, item)]
         if ids:
             return ids
-    if active.by_digest and not _scalar(value):
+    if (active.by_digest or active.pending) and not _scalar(value):
         digest = caching.value_digest(active.catalog, value)
-        if digest is not None and digest in active.by_digest:
-            return [active.by_digest[digest]]
+        produced = active.digest_map()
+        if digest is not None and digest in produced:
+            return [produced[digest]]
     return []
 
 
@@ -220,8 +219,8 @@ def _digest_of(active: ActiveRun, ids: list[str]) -> str | None:
     """The digest identifying an argument matched to versions (``None``: unmatched)."""
     if not ids:
         return None
-    found = active.catalog.backend.get_versions_by_id(ids)
-    return ",".join(a.digest or f"id:{a.id}" for a in found) or None
+    known = active.digest_of(ids)
+    return ",".join(known[i] or f"id:{i}" for i in ids)
 
 
 def _partitions(spec: StepSpec, arguments: Mapping[str, Any]) -> dict[str, str]:

@@ -36,17 +36,48 @@ class ActiveRun:
     by_identity: dict[int, tuple[Any, str]] = field(default_factory=dict)
     #: content digest -> version id of values produced in this run
     by_digest: dict[str, str] = field(default_factory=dict)
+    #: version id -> its digest, for every version remembered (cache keys need them)
+    digests: dict[str, str | None] = field(default_factory=dict)
     #: versions logged in the run body (outside any step)
     produced: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def remember(self, value: Any, artifact: Artifact) -> None:
-        """Remember that ``value`` was stored as ``artifact``."""
+    #: versions remembered by id only, their digests not read yet (see :meth:`digest_map`)
+    pending: list[str] = field(default_factory=list)
+
+    def remember(self, value: Any, artifact: Artifact | str) -> None:
+        """Remember that ``value`` was stored as ``artifact`` (a record, or just its id:
+        the digest is then read when first needed, in one query for all pending)."""
+        vid = artifact if isinstance(artifact, str) else artifact.id
         with self.lock:
             if _trackable(value):
-                self.by_identity[id(value)] = (value, artifact.id)
+                self.by_identity[id(value)] = (value, vid)
+            if isinstance(artifact, str):
+                self.pending.append(vid)
+                return
+            self.digests[vid] = artifact.digest
             if artifact.digest is not None:
-                self.by_digest.setdefault(artifact.digest, artifact.id)
+                self.by_digest.setdefault(artifact.digest, vid)
+
+    def digest_map(self) -> dict[str, str]:
+        """Content digest -> version id of every value remembered (reads pending ones)."""
+        with self.lock:
+            pending, self.pending = self.pending, []
+        if pending:
+            for a in self.catalog.backend.get_versions_by_id(pending):
+                self.remember(None, a)
+        return self.by_digest
+
+    def digest_of(self, version_ids: list[str]) -> dict[str, str | None]:
+        """Digests of these versions (those not remembered are read, once)."""
+        unknown = [i for i in version_ids if i not in self.digests]
+        if unknown:
+            self.digest_map()
+            unknown = [i for i in unknown if i not in self.digests]
+        if unknown:
+            for a in self.catalog.backend.get_versions_by_id(unknown):
+                self.digests[a.id] = a.digest
+        return {i: self.digests.get(i) for i in version_ids}
 
     def produced_by_identity(self, value: Any) -> str | None:
         """The version id ``value`` (this very object) became, if a step returned it."""

@@ -212,14 +212,37 @@ class RunRecorder:
         """
         names.check_name(step, "step")
         run = self.run
-        with self._lock:
-            chosen = self._indexes.get(step, 0) if index is None else index
-            self._indexes[step] = max(self._indexes.get(step, 0), chosen + 1)
+        chosen = self._index(step, index)
         task = TaskRecord(id=new_id(), run_id=run.id, step=step, index=chosen,
                           status="running", started_at=_now(), cache_key=cache_key,
                           details=names.check_metadata(details))
         self.catalog.backend.save_task(task)
         self._notify("task_started", self.run, task)
+        return task
+
+    def reuse_task(self, step: str, source: TaskRecord, *, index: int | None = None,
+                   consumed: Sequence[str] = (),
+                   details: Mapping[str, Any] | None = None) -> TaskRecord:
+        """Record, in one write, a task of ``step`` answered by an earlier task ``source``
+        (a cache hit, or a finished step a resumed flow does not run again): status
+        ``succeeded``, ``cached``, ``source``'s produced versions and ``data``, and
+        ``details["cached_from"] = source.id``. Returns the stored task.
+
+        Raises:
+            InvalidNameError, ConflictError: as :meth:`start_task`.
+        """
+        names.check_name(step, "step")
+        run = self.run
+        chosen = self._index(step, index)
+        now = _now()
+        task = TaskRecord(id=new_id(), run_id=run.id, step=step, index=chosen,
+                          status="succeeded", started_at=now, ended_at=now, cached=True,
+                          cache_key=source.cache_key, consumed=_unique(consumed),
+                          produced=_unique(source.produced), data=dict(source.data),
+                          details={**names.check_metadata(details), "cached_from": source.id})
+        self.catalog.backend.save_task(task)
+        self._notify("task_started", run, task)
+        self._notify("task_ended", run, task)
         return task
 
     def finish_task(self, task: TaskRecord, *, consumed: Sequence[str] = (),
@@ -246,6 +269,13 @@ class RunRecorder:
         self.catalog.backend.save_task(done)
         self._notify("task_ended", self.run, done)
         return done
+
+    def _index(self, step: str, index: int | None) -> int:
+        """``index``, or the next free index of ``step`` in this recorder."""
+        with self._lock:
+            chosen = self._indexes.get(step, 0) if index is None else index
+            self._indexes[step] = max(self._indexes.get(step, 0), chosen + 1)
+        return chosen
 
     def _notify(self, event: str, *args: Any) -> None:
         for listener in self.listeners:

@@ -100,20 +100,20 @@ def save_task(engine: sa.Engine, task: TaskRecord) -> None:
            "data": dict(task.data), "details": dict(task.details)}
     with engines.write_transaction(engine) as conn:
         run_pk = _run_pk(conn, task.run_id)
-        existing = conn.execute(sa.select(run_tasks.c.pk, run_tasks.c.run_pk).where(
-            run_tasks.c.id == task.id)).first()
-        if existing is not None and existing.run_pk != run_pk:
-            raise ConflictError(f"task {task.id!r} belongs to another run")
-        clash = conn.execute(sa.select(run_tasks.c.id).where(
-            run_tasks.c.run_pk == run_pk, run_tasks.c.step == task.step,
-            run_tasks.c.idx == task.index, run_tasks.c.id != task.id)).first()
-        if clash is not None:
-            raise ConflictError(f"the run already has a task {task.step}[{task.index}] "
-                                f"({clash.id})")
+        existing = None
+        for found in conn.execute(_TASK_OR_CLASH, {"task_id": task.id, "run_pk": run_pk,
+                                                   "step": task.step, "idx": task.index}):
+            if found.id != task.id:
+                raise ConflictError(f"the run already has a task {task.step}[{task.index}] "
+                                    f"({found.id})")
+            if found.run_pk != run_pk:
+                raise ConflictError(f"task {task.id!r} belongs to another run")
+            existing = found
         if existing is None:
             conn.execute(run_tasks.insert(), [{**row, "run_pk": run_pk}])
         else:
-            conn.execute(run_tasks.update().where(run_tasks.c.pk == existing.pk).values(**row))
+            conn.execute(_UPDATE_TASK, {**{f"v_{k}": v for k, v in row.items()},
+                                        "task_pk": existing.pk})
         _link(conn, run_pk, task.consumed, task.produced)
 
 
@@ -126,19 +126,14 @@ def link_run_versions(engine: sa.Engine, run_id: str, consumed: Sequence[str],
 
 def find_cached_task(engine: sa.Engine, project: str, cache_key: str) -> TaskRecord | None:
     """See ``Backend.find_cached_task``."""
-    query = (sa.select(run_tasks, runs.c.id.label("run_id"))
-             .join(runs, runs.c.pk == run_tasks.c.run_pk)
-             .where(runs.c.project == project, run_tasks.c.cache_key == cache_key,
-                    run_tasks.c.status == "succeeded")
-             .order_by(run_tasks.c.ended_at.desc(), run_tasks.c.pk.desc()).limit(1))
     with engines.read_transaction(engine) as conn:
-        row = conn.execute(query).first()
+        row = conn.execute(_CACHED, {"project": project, "cache_key": cache_key}).first()
         return None if row is None else _task(row, row.run_id)
 
 
 # -- helpers ---------------------------------------------------------------------------------
 def _run_pk(conn: sa.Connection, run_id: str) -> int:
-    pk = conn.execute(sa.select(runs.c.pk).where(runs.c.id == run_id)).scalar()
+    pk = conn.execute(_RUN_PK, {"run_id": run_id}).scalar()
     if pk is None:
         raise ArtifactNotFoundError(f"no run with id {run_id!r}", ref=run_id)
     return int(pk)
@@ -146,15 +141,11 @@ def _run_pk(conn: sa.Connection, run_id: str) -> int:
 
 def _link(conn: sa.Connection, run_pk: int, consumed: Sequence[str],
           produced: Sequence[str]) -> None:
-    wanted = {("in", v) for v in consumed} | {("out", v) for v in produced}
-    if not wanted:
-        return
-    have = {(r.role, r.version_id) for r in conn.execute(sa.select(
-        run_io.c.role, run_io.c.version_id).where(run_io.c.run_pk == run_pk))}
     rows = [{"run_pk": run_pk, "role": role, "version_id": v}
-            for role, v in sorted(wanted - have)]
-    if rows:
-        conn.execute(run_io.insert(), rows)
+            for role, ids in (("in", consumed), ("out", produced)) for v in dict.fromkeys(ids)]
+    if rows:  # links are a set: an existing one is left alone
+        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)
+        conn.execute(insert(run_io).on_conflict_do_nothing(), rows)
 
 
 def _hydrate(conn: sa.Connection, rows: Sequence[Any]) -> list[RunRecord]:
@@ -228,3 +219,19 @@ def _upsert(insert: Any) -> Any:
 
 
 _UPSERT = {"sqlite": _upsert(sqlite.insert), "postgresql": _upsert(postgresql.insert)}
+# Hot statements, built once (a pipeline step writes two task rows).
+_RUN_PK = sa.select(runs.c.pk).where(runs.c.id == sa.bindparam("run_id"))
+_TASK_OR_CLASH = sa.select(run_tasks.c.pk, run_tasks.c.run_pk, run_tasks.c.id).where(sa.or_(
+    run_tasks.c.id == sa.bindparam("task_id"),
+    sa.and_(run_tasks.c.run_pk == sa.bindparam("run_pk"),
+            run_tasks.c.step == sa.bindparam("step"), run_tasks.c.idx == sa.bindparam("idx"))))
+_TASK_COLUMNS = ("id", "step", "idx", "status", "started_at", "ended_at", "cached", "cache_key",
+                 "error", "consumed", "produced", "data", "details")
+_UPDATE_TASK = run_tasks.update().where(run_tasks.c.pk == sa.bindparam("task_pk")).values(
+    {c: sa.bindparam(f"v_{c}", type_=run_tasks.c[c].type) for c in _TASK_COLUMNS})
+_CACHED = (sa.select(run_tasks, runs.c.id.label("run_id"))
+           .join(runs, runs.c.pk == run_tasks.c.run_pk)
+           .where(runs.c.project == sa.bindparam("project"),
+                  run_tasks.c.cache_key == sa.bindparam("cache_key"),
+                  run_tasks.c.status == "succeeded")
+           .order_by(run_tasks.c.ended_at.desc(), run_tasks.c.pk.desc()).limit(1))

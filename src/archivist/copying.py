@@ -25,15 +25,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any, BinaryIO, Protocol
 
 from archivist import names
-from archivist.backends.base import Backend, ListFilter, NewRun, NewVersion
+from archivist.backends.base import Backend, ListFilter, NewVersion
+from archivist.copying_runs import copy_runs, plan_runs
 from archivist.errors import (
-    ArtifactNotFoundError,
     ConflictError,
     IntegrityError,
     InvalidInputError,
@@ -168,7 +167,7 @@ class Copier:
                    for r in source.versions()]
         _check_unique(records)
         plan = self._plan(records)
-        runs = self._plan_runs([run if run.project == scope else replace(run, project=scope)
+        runs = plan_runs(self.backend, [run if run.project == scope else replace(run, project=scope)
                                 for run in source.runs()])
         source.check_blobs(plan.blobs)
         token = new_id()  # a lease token has the form of a version id
@@ -186,7 +185,7 @@ class Copier:
             if needed:
                 self.backend.release_blobs(token)
         updated = self._update(plan)
-        runs_copied, runs_skipped = self._copy_runs(runs)
+        runs_copied, runs_skipped = copy_runs(self.backend, runs)
         return CopyReport(
             copied=[r.id for r in plan.new], skipped=plan.skipped, updated=updated,
             runs_copied=runs_copied, runs_skipped=runs_skipped,
@@ -292,68 +291,6 @@ class Copier:
                 self.backend.set_alias(version_id, alias, self.user)
         return list(dict.fromkeys([*plan.tag_updates, *plan.alias_updates]))
 
-    def _plan_runs(self, runs: Sequence[RunRecord]) -> list[tuple[RunRecord, RunRecord | None]]:
-        """Each run with the target's copy of it (``None``: new), refusing clashes of
-        ids, ``pipeline/number`` or task slots before anything is written."""
-        planned: list[tuple[RunRecord, RunRecord | None]] = []
-        for run in runs:
-            held = self._held_run(run.id, run.project)
-            if held is None:
-                other = self._held_run(run.pathspec, run.project)
-                if other is not None:
-                    raise ConflictError(
-                        f"the target already has run {run.pathspec} in project "
-                        f"{run.project!r} as another run (id {other.id}, the source's is "
-                        f"{run.id}); run numbers are kept on copy; nothing was written",
-                        run=run.id, existing=other.id)
-            elif (held.pipeline, held.number) != (run.pipeline, run.number):
-                raise ConflictError(
-                    f"run {run.id} is {held.pathspec} in the target but {run.pathspec} in "
-                    "the source; nothing was written", run=run.id)
-            else:
-                slots = {(t.step, t.index): t.id for t in held.tasks}
-                for task in run.tasks:
-                    if slots.get((task.step, task.index), task.id) != task.id:
-                        raise ConflictError(
-                            f"run {run.pathspec} has another task {task.step}[{task.index}] "
-                            "in the target; nothing was written", run=run.id)
-            planned.append((run, held))
-        return planned
-
-    def _held_run(self, ref: str, project: str) -> RunRecord | None:
-        try:
-            return self.backend.get_run(ref, project)
-        except ArtifactNotFoundError:
-            return None
-
-    def _copy_runs(self, planned: Sequence[tuple[RunRecord, RunRecord | None]],
-                   ) -> tuple[list[str], list[str]]:
-        copied: list[str] = []
-        skipped: list[str] = []
-        for run, held in planned:
-            if held is None:
-                self.backend.create_run(_new_run(run))
-            ended = (run.status, run.ended_at, run.error, run.details)
-            changed = held is not None and (
-                held.status, held.ended_at, held.error, held.details) != ended
-            if changed:  # pushed while running, finished since
-                self.backend.update_run(run.id, run.status, _epoch(run.ended_at), run.error,
-                                        dict(run.details))
-            have = {} if held is None else {t.id: t for t in held.tasks}
-            missing_tasks = [t for t in run.tasks if have.get(t.id) != t]
-            for task in missing_tasks:
-                self.backend.save_task(task)
-            consumed = _missing(run.consumed, [] if held is None else held.consumed)
-            produced = _missing(run.produced, [] if held is None else held.produced)
-            if consumed or produced:
-                self.backend.link_run_versions(run.id, consumed, produced)
-            if held is None or changed or missing_tasks or consumed or produced:
-                copied.append(run.id)
-            else:
-                skipped.append(run.id)
-        return copied, skipped
-
-
 def _check_unique(records: Sequence[NewVersion]) -> None:
     ids: set[str] = set()
     numbers: set[tuple[str, str, int | None]] = set()
@@ -384,23 +321,3 @@ def _check_same(r: NewVersion, found: Artifact) -> None:
 
 def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
-
-
-def _missing(wanted: Iterable[str], have: Iterable[str]) -> list[str]:
-    held = set(have)
-    return [v for v in dict.fromkeys(wanted) if v not in held]
-
-
-def _epoch(value: datetime | None) -> float | None:
-    return None if value is None else value.timestamp()
-
-
-def _new_run(run: RunRecord) -> NewRun:
-    return NewRun(
-        id=run.id, project=run.project, pipeline=run.pipeline,
-        started_at=run.started_at.timestamp(), kind=run.kind, status=run.status,
-        ended_at=_epoch(run.ended_at),
-        parameters=dict(run.parameters), user=run.user, host=run.host,
-        code_version=run.code_version, code_dirty=run.code_dirty,
-        source_hash=run.source_hash, error=run.error, details=dict(run.details),
-        number=run.number)

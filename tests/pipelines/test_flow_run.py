@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -310,3 +311,17 @@ def test_branches_never_see_each_others_in_place_changes(
     run = Isolated().run(catalog=local_catalog)
     assert run["join"].task.data.order == [[1, "second"], [1, "first"]]
     assert run["start"].task.data.rows == [1]
+
+
+def test_openlineage_events_for_the_run_and_every_task(local_catalog: ArtifactCatalog,
+                                                       tmp_path: Path) -> None:
+    import json
+
+    events_file = tmp_path / "events.jsonl"
+    run = LinearFlow().run(catalog=local_catalog, openlineage=str(events_file))
+    events = [json.loads(line) for line in events_file.read_text().splitlines()]
+    kinds = [e["eventType"] for e in events]
+    assert kinds.count("START") == 4 and kinds.count("COMPLETE") == 4  # the run + 3 tasks
+    outputs = {o["name"] for e in events for o in e.get("outputs", [])}
+    assert any("LinearFlow.total" in name for name in outputs)
+    assert run.status == "succeeded"

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 _MISSING: Any = object()
 #: Names a step or parameter may not take: they are the Flow API.
 RESERVED = frozenset({"next", "merge_artifacts", "input", "run", "resume", "graph", "steps",
-                      "parameters", "catalog", "max_workers", "project"})
+                      "parameters", "catalog", "max_workers", "project", "openlineage"})
 _SIMPLE_TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "bool": bool}
 
 
@@ -261,7 +261,8 @@ class Flow:
 
     # -- running -----------------------------------------------------------------------
     def run(self, *, catalog: ArtifactCatalog | str | os.PathLike[str] | None = None,
-            max_workers: int = 1, project: str | None = None, **parameters: Any) -> Run:
+            max_workers: int = 1, project: str | None = None, openlineage: Any = None,
+            **parameters: Any) -> Run:
         """Run the flow and return its :class:`archivist.Run`.
 
         Args:
@@ -269,6 +270,10 @@ class Flow:
             max_workers: above 1, branches and foreach tasks run in that many worker
                 processes (each opens the catalog at the same location).
             project: the catalog project (default: the catalog's).
+            openlineage: emit OpenLineage events for the run and every task: an
+                ``http(s)://`` URL, a file path, an ``OpenLineageClient``, ``False``;
+                ``None`` follows the environment (``OPENLINEAGE_URL``,
+                ``ARCHIVIST_OPENLINEAGE_FILE``), as ``pipeline()`` does.
             **parameters: values of the flow's parameters, by name.
 
         Raises:
@@ -280,16 +285,18 @@ class Flow:
         from archivist.pipelines.flowrun import start_run
 
         return start_run(type(self), parameters, catalog=catalog, max_workers=max_workers,
-                         project=project)
+                         project=project, openlineage=openlineage)
 
     def resume(self, run: str | None = None, *,
                catalog: ArtifactCatalog | str | os.PathLike[str] | None = None,
-               max_workers: int = 1, project: str | None = None) -> Run:
+               max_workers: int = 1, project: str | None = None,
+               openlineage: Any = None) -> Run:
         """Run again from the step that failed in ``run`` (a pathspec ``"MyFlow/3"`` or an
         id; default: this flow's latest run), reusing the finished steps' versions.
 
         The new run keeps the old run's parameters; reused tasks are recorded as cached,
-        with the task they were taken from.
+        with the task they were taken from. ``catalog``, ``max_workers``, ``project`` and
+        ``openlineage`` as for :meth:`run`.
 
         Raises:
             ArtifactNotFoundError: no such run (or this flow has none).
@@ -299,7 +306,7 @@ class Flow:
         from archivist.pipelines.flowrun import resume_run
 
         return resume_run(type(self), run, catalog=catalog, max_workers=max_workers,
-                          project=project)
+                          project=project, openlineage=openlineage)
 
 
 def step_function(value: object) -> Callable[..., Any] | None:

@@ -26,7 +26,8 @@ from archivist.model import RunRecord, TaskRecord
 from archivist.pipelines.flowgraph import FlowGraph
 from archivist.pipelines.flowstate import Frame, Held, TaskInput, TaskOutcome, TaskSpec
 from archivist.pipelines.flowtask import ValueCache, run_task
-from archivist.pipelines.runs import RunRecorder
+from archivist.pipelines.openlineage import listener_for
+from archivist.pipelines.runs import RunListener, RunRecorder
 from archivist.pipelines.workers import CatalogLocation, WorkerPool
 
 if TYPE_CHECKING:
@@ -38,20 +39,21 @@ CatalogArg = Any  # ArtifactCatalog | str | os.PathLike[str] | None
 
 
 def start_run(flow_cls: type[Flow], given: Mapping[str, Any], *, catalog: CatalogArg,
-              max_workers: int, project: str | None) -> Run:
+              max_workers: int, project: str | None, openlineage: Any = None) -> Run:
     """``Flow.run``: see there."""
     graph = flow_cls.graph()
     _check_workers(max_workers)
     parameters = resolve_parameters(flow_cls, given)
     with _opened(catalog, project) as cat:
         recorder = RunRecorder(cat, flow_cls.__name__, kind="flow", source=flow_cls,
-                               parameters=_by_name(flow_cls, parameters))
+                               parameters=_by_name(flow_cls, parameters),
+                               listeners=_listeners(openlineage, cat))
         Engine(flow_cls, graph, cat, recorder, parameters, max_workers, catalog).execute()
         return _client_run(recorder.pathspec, cat, catalog)
 
 
 def resume_run(flow_cls: type[Flow], ref: str | None, *, catalog: CatalogArg,
-               max_workers: int, project: str | None) -> Run:
+               max_workers: int, project: str | None, openlineage: Any = None) -> Run:
     """``Flow.resume``: see there."""
     graph = flow_cls.graph()
     _check_workers(max_workers)
@@ -63,7 +65,8 @@ def resume_run(flow_cls: type[Flow], ref: str | None, *, catalog: CatalogArg,
         recorder = RunRecorder(cat, flow_cls.__name__, kind="flow", source=flow_cls,
                                parameters=_by_name(flow_cls, parameters),
                                details={"resumed_from": old.pathspec,
-                                        "resumed_from_id": old.id})
+                                        "resumed_from_id": old.id},
+                               listeners=_listeners(openlineage, cat))
         engine = Engine(flow_cls, graph, cat, recorder, parameters, max_workers, catalog)
         engine.reuse_from(old)
         engine.execute()
@@ -295,6 +298,11 @@ def _old_run(catalog: ArtifactCatalog, flow: str, ref: str | None) -> RunRecord:
         raise InvalidInputError(f"run {old.pathspec} is a {old.kind} of {old.pipeline!r}, not a "
                                 f"run of the flow {flow}")
     return old
+
+
+def _listeners(openlineage: Any, catalog: ArtifactCatalog) -> list[RunListener]:
+    emitter = listener_for(openlineage, catalog)
+    return [emitter] if emitter is not None else []
 
 
 def _by_name(flow_cls: type[Flow], values: Mapping[str, Any]) -> dict[str, Any]:

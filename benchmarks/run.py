@@ -53,6 +53,7 @@ from common import (
 )
 
 import archivist
+import pipelines as pipeline_bench
 
 HERE = Path(__file__).resolve().parent
 WORKDIR = HERE / ".work"
@@ -342,6 +343,19 @@ def build_figures(a: Mapping[str, Any], p: Mapping[str, Any], sizes: Sizes,
                            "downstream_total": down.get("downstream_total"),
                            "p99_ms": down.get("p99_ms"),
                            "all_rows_p50_ms": dig(lin, "downstream_of_all", "p50_ms")}))
+
+    # Pipelines (issue 4): capture overhead and the step cache.
+    pipe = a.get("pipelines", {})
+    cap, cached, flow = (pipe.get(k, {}) for k in ("capture", "cached_rerun", "foreach_flow"))
+    out.append(fig("pipelines.capture", "20-step function pipeline, 1 KB values: wall time "
+                   "per captured artifact", cap.get("ms_per_artifact"), "ms", "<= 5",
+                   cap.get("met")))
+    out.append(fig("pipelines.cached_rerun", "cached re-run of that pipeline (50 ms sleep per "
+                   "step): speed-up over the first run", cached.get("speedup"), "x", ">= 20",
+                   cached.get("met")))
+    out.append(fig("pipelines.foreach_flow", "class flow, foreach of 100 tasks: wall time per "
+                   "captured artifact", flow.get("ms_per_artifact"), "ms", "<= 5",
+                   flow.get("met")))
     return out
 
 
@@ -461,6 +475,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                                         n=sizes.search_n))
 
         arch: dict[str, Any] = {k: median_of_runs(v) for k, v in runs.items() if v}
+        log("pipelines: capture, cached re-run, foreach flow")
+        arch["pipelines"] = pipeline_bench.run_all(sizes.rounds, workdir=rundir)
         arch["search_matches"] = work.search_matches(search_home)
         arch["search_catalog"] = search_man
         arch["lineage_catalog"] = lineage_man

@@ -325,3 +325,37 @@ def test_openlineage_events_for_the_run_and_every_task(local_catalog: ArtifactCa
     outputs = {o["name"] for e in events for o in e.get("outputs", [])}
     assert any("LinearFlow.total" in name for name in outputs)
     assert run.status == "succeeded"
+
+
+def test_parameters_and_foreach_items_are_copies_per_task(
+        local_catalog: ArtifactCatalog) -> None:
+    class Copies(Flow):
+        tags = Parameter("tags", default=["base"])
+
+        @step
+        def start(self) -> None:
+            self.items = [[0], [1]]
+            self.next(self.each, foreach="items")
+
+        @step
+        def each(self) -> None:
+            item = self.input
+            item.append("changed")
+            self.tags.append(str(item[0]))  # in place: stays in this task
+            self.seen = [list(self.tags), item]
+            self.next(self.join)
+
+        @step
+        def join(self, inputs: Any) -> None:
+            self.seen = [i.seen for i in inputs]
+            self.next(self.end)
+
+        @step
+        def end(self) -> None:
+            pass
+
+    run = Copies().run(catalog=local_catalog)
+    assert run["join"].task.data.seen == [[["base", "0"], [0, "changed"]],
+                                          [["base", "1"], [1, "changed"]]]
+    assert run["start"].task.data.items == [[0], [1]]
+    assert Copies.parameters()["tags"].default == ["base"]

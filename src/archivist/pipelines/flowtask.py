@@ -53,8 +53,8 @@ CONTEXT_ATTRIBUTE = "_archivist_task"
 class ValueCache:
     """Values by version id, kept by the process that runs tasks in-process.
 
-    A mutable value is handed out as a deep copy, so one branch changing a list in place
-    never changes what a sibling branch sees (as when each task loads its own copy). At
+    Readers copy a mutable value before handing it to a step, so one branch changing a
+    list in place never changes what a sibling sees (as when each task loads its own). At
     most ``size`` values are kept (least recently used go first); the others are loaded
     from the catalog again when read.
     """
@@ -63,12 +63,12 @@ class ValueCache:
         self.size = size
         self._values: OrderedDict[str, Any] = OrderedDict()
 
-    def get(self, version_id: str) -> tuple[bool, Any]:
+    def peek(self, version_id: str) -> tuple[bool, Any]:
+        """``(found, value)``; the value is the cache's own: copy it before changing it."""
         if version_id not in self._values:
             return False, None
         self._values.move_to_end(version_id)
-        value = self._values[version_id]
-        return True, value if isinstance(value, IMMUTABLE) else copy.deepcopy(value)
+        return True, self._values[version_id]
 
     def put(self, version_id: str, value: Any) -> None:
         """Keep ``value`` (the caller no longer changes it)."""
@@ -173,17 +173,22 @@ class TaskContext:
 
     # -- reading -----------------------------------------------------------------------
     def load(self, held: Held) -> Any:
-        """The value of a version (recorded as read by this task)."""
+        """The value of a version (recorded as read by this task), the task's own copy."""
+        value, shared = self._value(held)
+        return copy.deepcopy(value) if shared and not isinstance(value, IMMUTABLE) else value
+
+    def _value(self, held: Held) -> tuple[Any, bool]:
+        """The value and whether it is the cache's (shared: copy before handing it out)."""
         self.consumed[held.version_id] = None
         if self.values is not None:
-            found, value = self.values.get(held.version_id)
+            found, value = self.values.peek(held.version_id)
             if found:
-                return value
+                return value, True
         value = self.catalog.load(held.version_id, allow_pickle=True)
         if self.values is None:
-            return value
-        self.values.put(held.version_id, value)  # pristine; this task gets a copy
-        return value if isinstance(value, IMMUTABLE) else copy.deepcopy(value)
+            return value, False
+        self.values.put(held.version_id, value)
+        return value, True
 
     def attribute(self, obj: Flow, name: str) -> Any:
         """``self.<name>`` not set by this task: the inherited value, loaded once."""
@@ -202,7 +207,8 @@ class TaskContext:
         held = self.available.get(attribute)
         if held is not None:
             self.consumed[held.version_id] = None
-        return self.spec.parameters[attribute]
+        value = self.spec.parameters[attribute]  # shared by every task: hand out a copy
+        return value if isinstance(value, IMMUTABLE) else copy.deepcopy(value)
 
     def input(self) -> Any:
         """``self.input``: this foreach task's item."""
@@ -211,7 +217,10 @@ class TaskContext:
                                    "has no self.input", step=self.spec.step)
         if not self._input[0]:
             frame = self.spec.frames[-1]
-            self._input = (True, items_of(self.load(frame.items), frame.attribute)[frame.index])
+            sequence, shared = self._value(frame.items)  # only the item is copied
+            item = items_of(sequence, frame.attribute)[frame.index]
+            copied = shared and not isinstance(item, IMMUTABLE)
+            self._input = (True, copy.deepcopy(item) if copied else item)
         return self._input[1]
 
     # -- moving on -----------------------------------------------------------------------

@@ -158,3 +158,21 @@ def test_presigned_redirect_on_s3(tmp_path: Path, s3_blobs_url: str) -> None:
         location = r.headers["location"]
         assert "Signature" in location or "X-Amz-Signature" in location
     assert httpx.get(location).content == DATA
+
+
+def test_admin_lists_the_store_page_by_page(server: Server) -> None:
+    h = server.auth("admin")
+    sent = sorted(_put(server.client, "p", bytes([i]) * 10, h) for i in range(3))
+    everything: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = server.client.get(f"{API}/projects/p/blobs", params=params, headers=h).json()
+        everything += page["data"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert set(sent) <= set(everything) and everything == sorted(everything)
+    assert len(everything) == 4 + len(sent)  # the seeded versions' blobs, and these
+    r = server.client.get(f"{API}/projects/p/blobs", headers=server.auth("write"))
+    assert r.status_code == 403

@@ -157,6 +157,7 @@ class TaskContext:
         self.inputs = JoinInputs([BranchView(self, i) for i in spec.inputs])
         self._input: tuple[bool, Any] = (False, None)
         self._digests: dict[str, str | None] = {}
+        self._parameters: dict[str, Any] = {}
 
     def content_keys(self, helds: Sequence[Held]) -> dict[str, str]:
         """Version id -> what identifies its content (the digest; the id when it has
@@ -207,8 +208,11 @@ class TaskContext:
         held = self.available.get(attribute)
         if held is not None:
             self.consumed[held.version_id] = None
-        value = self.spec.parameters[attribute]  # shared by every task: hand out a copy
-        return value if isinstance(value, IMMUTABLE) else copy.deepcopy(value)
+        if attribute not in self._parameters:  # shared by every task: this one's copy
+            value = self.spec.parameters[attribute]
+            self._parameters[attribute] = value if isinstance(value, IMMUTABLE) \
+                else copy.deepcopy(value)
+        return self._parameters[attribute]
 
     def input(self) -> Any:
         """``self.input``: this foreach task's item."""

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 from archivist.backends.remote.backend import RemoteCatalogBackend
-from archivist.backends.remote.backend import RemoteCatalogBackend
 from archivist.catalog import ArtifactCatalog
 from archivist.errors import (
     ArchivistError,
@@ -56,13 +55,12 @@ __all__ = [
     "PermissionDeniedError",
     "PickleNotAllowedError",
     "RemoteCatalogBackend",
-    "RemoteCatalogBackend",
     "Run",
     "RunRecord",
     "StorageError",
     "TaskRecord",
     "VerifyReport",
+    "__version__",
     "pipeline",
     "step",
-    "__version__",
 ]

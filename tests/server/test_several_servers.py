@@ -75,3 +75,19 @@ def test_two_servers_on_one_sqlite_home(tmp_path: Path) -> None:
 def test_two_servers_on_postgres_and_s3(tmp_path: Path, postgres_url: str,
                                         s3_blobs_url: str) -> None:
     _run_two(["--database", postgres_url, "--blobs", s3_blobs_url], postgres_url, tmp_path)
+
+
+def test_workers_serve_one_catalog(tmp_path: Path) -> None:
+    """--workers N: uvicorn imports the app factory; each worker reads its settings from
+    ARCHIVIST_SERVER_SETTINGS."""
+    home = tmp_path / "home"
+    home.mkdir()
+    headers = _key(f"sqlite:///{home / 'catalog.db'}")
+    with server_process(["--home", str(home), "--workers", "2"], tmp_path / "w.log") as server:
+        with ThreadPoolExecutor(4) as pool:
+            jobs = [pool.submit(_register, server.url, headers, 5) for _ in range(4)]
+            numbers = sorted(n for job in jobs for n in job.result())
+        assert numbers == list(range(1, 21))
+    log = server.log.read_text()
+    assert log.count("Started server process") == 2
+    assert log.count('"status": 201') == 20

@@ -143,3 +143,30 @@ class ResumeFlow(Flow):
     def end(self) -> None:
         _log(self.log, "end")
         self.accuracy = 0.9
+
+
+class EnvFlow(Flow):
+    """Branches that read an environment variable in their worker."""
+
+    @step
+    def start(self) -> None:
+        self.next(self.a, self.b)
+
+    @step
+    def a(self) -> None:
+        self.value = os.environ.get("ARCHIVIST_FLOW_TEST_VALUE")
+        self.next(self.join)
+
+    @step
+    def b(self) -> None:
+        self.value = os.environ.get("ARCHIVIST_FLOW_TEST_VALUE")
+        self.next(self.join)
+
+    @step
+    def join(self, inputs: Any) -> None:
+        self.values = [i.value for i in inputs]
+        self.next(self.end)
+
+    @step
+    def end(self) -> None:
+        pass

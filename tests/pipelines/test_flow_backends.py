@@ -23,7 +23,7 @@ def postgres_catalog(postgres_url: str, s3_blobs_url: str) -> Iterator[ArtifactC
 @pytest.fixture
 def server_catalog(tmp_path: Path) -> Iterator[ArtifactCatalog]:
     settings = ServerSettings(home=str(tmp_path / "server"), insecure_single_user=True)
-    with harness.test_server(settings) as client, \
+    with harness.in_process_server(settings) as client, \
             harness.remote_catalog(client, tmp_path / "cache") as catalog:
         yield catalog
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from archivist import ArtifactCatalog, InvalidFlowError, InvalidInputError, Run
-from tests.pipelines.flow_examples import BranchFlow, ForeachFlow, ResumeFlow
+from tests.pipelines.flow_examples import BranchFlow, EnvFlow, ForeachFlow, ResumeFlow
 
 
 def test_branches_run_in_other_processes(local_catalog: ArtifactCatalog) -> None:
@@ -90,3 +90,11 @@ def test_a_flow_without_a_file_cannot_go_to_workers(local_catalog: ArtifactCatal
     with pytest.raises(InvalidFlowError, match="not defined in a file"):
         made().run(catalog=local_catalog, max_workers=2)
     assert made().run(catalog=local_catalog).status == "succeeded"
+
+
+def test_workers_see_the_environment_of_the_run(local_catalog: ArtifactCatalog,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    BranchFlow().run(catalog=local_catalog, max_workers=2)  # the fork server exists now
+    monkeypatch.setenv("ARCHIVIST_FLOW_TEST_VALUE", "set after the first pool")
+    run = EnvFlow().run(catalog=local_catalog, max_workers=2)
+    assert run["join"].task.data.values == ["set after the first pool"] * 2

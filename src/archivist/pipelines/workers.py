@@ -177,7 +177,11 @@ class _WorkerState:
     flows: dict[FlowLocator, type[Flow]] = {}
 
 
-def _init_worker(location: CatalogLocation) -> None:
+def _init_worker(location: CatalogLocation, environment: dict[str, str]) -> None:
+    # A fork server started by an earlier pool holds the environment of that moment;
+    # take the one the flow runs with now (credentials, ARCHIVIST_*, AWS_* …).
+    os.environ.clear()
+    os.environ.update(environment)
     _WorkerState.catalog = location.open()
 
 
@@ -216,7 +220,8 @@ class WorkerPool:
                  max_workers: int) -> None:
         self.locator = FlowLocator.of(flow_cls)
         self._pool = ProcessPoolExecutor(max_workers=max_workers, mp_context=_context(),
-                                         initializer=_init_worker, initargs=(location,))
+                                         initializer=_init_worker,
+                                         initargs=(location, dict(os.environ)))
 
     def submit(self, spec: TaskSpec) -> Future[TaskOutcome]:
         return self._pool.submit(_run_in_worker, self.locator, spec)

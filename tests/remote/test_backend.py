@@ -1,0 +1,67 @@
+"""Backend methods the contract suite reaches only indirectly, called over HTTP directly."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from archivist import ArtifactCatalog, RemoteCatalogBackend
+from archivist.backends.base import NewRun
+from archivist.ids import new_id
+
+MakeRemote = Callable[..., ArtifactCatalog]
+
+
+def backend_of(catalog: ArtifactCatalog) -> RemoteCatalogBackend:
+    assert isinstance(catalog.backend, RemoteCatalogBackend)
+    return catalog.backend
+
+
+def test_leases_references_and_projects(make_remote: MakeRemote) -> None:
+    catalog = make_remote()
+    backend = backend_of(catalog)
+    kept = catalog.get(catalog.register("kept", data=b"kept"))
+    gone = catalog.get(catalog.register("gone", data=b"gone"))
+    catalog.delete(gone)
+    assert backend.blob_references() == {kept.digest: True, gone.digest: False}
+    assert backend.projects() == ["default"]
+    digest, _ = catalog.blobs.put_bytes(b"in flight")
+    token = new_id()  # registrations lease under their version id
+    backend.lease_blobs(token, [digest], time.time() + 60)
+    assert digest in backend.leased_digests(time.time())
+    assert digest not in backend.leased_digests(time.time() + 120)
+    backend.release_blobs(token)
+    assert digest not in backend.leased_digests(time.time())
+
+
+def test_lookups_keep_the_order_asked_and_skip_unknown_ids(make_remote: MakeRemote) -> None:
+    catalog = make_remote()
+    a, b = catalog.register("a"), catalog.register("b")
+    catalog.delete(b)
+    found = backend_of(catalog).get_versions_by_id([b, "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", a])
+    assert [(v.id, v.deleted) for v in found] == [(b, True), (a, False)]
+
+
+def test_lists_longer_than_a_page_are_followed_page_by_page(
+        make_remote: MakeRemote, requests_seen: list[tuple[str, str]]) -> None:
+    catalog = make_remote()
+    catalog.register_many([{"name": "n", "tags": {"i": i}} for i in range(1150)])
+    before = len(requests_seen)
+    versions = catalog.versions("n")
+    assert [v.version for v in versions] == list(range(1, 1151))
+    assert len(requests_seen) - before == 2  # 1000 + 150
+    assert len(catalog.search("name:n", limit=1100)) == 1100
+    assert [v.version for v in catalog.list(name="n", limit=3, offset=1000)] == [150, 149, 148]
+
+
+def test_runs_round_trip(make_remote: MakeRemote) -> None:
+    catalog = make_remote()
+    backend = backend_of(catalog)
+    run = backend.create_run(NewRun(id=new_id(), project="default", pipeline="train",
+                                    started_at=time.time(), parameters={"lr": 0.1}))
+    assert run.pathspec == "train/1"
+    assert backend.get_run("train/1", "default") == backend.get_run(run.id, "default")
+    backend.update_run(run.id, "succeeded", time.time(), None)
+    assert [r.status for r in backend.list_runs("default", "train", None, 10, 0)] == [
+        "succeeded"]
+    assert backend.list_runs("default", None, "failed", 10, 0) == []

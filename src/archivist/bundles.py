@@ -45,10 +45,15 @@ from archivist.copying import Copier, CopyReport, Progress, ProgressReader, no_p
 from archivist.errors import IntegrityError, InvalidInputError
 from archivist.model import RunRecord
 from archivist.store.hashing import READ_SIZE, hash_bytes, verifying_reader
+from archivist.store.manifest import MAX_MANIFEST_BYTES as MAX_DIRECTORY_MANIFEST
 from archivist.store.manifest import Manifest
 
 if TYPE_CHECKING:
     from archivist.catalog import ArtifactCatalog
+
+#: The longest line of a record file: a version's metadata, description and tags are at
+#: most ~3 MiB together; a run with many tasks is the long case.
+MAX_LINE = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -187,7 +192,11 @@ class Bundle:
         size = 0
         with verifying_reader(self.files.open(name), entry["digest"], self.files.where(name),
                               entry["size"]) as reader:
-            for number, line in enumerate(reader, start=1):
+            for number, line in enumerate(iter(lambda: reader.readline(MAX_LINE + 1), b""),
+                                          start=1):
+                if len(line) > MAX_LINE:
+                    raise InvalidInputError(f"{self.files.where(name)} line {number} is over "
+                                            f"{MAX_LINE} bytes")
                 size += len(line)
                 try:
                     out.append((f"{name} line {number}", json.loads(line)))
@@ -236,6 +245,9 @@ class Bundle:
 
     def _check_directory(self, record: NewVersion) -> None:
         assert record.digest is not None
+        if self.sizes[record.digest] > MAX_DIRECTORY_MANIFEST:
+            raise InvalidInputError(f"{record.name}:{record.version}: its directory manifest "
+                                    f"is over {MAX_DIRECTORY_MANIFEST} bytes")
         with self.open_blob(record.digest) as reader:
             data = reader.read()
         manifest = Manifest.from_bytes(data)  # InvalidInputError for traversal and the like

@@ -22,7 +22,7 @@ from archivist.errors import (
 )
 from archivist.model import Artifact, RunRecord
 from archivist.pipelines.records import check_run_ref
-from archivist.store.manifest import Manifest
+from archivist.store.manifest import MAX_MANIFEST_BYTES, Manifest
 
 if TYPE_CHECKING:
     from archivist.catalog import ArtifactCatalog
@@ -109,7 +109,7 @@ class CatalogSource:
         if art.kind == "file":
             return (art.digest,)
         with self.catalog.blobs.open(art.digest) as reader:
-            data = reader.read()
+            data = reader.read(MAX_MANIFEST_BYTES + 1)  # from_bytes refuses anything longer
         try:
             manifest = Manifest.from_bytes(data)
         except ValueError as exc:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
-from archivist import ArtifactCatalog, RemoteCatalogBackend
-from archivist.backends.base import NewRun
+import httpx
+
+from archivist import Artifact, ArtifactCatalog, RemoteCatalogBackend
+from archivist.backends.base import NewRun, NewVersion
 from archivist.ids import new_id
 
 MakeRemote = Callable[..., ArtifactCatalog]
@@ -65,3 +70,47 @@ def test_runs_round_trip(make_remote: MakeRemote) -> None:
     assert [r.status for r in backend.list_runs("default", "train", None, 10, 0)] == [
         "succeeded"]
     assert backend.list_runs("default", None, "failed", 10, 0) == []
+
+
+def _lost_answer_server(lands: bool) -> tuple[list[str], httpx.MockTransport]:
+    """A server whose first answer to a create is lost (after, or before, it landed)."""
+    stored: dict[str, dict[str, Any]] = {}
+    seen: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.path}")
+        body = json.loads(request.read() or b"{}")
+        if request.url.path.endswith("/versions"):
+            first = seen.count(f"POST {request.url.path}") == 1
+            if not first or lands:
+                for record in body["versions"]:
+                    stored[record["id"]] = record
+            if first:
+                raise httpx.ReadTimeout("the answer never came")
+            return httpx.Response(201, json={"data": []})
+        found = [Artifact(id=r["id"], name=r["name"], version=1, project=r["project"],
+                          artifact_type=r["artifact_type"],
+                          created_at=datetime.now(UTC)).to_dict()
+                 for i in body["ids"] if (r := stored.get(i))]
+        return httpx.Response(200, json={"data": found})
+
+    return seen, httpx.MockTransport(handle)
+
+
+def test_a_create_whose_answer_was_lost_is_checked_by_id_not_sent_twice() -> None:
+    seen, mock = _lost_answer_server(lands=True)
+    backend = RemoteCatalogBackend("http://catalog.test", client=httpx.Client(transport=mock))
+    record = NewVersion(id=new_id(), project="default", name="n", artifact_type="File",
+                        created_at=time.time())
+    backend.create_versions([record])
+    assert seen == ["POST /api/v1/projects/default/versions", "POST /api/v1/versions/lookup"]
+
+
+def test_a_create_that_did_not_land_is_sent_again() -> None:
+    seen, mock = _lost_answer_server(lands=False)
+    backend = RemoteCatalogBackend("http://catalog.test", client=httpx.Client(transport=mock))
+    record = NewVersion(id=new_id(), project="default", name="n", artifact_type="File",
+                        created_at=time.time())
+    backend.create_versions([record])
+    assert seen == ["POST /api/v1/projects/default/versions", "POST /api/v1/versions/lookup",
+                    "POST /api/v1/projects/default/versions"]

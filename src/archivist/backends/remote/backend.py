@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpx
+
 from archivist.backends.base import LineageRows, ListFilter, NewRun, NewVersion
 from archivist.backends.remote.blobs import RemoteBlobs
 from archivist.backends.remote.cache import BlobCache, cache_from_env
@@ -113,8 +115,22 @@ class RemoteCatalogBackend:
             digests = [d for r in records for d in r.blob_digests]
             if digests:
                 self.blobs_for(projects[0]).copy_missing(self.blobs_for(self.project), digests)
-        self.transport.request("POST", f"{self._p(projects[0])}/versions",
-                               json={"versions": [new_version_to_dict(r) for r in records]})
+        path = f"{self._p(projects[0])}/versions"
+        body = {"versions": [new_version_to_dict(r) for r in records]}
+        try:
+            self.transport.request("POST", path, json=body)
+        except StorageError as exc:
+            if not isinstance(exc.__cause__, httpx.TransportError):
+                raise  # the server answered: its error stands
+            # The answer was lost. Ids are assigned here, so the server can say whether the
+            # versions landed (all or none: one transaction); a repeat cannot make a second
+            # copy (a duplicate id is a conflict).
+            landed = self.get_versions_by_id([r.id for r in records])
+            if len(landed) == len(records):
+                return
+            if landed:
+                raise
+            self.transport.request("POST", path, json=body)
 
     def get_version(self, ref: Ref, project: str) -> Artifact:
         if ref.id is not None:

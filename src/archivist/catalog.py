@@ -304,7 +304,8 @@ class ArtifactCatalog:
                     direction: str = "both") -> dict[str, Any]:
         """Parents and children one hop away; with ``depth > 1`` also ``upstream``,
         ``downstream`` (ids within ``depth`` hops), ``nodes`` (records) and ``edges``."""
-        root = self.get(ref) if not isinstance(ref, str) or not _is_id(ref) else self._by_id(ref)
+        root = (self._resolve(ref) if not isinstance(ref, str) or not _is_id(ref)
+                else self._by_id(ref))
         rows = self.backend.lineage(root.id, _direction(direction), _depth(depth))
         out: dict[str, Any] = {"id": root.id, "parents": rows.parents, "children": rows.children}
         if depth is None or depth > 1:
@@ -317,7 +318,8 @@ class ArtifactCatalog:
     def lineage_graph(self, ref: str | Artifact, direction: str = "both",
                       depth: int | None = None) -> LineageGraph:
         """The lineage around a version as a graph with Mermaid/DOT/JSON exports."""
-        root = self.get(ref) if not isinstance(ref, str) or not _is_id(ref) else self._by_id(ref)
+        root = (self._resolve(ref) if not isinstance(ref, str) or not _is_id(ref)
+                else self._by_id(ref))
         rows = self.backend.lineage(root.id, _direction(direction), _depth(depth))
         ids = [root.id, *dict.fromkeys(rows.upstream + rows.downstream)]
         nodes = {a.id: a for a in self._located(self.backend.get_versions_by_id(ids))}

@@ -283,3 +283,18 @@ def test_with_pipeline_needs_a_name(local_catalog: ArtifactCatalog) -> None:
         pass
     with pytest.raises(InvalidNameError):
         pipeline("no/slashes", catalog=local_catalog)
+
+
+def test_looking_at_lineage_or_tagging_is_not_reading(local_catalog: ArtifactCatalog) -> None:
+    local_catalog.register("seen", data=b"s")
+
+    @step
+    def inspect_only() -> int:
+        local_catalog.get_lineage("seen")
+        local_catalog.tag("seen", checked=True)
+        local_catalog.set_alias("seen", "checked")
+        return 1
+
+    with pipeline("p", catalog=local_catalog):
+        inspect_only()
+    assert local_catalog.get("inspect_only").parent_ids == []

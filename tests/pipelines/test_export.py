@@ -112,3 +112,17 @@ def test_a_symlink_cannot_lead_outside(local_catalog: ArtifactCatalog, run_id: s
 def test_unknown_run_or_ref(local_catalog: ArtifactCatalog, tmp_path: Path) -> None:
     with pytest.raises(ArtifactNotFoundError):
         local_catalog.export("daily/9", str(tmp_path / "{{name}}"))
+
+
+def test_a_directory_version_becomes_a_folder(local_catalog: ArtifactCatalog,
+                                              tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "a.txt").write_text("a")
+    (tree / "sub" / "b.txt").write_text("b")
+    art = local_catalog.register_artifact("images", path=tree)
+    report = local_catalog.export([art], str(tmp_path / "out" / "{{type}}" / "{{name}}"))
+    assert isinstance(report, TemplateExport)
+    folder = tmp_path / "out" / "Directory" / "images"
+    assert report.files == {art.id: str(folder)}
+    assert (folder / "a.txt").read_text() == "a" and (folder / "sub" / "b.txt").read_text() == "b"

@@ -224,6 +224,19 @@ def test_malformed_graphs_name_the_step(body: str, step_name: str, words: str) -
     assert error.code == "invalid_flow" and isinstance(error, ValueError)
 
 
+def test_function_step_options_are_refused_on_flow_steps() -> None:
+    class Options(Flow):
+        @step(cache=True)
+        def start(self) -> None:
+            self.next(self.end)
+
+        @step
+        def end(self) -> None:
+            pass
+
+    assert "options of function steps" in _error(Options).message
+
+
 def test_a_cycle_is_refused() -> None:
     class Cycle(Flow):
         @step

@@ -195,6 +195,14 @@ class Flow:
                     raise InvalidFlowError(f"{cls.__name__}.{name}: {name!r} is part of the "
                                            "Flow API; give the step or parameter another "
                                            "name", step=name)
+            for name in steps:
+                spec = spec_of(getattr(cls, name))
+                if spec is not None and (spec.outputs or spec.partition_by or spec.cache
+                                         or spec.artifact_type):
+                    raise InvalidFlowError(
+                        f"{cls.__name__}.{name}: outputs=, partition_by=, cache= and "
+                        "artifact_type= are options of function steps; a flow stores its "
+                        "attributes (use a plain @step)", step=name)
             clash = set(steps) & set(cls.parameters())
             if clash:
                 name = sorted(clash)[0]

@@ -25,7 +25,8 @@ from archivist.errors import ArchivistError, ArtifactNotFoundError, InvalidInput
 from archivist.model import RunRecord, TaskRecord
 from archivist.pipelines.flowgraph import FlowGraph
 from archivist.pipelines.flowstate import Frame, Held, TaskInput, TaskOutcome, TaskSpec
-from archivist.pipelines.flowtask import ValueCache, run_task
+from archivist.pipelines.flowtask import run_task
+from archivist.pipelines.flowvalues import ValueCache
 from archivist.pipelines.openlineage import listener_for
 from archivist.pipelines.runs import RunListener, RunRecorder
 from archivist.pipelines.workers import CatalogLocation, WorkerPool

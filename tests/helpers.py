@@ -27,6 +27,8 @@ def isolate_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
                 "ARCHIVIST_PROJECT"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("ARCHIVIST_CONFIG", str(tmp_path / "no-config.toml"))
+    monkeypatch.setenv("ARCHIVIST_CACHE_DIR", str(tmp_path / "blob-cache"))  # remote downloads
+    monkeypatch.delenv("ARCHIVIST_CACHE_SIZE", raising=False)
 
 
 @dataclass(frozen=True)

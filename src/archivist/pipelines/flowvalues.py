@@ -20,7 +20,7 @@ class ValueCache:
     from the catalog again when read.
     """
 
-    def __init__(self, size: int = 256) -> None:
+    def __init__(self, size: int = 128) -> None:
         self.size = size
         self._values: OrderedDict[str, Any] = OrderedDict()
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from archivist.errors import InvalidFlowError, InvalidInputError
 from archivist.pipelines.flowstate import TaskOutcome, TaskSpec
 from archivist.pipelines.flowtask import run_task
+from archivist.pipelines.flowvalues import ValueCache
 
 if TYPE_CHECKING:
     from archivist.catalog import ArtifactCatalog
@@ -171,10 +172,13 @@ def import_file(path: Path, module_name: str | None = None) -> Any:
 
 
 class _WorkerState:
-    """The catalog and flow classes of one worker process (set by its initializer)."""
+    """The catalog, flow classes and recently read values of one worker process (set by
+    its initializer). Values are kept by version id, which names immutable content, so
+    the tasks of a foreach load the shared sequence once per worker, not once each."""
 
     catalog: ArtifactCatalog | None = None
     flows: dict[FlowLocator, type[Flow]] = {}
+    values = ValueCache()
 
 
 def _init_worker(location: CatalogLocation, environment: dict[str, str]) -> None:
@@ -190,7 +194,8 @@ def _run_in_worker(locator: FlowLocator, spec: TaskSpec) -> TaskOutcome:
     if flow_cls is None:
         flow_cls = _WorkerState.flows[locator] = locator.load()
     assert _WorkerState.catalog is not None, "worker started without its initializer"
-    outcome = run_task(flow_cls, flow_cls.graph(), spec, _WorkerState.catalog, None)
+    outcome = run_task(flow_cls, flow_cls.graph(), spec, _WorkerState.catalog,
+                       _WorkerState.values)
     if outcome.exception is not None:
         try:
             pickle.dumps(outcome.exception)

@@ -67,4 +67,6 @@ def resolve(env: Mapping[str, str] | None = None) -> Target:
                       api_key=env.get("ARCHIVIST_CATALOG_API_KEY") or config.get("api_key"),
                       project=project)
     home = env.get("ARCHIVIST_HOME") or config.get("home") or DEFAULT_HOME
-    return Target(home=Path(home).expanduser(), project=project)
+    # the key also serves a server URL given explicitly: ArtifactCatalog("https://…")
+    return Target(home=Path(home).expanduser(), project=project,
+                  api_key=env.get("ARCHIVIST_CATALOG_API_KEY") or config.get("api_key"))

@@ -78,3 +78,9 @@ def test_calls_for_another_project_go_to_its_routes(
     catalog.tag(other_id, stage="prod")
     assert [a.id for a in catalog.search("stage:prod", project="other")] == [other_id]
     assert catalog.search("stage:prod") == []
+
+
+def test_the_key_variable_serves_an_explicit_server_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARCHIVIST_CATALOG_API_KEY", "ak_env")
+    with ArtifactCatalog("https://catalog.example.com") as catalog:
+        assert opened(catalog).transport.api_key == "ak_env"

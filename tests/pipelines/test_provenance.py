@@ -118,3 +118,28 @@ def test_concurrent_runs_in_threads_stay_apart(local_catalog: ArtifactCatalog) -
         (task,) = record.tasks
         assert local_catalog.load(task.data["work"]) == [i] * 3
         assert local_catalog.get(task.data["work"]).source_run_id == record.id
+
+
+def test_one_decorated_pipeline_called_from_threads(local_catalog: ArtifactCatalog) -> None:
+    @step
+    def square(i: int) -> int:
+        return i * i
+
+    @pipeline(catalog=local_catalog)
+    def job(i: int) -> int:
+        return square(i)
+
+    results: dict[int, int] = {}
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, job(i)))
+               for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results == {0: 0, 1: 1, 2: 4, 3: 9}
+    runs = local_catalog.runs(pipeline="job")
+    assert sorted(r.number for r in runs) == [1, 2, 3, 4]
+    for r in runs:
+        assert r.status == "succeeded"
+        (task,) = r.tasks
+        assert local_catalog.load(task.data["square"]) == r.parameters["i"] ** 2

@@ -23,6 +23,7 @@ import functools
 import inspect
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from archivist import names
@@ -94,6 +95,15 @@ class PipelineRun:
         return f"PipelineRun({self.recorder.pathspec!r}, id={self.recorder.id!r})"
 
 
+@dataclass(frozen=True)
+class _Open:
+    """One run in progress: its handle, its context scope, whether we own the catalog."""
+
+    run: PipelineRun
+    scope: Any
+    owned: bool
+
+
 class _Pipeline:
     """A configured pipeline: a context manager, and a decorator."""
 
@@ -105,16 +115,18 @@ class _Pipeline:
         self.parameters = dict(parameters or {})
         self.openlineage = openlineage
         self.source = source
-        self._open: list[tuple[PipelineRun, Any, bool]] = []
+        self._open: list[_Open] = []  # the with-blocks entered on this object
 
     def __enter__(self) -> PipelineRun:
         if self.name is None:
             raise InvalidInputError("with pipeline(...) needs a name: "
                                     "pipeline('fraud_detection')")
-        return self._start(self.name, self.parameters, self.source)
+        opened = self._start(self.name, self.parameters, self.source)
+        self._open.append(opened)
+        return opened.run
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, _tb: Any) -> None:
-        self._end(exc)
+        self._end(self._open.pop(), exc)
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         name = self.name or names.check_name(fn.__name__, "pipeline")
@@ -125,22 +137,19 @@ class _Pipeline:
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
             params = {**self.parameters, **json_safe(dict(bound.arguments))}
-            run = self._start(name, params, fn)
+            opened = self._start(name, params, fn)  # per call: safe in threads, recursion
             try:
                 result = fn(*args, **kwargs)
             except BaseException as exc:
-                self._end(exc)
+                wrapper.last_run = self._end(opened, exc)  # type: ignore[attr-defined]
                 raise
-            finally:
-                wrapper.last_run = run.recorder.run  # type: ignore[attr-defined]
-            final = self._end(None)
-            wrapper.last_run = final  # type: ignore[attr-defined]
+            wrapper.last_run = self._end(opened, None)  # type: ignore[attr-defined]
             return result
 
         wrapper.last_run = None  # type: ignore[attr-defined]
         return wrapper
 
-    def _start(self, name: str, parameters: Mapping[str, Any], source: Any) -> PipelineRun:
+    def _start(self, name: str, parameters: Mapping[str, Any], source: Any) -> _Open:
         owned = self.catalog is None
         if self.catalog is None:
             from archivist.catalog import ArtifactCatalog
@@ -163,18 +172,16 @@ class _Pipeline:
         active = ActiveRun(recorder=recorder, catalog=catalog)
         scope = running(active)
         scope.__enter__()
-        run = PipelineRun(recorder, active)
-        self._open.append((run, scope, owned))
-        return run
+        return _Open(PipelineRun(recorder, active), scope, owned)
 
-    def _end(self, exc: BaseException | None) -> RunRecord:
-        run, scope, owned = self._open.pop()
+    def _end(self, opened: _Open, exc: BaseException | None) -> RunRecord:
+        run = opened.run
         try:
-            scope.__exit__(None, None, None)
+            opened.scope.__exit__(None, None, None)
             failed = run.recorder.failure or exc  # the failed step says more
             return run.recorder.finish(error=failed)
         finally:
-            if owned:
+            if opened.owned:
                 run.catalog.close()
 
 

@@ -166,3 +166,24 @@ def test_the_console_script_runs_a_flow_file_in_workers(flow_file: Path, home: P
     assert record["pathspec"] == "FileFlow/1" and record["status"] == "succeeded"
     pids = {t["details"]["pid"] for t in record["tasks"] if t["step"] == "work"}
     assert pids and all(isinstance(p, int) for p in pids)
+
+
+def test_a_file_with_several_flows_needs_flow(flow_file: Path, home: Path) -> None:
+    flow_file.write_text(FLOW_FILE + textwrap.dedent('''
+
+        class OtherFlow(Flow):
+            @step
+            def start(self):
+                self.next(self.end)
+
+            @step
+            def end(self):
+                self.done = True
+    '''))
+    assert "several flows (FileFlow, OtherFlow)" in _one_error(
+        _cli(home, "flow", "show", str(flow_file)))
+    result = _cli(home, "flow", "run", str(flow_file), "--flow", "OtherFlow")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("OtherFlow/1 succeeded")
+    assert "no flow 'Nope'" in _one_error(_cli(home, "flow", "show", str(flow_file),
+                                               "--flow", "Nope"))

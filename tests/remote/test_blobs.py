@@ -138,3 +138,18 @@ def test_with_a_store_per_project_bytes_follow_the_version_to_its_project(
         version_id = team.register("model", data=b"weights", project="other")
         assert other.load(version_id) == b"weights"
         assert list((tmp_path / "blobs" / "other").rglob("*"))
+
+
+def test_digest_hints_skip_reading_what_the_server_has(
+        make_remote: MakeRemote, tmp_path: Path, requests_seen: list[tuple[str, str]]) -> None:
+    blobs = make_remote().blobs
+    known, size = blobs.put_bytes(b"known content")
+    (tmp_path / "a").write_bytes(b"known content")
+    (tmp_path / "b").write_bytes(b"new content")
+    before = len(puts(requests_seen))
+    assert blobs.put_file(tmp_path / "a", digest=known) == (known, size)
+    done = blobs.put_many_files([tmp_path / "a", tmp_path / "b"], digests=[known, None])
+    assert done == [(known, size), (hash_bytes(b"new content"), 11)]
+    assert len(puts(requests_seen)) == before + 1  # only b was sent
+    stale = hash_bytes(b"not on the server")
+    assert blobs.put_file(tmp_path / "b", digest=stale) == (hash_bytes(b"new content"), 11)

@@ -147,8 +147,11 @@ class RemoteBlobs:
             unlink_quietly(spool)
 
     def put_file(self, path: PathLike, *, digest: str | None = None) -> tuple[str, int]:
-        if digest is not None and self.exists(digest):
-            return digest, self.size(digest)
+        if digest is not None:
+            known = self._head(digest)  # one request answers both "there?" and "how big?"
+            length = known.headers.get("Content-Length", "") if known is not None else ""
+            if length.isdigit():
+                return digest, int(length)
         digest, size = _hash_source(path, follow=True)
         if not self.exists(digest):
             self._upload(digest, _file_chunks(path), size, what=os.fspath(path))

@@ -128,10 +128,14 @@ def test_a_dead_endpoint_never_fails_the_pipeline(local_catalog: ArtifactCatalog
     assert len(warned) == 1, "one warning, then silence for the rest of the run"
 
 
-def test_off_and_bad_targets(local_catalog: ArtifactCatalog,
+def test_off_and_bad_targets(local_catalog: ArtifactCatalog, tmp_path: Path,
                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ARCHIVIST_OPENLINEAGE_FILE", "/nonexistent/never-written")
+    monkeypatch.setenv("ARCHIVIST_OPENLINEAGE_FILE", str(tmp_path / "sink" / "events.jsonl"))
     assert listener_for(False, local_catalog) is None
+    monkeypatch.setenv("OPENLINEAGE_DISABLED", "true")
+    assert listener_for(None, local_catalog) is None
+    monkeypatch.delenv("OPENLINEAGE_DISABLED")
+    assert listener_for(None, local_catalog) is not None
     monkeypatch.delenv("ARCHIVIST_OPENLINEAGE_FILE")
     monkeypatch.delenv("OPENLINEAGE_URL", raising=False)
     assert listener_for(None, local_catalog) is None

@@ -135,7 +135,8 @@ def listener_for(target: Any, catalog: ArtifactCatalog) -> OpenLineageEmitter | 
     """The emitter ``pipeline(openlineage=target)`` asks for, or ``None`` (off).
 
     ``target``: ``False`` (off), ``None`` (the environment: ``OPENLINEAGE_URL``, else
-    ``ARCHIVIST_OPENLINEAGE_FILE``, else off), an ``http(s)://`` URL, a ``file://`` URL or
+    ``ARCHIVIST_OPENLINEAGE_FILE``, else off; ``OPENLINEAGE_DISABLED=true`` turns the
+    environment's sinks off), an ``http(s)://`` URL, a ``file://`` URL or
     a path (JSON lines appended), or an ``OpenLineageClient``.
 
     Raises:
@@ -145,6 +146,8 @@ def listener_for(target: Any, catalog: ArtifactCatalog) -> OpenLineageEmitter | 
     if target is False:
         return None
     if target is None:
+        if os.environ.get("OPENLINEAGE_DISABLED", "").strip().lower() in ("1", "true", "yes"):
+            return None  # the client's own switch, honoured for the environment's sinks
         target = os.environ.get(ENV_URL) or os.environ.get(ENV_FILE) or None
         if target is None:
             return None

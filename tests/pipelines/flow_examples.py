@@ -170,3 +170,37 @@ class EnvFlow(Flow):
     @step
     def end(self) -> None:
         pass
+
+
+class GridFlow(Flow):
+    """A foreach inside a foreach (rows x columns)."""
+
+    @step
+    def start(self) -> None:
+        self.rows = ["a", "b"]
+        self.next(self.row, foreach="rows")
+
+    @step
+    def row(self) -> None:
+        self.name = self.input
+        self.columns = [1, 2, 3]
+        self.next(self.cell, foreach="columns")
+
+    @step
+    def cell(self) -> None:
+        self.label = f"{self.name}{self.input}"
+        self.next(self.row_join)
+
+    @step
+    def row_join(self, inputs: Any) -> None:
+        self.cells = [i.label for i in inputs]
+        self.next(self.grid_join)
+
+    @step
+    def grid_join(self, inputs: Any) -> None:
+        self.grid = [i.cells for i in inputs]
+        self.next(self.end)
+
+    @step
+    def end(self) -> None:
+        pass

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from archivist import ArtifactCatalog, InvalidFlowError, InvalidInputError, Run
-from tests.pipelines.flow_examples import BranchFlow, EnvFlow, ForeachFlow, ResumeFlow
+from tests.pipelines.flow_examples import (
+    BranchFlow,
+    EnvFlow,
+    ForeachFlow,
+    GridFlow,
+    ResumeFlow,
+)
 
 
 def test_branches_run_in_other_processes(local_catalog: ArtifactCatalog) -> None:
@@ -98,3 +104,10 @@ def test_workers_see_the_environment_of_the_run(local_catalog: ArtifactCatalog,
     monkeypatch.setenv("ARCHIVIST_FLOW_TEST_VALUE", "set after the first pool")
     run = EnvFlow().run(catalog=local_catalog, max_workers=2)
     assert run["join"].task.data.values == ["set after the first pool"] * 2
+
+
+def test_nested_foreach_tasks_come_back_in_item_order(local_catalog: ArtifactCatalog) -> None:
+    run = GridFlow().run(catalog=local_catalog, max_workers=2)
+    cells = [t.data.label for t in run["cell"]]
+    assert cells == ["a1", "a2", "a3", "b1", "b2", "b3"]
+    assert run["end"].task.data.grid == [["a1", "a2", "a3"], ["b1", "b2", "b3"]]

@@ -164,9 +164,10 @@ class Step:
 
     @property
     def tasks(self) -> list[Task]:
-        """Every task of the step, by index (a foreach step has one per item)."""
+        """Every task of the step (a foreach step has one per item), in item order: by
+        foreach position (outer loops first, as recorded by flows), then index."""
         found = sorted((t for t in self.run.record.tasks if t.step == self.name),
-                       key=lambda t: t.index)
+                       key=lambda t: (list(t.details.get("foreach") or ()), t.index))
         return [Task(self.run, t) for t in found]
 
     @property

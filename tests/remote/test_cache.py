@@ -135,3 +135,13 @@ def test_budget_and_folder_come_from_the_environment(tmp_path: Path) -> None:
     assert cache_from_env({"ARCHIVIST_CACHE_SIZE": "1.5GiB"}).budget == 1_610_612_736
     with pytest.raises(InvalidInputError, match="ARCHIVIST_CACHE_SIZE"):
         cache_from_env({"ARCHIVIST_CACHE_SIZE": "lots"})
+
+
+def test_bytes_freed_behind_the_cache_s_back_are_found_again(tmp_path: Path) -> None:
+    cache = BlobCache(tmp_path, budget=2000)
+    first, second = insert(cache, 1), insert(cache, 2)
+    cache.path(first).unlink()  # a user's rm: the running total still counts it
+    cache.path(second).unlink()
+    third, fourth = insert(cache, 3), insert(cache, 4)
+    assert third in cache and fourth in cache  # recounted, nothing needlessly evicted
+    assert cache.usage() == 2000

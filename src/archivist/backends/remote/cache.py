@@ -8,9 +8,10 @@ default; ``"100MB"``, ``"1.5GiB"``, a plain number of bytes; ``0`` turns it off)
 Why it stays within its budget, even with several processes sharing it:
 
 * a download first *reserves* its size: under an exclusive ``flock`` on ``.lock`` it
-  evicts least-recently-used blobs until everything present — blobs *and* the
-  reservations of downloads in flight, which are temp files truncated to their full size
-  up front — plus the new blob fit the budget, then creates its own reservation;
+  checks that everything held — blobs *and* the reservations of downloads in flight,
+  which are temp files truncated to their full size up front — plus the new blob fit the
+  budget (a running total in ``.usage``, recounted exactly and least-recently-used blobs
+  evicted when it does not), then creates its own reservation;
 * the bytes are written into the reservation outside the lock, hashed as they come,
   and the temp file is renamed into place (atomic) only if they match the digest;
 * a blob larger than the whole budget is never cached: the caller streams it instead.
@@ -37,7 +38,8 @@ from archivist.query.lexer import size as parse_size
 from archivist.store.hashing import READ_SIZE, check_digest, format_digest, verifying_reader
 
 DEFAULT_SIZE = "5GB"
-STALE_RESERVATION = 3600.0  # a download silent for an hour was killed; its space is freed
+STALE_RESERVATION = 3600.0
+LEDGER = ".usage"  # a download silent for an hour was killed; its space is freed
 
 
 def cache_from_env(env: Mapping[str, str] | None = None) -> BlobCache:
@@ -133,10 +135,15 @@ class BlobCache:
             self._fill(reservation, digest, size, chunks)
             with self._locked():
                 final.parent.mkdir(parents=True, exist_ok=True)
+                counted_twice = final.exists()  # another process cached it meanwhile
                 os.replace(reservation, final)
+                if counted_twice:
+                    self._add_to_ledger(-size)
         except BaseException as exc:
-            with contextlib.suppress(OSError):
-                reservation.unlink()
+            with self._locked():
+                if reservation.exists():
+                    reservation.unlink()
+                    self._add_to_ledger(-size)
             if isinstance(exc, OSError):
                 raise StorageError(f"cannot write to the blob cache {self.root}: "
                                    f"{exc.strerror or exc}") from exc
@@ -166,24 +173,55 @@ class BlobCache:
         if size > self.budget:
             return None
         with self._locked():
-            entries = self._entries()
-            held = sum(entry_size for _, _, entry_size in entries)
-            # least recently used first; reservations (in flight) are never evicted
-            for path, _, entry_size in sorted((e for e in entries if e[0].parent.name != "tmp"),
-                                              key=lambda e: e[1]):
-                if held + size <= self.budget:
-                    break
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-                held -= entry_size
-            if held + size > self.budget:
-                return None
+            held = self._read_ledger()
+            if held is None or held + size > self.budget:
+                held = self._evict_for(size)
+                if held + size > self.budget:
+                    self._write_ledger(held)
+                    return None
             tmp = self.root / "tmp"
             tmp.mkdir(parents=True, exist_ok=True)
             reservation = tmp / f"{secrets.token_hex(8)}.part"
             with open(reservation, "xb") as out:
                 out.truncate(size)  # sparse: reserves the budget, not yet the disk
+            self._write_ledger(held + size)
             return reservation
+
+    def _evict_for(self, size: int) -> int:
+        """Count what is held exactly and evict least recently used blobs until ``size``
+        more fits (or nothing more can go); return the bytes still held. Reservations of
+        downloads in flight are never evicted."""
+        entries = self._entries()
+        held = sum(entry_size for _, _, entry_size in entries)
+        for path, _, entry_size in sorted((e for e in entries if e[0].parent.name != "tmp"),
+                                          key=lambda e: e[1]):
+            if held + size <= self.budget:
+                break
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            held -= entry_size
+        return held
+
+    # The ledger (``.usage``) keeps the bytes held so that a hit-free insert does not walk
+    # the whole cache (a directory of 10,000 files would mean 10,000 walks). Every writer
+    # updates it under the lock, and anything that frees bytes without it (a corrupt
+    # copy removed on read, a user's rm) leaves it too high, never too low: an over-count
+    # only triggers an exact recount sooner, so the budget still holds.
+    def _read_ledger(self) -> int | None:
+        try:
+            return int((self.root / LEDGER).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _write_ledger(self, held: int) -> None:
+        staged = self.root / f"{LEDGER}.tmp"
+        staged.write_text(str(max(held, 0)))
+        os.replace(staged, self.root / LEDGER)
+
+    def _add_to_ledger(self, delta: int) -> None:
+        held = self._read_ledger()
+        if held is not None:
+            self._write_ledger(held + delta)
 
     def _entries(self) -> list[tuple[Path, float, int]]:
         """``(path, last used, size)`` of every blob and live reservation; stale

@@ -359,3 +359,22 @@ def test_parameters_and_foreach_items_are_copies_per_task(
                                           [["base", "1"], [1, "changed"]]]
     assert run["start"].task.data.items == [[0], [1]]
     assert Copies.parameters()["tags"].default == ["base"]
+
+
+def test_an_attribute_named_like_a_step_is_refused(local_catalog: ArtifactCatalog) -> None:
+    class Shadow(Flow):
+        @step
+        def start(self) -> None:
+            self.end = "not a step"
+            self.next(self.middle)
+
+        @step
+        def middle(self) -> None:
+            self.next(self.end)
+
+        @step
+        def end(self) -> None:
+            pass
+
+    with pytest.raises(InvalidFlowError, match=r"self\.end, which is the name of a step"):
+        Shadow().run(catalog=local_catalog)

@@ -298,6 +298,10 @@ def _persist(obj: Flow, context: TaskContext) -> tuple[dict[str, Held], list[str
     for name, value in obj.__dict__.items():
         if name.startswith("_"):
             continue
+        if name in context.graph.nodes:
+            raise InvalidFlowError(f"step {spec.step!r} set self.{name}, which is the name of a "
+                                   "step; later steps could not read it: rename it",
+                                   step=spec.step)
         held = state.get(name)
         if held is None:
             changed[name] = value

@@ -74,24 +74,37 @@ def git_state(directory: Path, *, refresh: bool = True) -> tuple[str | None, boo
     key = directory.resolve() if directory.exists() else directory
     if not refresh and key in _GIT_CACHE:
         return _GIT_CACHE[key]
-    commit = _git(key, "rev-parse", "HEAD")
-    dirty: bool | None = None
-    if commit is not None:
-        status = _git(key, "status", "--porcelain", "--untracked-files=no")
-        dirty = None if status is None else bool(status.strip())
-    _GIT_CACHE[key] = (commit, dirty)
-    return commit, dirty
+    # Both questions at once: a run waits for one git round trip, not two.
+    head = _start_git(key, "rev-parse", "HEAD")
+    status = _start_git(key, "status", "--porcelain", "--untracked-files=no")
+    commit, changes = _finish_git(head), _finish_git(status)
+    dirty = None if commit is None or changes is None else bool(changes.strip())
+    state = (commit, dirty if commit is not None else None)
+    _GIT_CACHE[key] = state
+    return state
 
 
-def _git(directory: Path, *args: str) -> str | None:
+def _start_git(directory: Path, *args: str) -> subprocess.Popen[str] | None:
     if not directory.is_dir():
         return None
     try:
-        done = subprocess.run(["git", "-C", str(directory), *args], capture_output=True,
-                              text=True, timeout=GIT_TIMEOUT, check=False)
-    except (OSError, subprocess.SubprocessError):
+        return subprocess.Popen(["git", "-C", str(directory), *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                text=True)
+    except OSError:
         return None
-    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _finish_git(proc: subprocess.Popen[str] | None) -> str | None:
+    if proc is None:
+        return None
+    try:
+        out, _ = proc.communicate(timeout=GIT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return None
+    return out.strip() if proc.returncode == 0 else None
 
 
 def _has_source_file(fn: Callable[..., Any]) -> bool:

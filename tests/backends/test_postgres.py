@@ -15,7 +15,8 @@ import sqlalchemy as sa
 
 from archivist import ArtifactCatalog, ConflictError, StorageError
 from archivist.backends.sql.backend import SqlBackend
-from archivist.backends.sql.engine import translate_errors
+from archivist.backends.sql.engine import read_transaction, translate_errors
+from archivist.backends.sql.tables import versions
 from tests.fixtures.services import free_port
 
 
@@ -77,3 +78,20 @@ def test_a_lock_timeout_is_busy_retry(postgres_url: str, tmp_path: Path) -> None
             holder.dispose()
         assert catalog.get(catalog.register("model", data=b"v2")).version == 2
         assert [a.version for a in catalog.versions("model")] == [1, 2]
+
+
+def test_a_read_transaction_is_one_snapshot(postgres_url: str, tmp_path: Path) -> None:
+    """A commit between two statements of one read transaction is not seen by the second
+    (READ COMMITTED would show it), and the transaction cannot write."""
+    with ArtifactCatalog(postgres_url, blobs=str(tmp_path / "blobs")) as catalog:
+        catalog.register("a")
+        engine: sa.Engine = catalog.backend.engine  # type: ignore[attr-defined]
+        count = sa.select(sa.func.count()).select_from(versions)
+        with read_transaction(engine) as conn:
+            assert conn.execute(count).scalar_one() == 1
+            catalog.register("a")  # commits on another connection
+            assert conn.execute(count).scalar_one() == 1
+        with read_transaction(engine) as conn:
+            assert conn.execute(count).scalar_one() == 2
+        with pytest.raises(StorageError, match="25006"), read_transaction(engine) as conn:
+            conn.execute(versions.delete())  # read_only_sql_transaction

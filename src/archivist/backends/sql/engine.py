@@ -102,8 +102,16 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
 
 @contextlib.contextmanager
 def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A read transaction: one consistent snapshot for every query inside it."""
+    """A read transaction: one consistent snapshot for every query inside it.
+
+    SQLite's read transaction is a snapshot already; PostgreSQL's default (READ COMMITTED)
+    takes a new one per statement, so a listing and the hydration after it could see two
+    states: there the transaction is REPEATABLE READ (read-only transactions never fail
+    to serialize).
+    """
     with translate_errors(), engine.connect() as conn, conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         yield conn
 
 

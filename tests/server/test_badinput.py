@@ -173,3 +173,18 @@ def test_bad_query_parameters(server: Server) -> None:
     r = server.client.get(f"{API}/versions/{server.ids['model:1']}/lineage",
                           params={"depth": "0"}, headers=h)
     assert r.status_code == 422
+
+
+def test_non_finite_json_numbers_are_refused(server: Server) -> None:
+    before = _snap(server)
+    h = {**server.auth("write"), "content-type": "application/json"}
+    record = ('{{"id": "{}", "project": "p", "name": "n", "artifact_type": "t", '
+              '"created_at": {}, "metadata": {{"x": {}}}}}')
+    for created, meta in (("NaN", "1"), ("1.0", "Infinity"), ("-Infinity", "1")):
+        body = '{"versions": [' + record.format(new_id(), created, meta) + "]}"
+        r = server.client.post(f"{API}/projects/p/versions", content=body.encode(), headers=h)
+        assert r.status_code == 422, (created, meta, r.text)
+    r = server.client.put(f"{API}/projects/p/leases/{new_id()}",
+                          content=b'{"digests": [], "expires_at": NaN}', headers=h)
+    assert r.status_code == 422
+    assert _snap(server) == before

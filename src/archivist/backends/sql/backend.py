@@ -26,17 +26,17 @@ from archivist.backends.sql.tables import (
     versions,
 )
 from archivist.errors import ArtifactNotFoundError, ConflictError
-from archivist.keys import ApiKey
 from archivist.model import Artifact, HistoryEntry, RunRecord, TaskRecord
 from archivist.query.ast import Query
 from archivist.refs import Ref, parse_ref
 
 
-class SqlBackend:
+class SqlBackend(serverstore.ServerRows):
     """The metadata store on SQLite (the zero-config default) or PostgreSQL.
 
     Obtain one with ``SqlBackend("sqlite:////path/catalog.db")`` or
-    ``SqlBackend("postgresql+psycopg://…")``; the schema is migrated on open.
+    ``SqlBackend("postgresql+psycopg://…")``; the schema is migrated on open. It is also
+    the ``ServerStore`` of a catalog server (API keys: :class:`serverstore.ServerRows`).
     """
 
     def __init__(self, url: str, *, busy_timeout: float = 10.0) -> None:
@@ -335,34 +335,6 @@ class SqlBackend:
 
     def find_cached_task(self, project: str, cache_key: str) -> TaskRecord | None:
         return runs.find_cached_task(self.engine, project, cache_key)
-
-    # -- the catalog server's rows (contract on ``ServerStore``; SQL in serverstore.py) --
-    def create_key(self, key: ApiKey, secret_hash: str) -> None:
-        serverstore.create_key(self.engine, key, secret_hash)
-
-    def get_key(self, key_id: str) -> ApiKey:
-        return serverstore.get_key(self.engine, key_id)
-
-    def get_key_by_hash(self, secret_hash: str) -> tuple[ApiKey, str]:
-        return serverstore.get_key_by_hash(self.engine, secret_hash)
-
-    def list_keys(self, project: str | None) -> list[ApiKey]:
-        return serverstore.list_keys(self.engine, project)
-
-    def revoke_key(self, key_id: str, at: float) -> None:
-        serverstore.revoke_key(self.engine, key_id, at)
-
-    def count_versions(self) -> dict[str, int]:
-        return serverstore.count_versions(self.engine)
-
-    def refers_to_blob(self, project: str, digest: str) -> bool:
-        return serverstore.refers_to_blob(self.engine, project, digest)
-
-    def project_blob_references(self, project: str) -> dict[str, bool]:
-        return serverstore.project_blob_references(self.engine, project)
-
-    def run_project(self, run_id: str) -> str:
-        return serverstore.run_project(self.engine, run_id)
 
 
 def _upsert(insert: Any) -> Any:

@@ -1,7 +1,7 @@
 """The catalog server's rows on SQL: API keys, version counts, blob visibility.
 
-``SqlBackend`` delegates its ``ServerStore`` methods (contract in ``backends/base.py``)
-to these functions.
+:class:`ServerRows` is the ``ServerStore`` half of ``SqlBackend`` (contract in
+``backends/base.py``); the statements are the functions below.
 """
 
 from __future__ import annotations
@@ -100,3 +100,36 @@ def _key(row: Any) -> ApiKey:
     return ApiKey(id=row.id, project=row.project, scope=row.scope, name=row.name,
                   created_at=datetime.fromtimestamp(row.created_at, UTC),
                   revoked_at=None if revoked is None else datetime.fromtimestamp(revoked, UTC))
+
+
+class ServerRows:
+    """``ServerStore`` on ``self.engine`` (``SqlBackend`` inherits it)."""
+
+    engine: sa.Engine
+
+    def create_key(self, key: ApiKey, secret_hash: str) -> None:
+        create_key(self.engine, key, secret_hash)
+
+    def get_key(self, key_id: str) -> ApiKey:
+        return get_key(self.engine, key_id)
+
+    def get_key_by_hash(self, secret_hash: str) -> tuple[ApiKey, str]:
+        return get_key_by_hash(self.engine, secret_hash)
+
+    def list_keys(self, project: str | None) -> list[ApiKey]:
+        return list_keys(self.engine, project)
+
+    def revoke_key(self, key_id: str, at: float) -> None:
+        revoke_key(self.engine, key_id, at)
+
+    def count_versions(self) -> dict[str, int]:
+        return count_versions(self.engine)
+
+    def refers_to_blob(self, project: str, digest: str) -> bool:
+        return refers_to_blob(self.engine, project, digest)
+
+    def project_blob_references(self, project: str) -> dict[str, bool]:
+        return project_blob_references(self.engine, project)
+
+    def run_project(self, run_id: str) -> str:
+        return run_project(self.engine, run_id)

@@ -77,3 +77,24 @@ def test_a_200_mb_blob_streams_up_and_down_in_flat_memory(server_url: str,
         # 1 MiB chunks plus buffers: far below the 200 MB a whole-file read would take
         assert up_peak < 24 * MB and down_peak < 24 * MB, (up_peak, down_peak)
         assert catalog.verify().ok
+
+
+def test_the_cli_works_against_the_server_named_by_the_environment(
+        server_url: str, tmp_path: Path) -> None:
+    env = {**os.environ, "ARCHIVIST_CATALOG_ENDPOINT": server_url,
+           "ARCHIVIST_CACHE_DIR": str(tmp_path / "cache")}
+    (tmp_path / "f.txt").write_text("hello")
+
+    def cli(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "archivist.cli", *args], env=env,
+                              cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "greeting:1" in cli("add", "f.txt", "--name", "greeting")
+    cli("get", "greeting", "-o", "out.txt")
+    assert (tmp_path / "out.txt").read_text() == "hello"
+    assert not (tmp_path / ".archivist").exists()  # nothing local was created
+    backend = RemoteCatalogBackend(server_url, cache=BlobCache(tmp_path / "c2", MB))
+    with ArtifactCatalog(backend) as catalog:
+        assert [a.name for a in catalog.list()] == ["greeting"]

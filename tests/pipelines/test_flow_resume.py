@@ -10,6 +10,11 @@ from archivist import ArtifactCatalog, ArtifactNotFoundError, InvalidInputError,
 from tests.pipelines.flow_examples import ForeachFlow, LinearFlow, ResumeFlow
 
 
+def _append(log: Path, line: str) -> None:
+    with log.open("a") as f:
+        f.write(f"{line}\n")
+
+
 def _executions(log: Path) -> list[str]:
     return log.read_text().split() if log.exists() else []
 
@@ -76,3 +81,51 @@ def test_resume_checks_the_run_belongs_to_the_flow(local_catalog: ArtifactCatalo
     LinearFlow().run(catalog=local_catalog)
     with pytest.raises(InvalidInputError, match="not a run of the flow ResumeFlow"):
         ResumeFlow().resume("LinearFlow/1", catalog=local_catalog)
+
+
+def test_resume_of_a_split_reuses_the_branch_that_finished(local_catalog: ArtifactCatalog,
+                                                           tmp_path: Path) -> None:
+    from typing import Any
+
+    from archivist import Flow, step
+
+    log, flag = tmp_path / "log.txt", tmp_path / "fail"
+
+    class Split(Flow):
+        @step
+        def start(self) -> None:
+            self.next(self.fine, self.flaky)
+
+        @step
+        def fine(self) -> None:
+            _append(log, "fine")
+            self.a = 1
+            self.next(self.join)
+
+        @step
+        def flaky(self) -> None:
+            _append(log, "flaky")
+            if flag.exists():
+                raise RuntimeError("flaky failed")
+            self.b = 2
+            self.next(self.join)
+
+        @step
+        def join(self, inputs: Any) -> None:
+            self.merge_artifacts(inputs)
+            self.next(self.end)
+
+        @step
+        def end(self) -> None:
+            self.total = self.a + self.b
+
+    flag.touch()
+    with pytest.raises(RuntimeError, match="flaky failed"):
+        Split().run(catalog=local_catalog)
+    assert sorted(_executions(log)) == ["fine", "flaky"]
+    flag.unlink()
+    log.write_text("")
+    resumed = Split().resume(catalog=local_catalog)
+    assert _executions(log) == ["flaky"]
+    assert resumed["fine"].task.cached and not resumed["join"].task.cached
+    assert resumed["end"].task.data.total == 3

@@ -176,3 +176,13 @@ def test_admin_lists_the_store_page_by_page(server: Server) -> None:
     assert len(everything) == 4 + len(sent)  # the seeded versions' blobs, and these
     r = server.client.get(f"{API}/projects/p/blobs", headers=server.auth("write"))
     assert r.status_code == 403
+
+
+def test_an_empty_blob(server: Server) -> None:
+    h = server.auth("write")
+    digest = _put(server.client, "p", b"", h)
+    _register(server.client, "p", digest, 0, h)
+    r = server.client.get(f"{API}/projects/p/blobs/{digest}", headers=h)
+    assert r.status_code == 200 and r.content == b"" and r.headers["content-length"] == "0"
+    r = server.client.get(f"{API}/projects/p/blobs/{digest}", headers={**h, "Range": "bytes=0-"})
+    assert r.status_code == 416

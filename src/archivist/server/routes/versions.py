@@ -54,7 +54,8 @@ def create_versions(project: WriteProject, body: CreateVersions, state: StateDep
     for digest in dict.fromkeys(d for r in records for d in r.blob_digests):
         if not blobs.exists(digest):
             raise InvalidInputError(f"blob {digest} was not uploaded to project {project!r}; "
-                                    "PUT it to /blobs/{digest} first", digest=digest)
+                                    f"PUT its bytes to …/projects/{project}/blobs/{digest} "
+                                    "first", digest=digest)
     records = [r if r.user is not None else replace(r, user=principal.user) for r in records]
     state.backend.create_versions(records)
     return responses.artifacts(state.backend.get_versions_by_id([r.id for r in records]),

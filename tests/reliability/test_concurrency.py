@@ -273,23 +273,35 @@ def test_c10_lock_wait_then_typed_timeout(spawn_ctx: Any, tmp_path: Path,
     assert_store_consistent(short)
 
 
+@pytest.fixture(params=["local", "postgres-s3"])
+def shared_store(request: pytest.FixtureRequest, tmp_path: Path,
+                 make_catalog: MakeCatalog) -> tuple[ArtifactCatalog, str, str | None]:
+    """A catalog, and what a worker process opens it with: (catalog, home or URL, blobs)."""
+    if request.param == "local":
+        return make_catalog(tmp_path / "home"), str(tmp_path / "home"), None
+    url, blobs = request.getfixturevalue("postgres_url"), request.getfixturevalue("s3_blobs_url")
+    catalog = ArtifactCatalog(url, blobs=blobs)
+    request.addfinalizer(catalog.close)
+    return catalog, url, blobs
+
+
 @pytest.mark.slow
-def test_c12_paused_registration_vs_gc(spawn_ctx: Any, tmp_path: Path,
-                                       make_catalog: MakeCatalog) -> None:
+def test_c12_paused_registration_vs_gc(
+        spawn_ctx: Any, shared_store: tuple[ArtifactCatalog, str, str | None]) -> None:
     """C12-lite: a registration paused after its blob landed while gc(grace=0) runs.
 
     Paused before its lease is taken, gc may free the blob and the registration must
     land it again; paused after the lease, gc must keep it. 10 iterations of each; every
-    registration completes with its blob present and readable.
+    registration completes with its blob present and readable. On PostgreSQL + S3 too,
+    where the writer's store must not trust a cached listing after gc freed its blob.
     """
     iterations = 10
     phases = ["lease", "commit"] * iterations
-    home = tmp_path / "home"
-    catalog = make_catalog(home)
+    catalog, home, blobs = shared_store
     catalog.register("warm", data=b"warm-up")
     parent_end, child_end = spawn_ctx.Pipe()
     proc = spawn_ctx.Process(target=workers.paused_registrations,
-                             args=(str(home), child_end, phases))
+                             args=(home, child_end, phases, blobs))
     proc.start()
     figures = {phase: {"freed_while_paused": 0, "kept_leased": 0, "completed": 0,
                        "blob_present": 0, "bytes_ok": 0} for phase in ("lease", "commit")}

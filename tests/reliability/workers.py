@@ -270,14 +270,16 @@ def hold_write_lock(database: str, ready: Any, seconds: float) -> dict[str, Any]
 
 
 # -- C12: a registration paused between "blob landed" and "row committed" ----------------
-def paused_registrations(home: str, conn: Any, phases: list[str]) -> None:
+def paused_registrations(home: str, conn: Any, phases: list[str],
+                         blobs: str | None = None) -> None:
     """For each phase, register unique bytes and pause at that point until told to go.
 
     ``"lease"``: the blob has landed, its gc lease is not taken yet (gc may remove it;
     the registration must land it again). ``"commit"``: the lease is taken, the row not
-    yet written (gc must keep the blob). Talks to the parent over ``conn``.
+    yet written (gc must keep the blob). Talks to the parent over ``conn``. ``home`` may
+    be a database URL, with the blob store in ``blobs``.
     """
-    catalog = open_catalog(home)
+    catalog = open_catalog(home, blobs=blobs)
     backend = catalog.backend
     original_lease = backend.lease_blobs
     original_create = backend.create_versions

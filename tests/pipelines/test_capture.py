@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -298,3 +299,20 @@ def test_looking_at_lineage_or_tagging_is_not_reading(local_catalog: ArtifactCat
     with pipeline("p", catalog=local_catalog):
         inspect_only()
     assert local_catalog.get("inspect_only").parent_ids == []
+
+
+def test_reads_through_another_catalog_object_of_the_same_home_are_parents(
+        make_catalog: Callable[..., ArtifactCatalog], tmp_path: Path) -> None:
+    writer = make_catalog(tmp_path / "home")
+    reader = make_catalog(tmp_path / "home")  # the user's own object, same catalog
+    raw = reader.register("raw_table", data=[1, 2])
+
+    @step
+    def uses_reader() -> int:
+        return len(reader.load("raw_table"))
+
+    with pipeline("p", catalog=writer):
+        uses_reader()
+        reader.log_metrics("seen_by_run", {"n": 2})
+    assert writer.get("uses_reader").parent_ids == [raw]
+    assert writer.get("seen_by_run").source_pipeline == "p"

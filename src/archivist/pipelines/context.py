@@ -156,8 +156,20 @@ def note_read(catalog: ArtifactCatalog, artifact: Artifact) -> None:
     """Called by the catalog whenever a version is read through it: inside a step of a
     run on the same backend, the version becomes one of the step's parents."""
     capture = _STEP.get()
-    if capture is not None and capture.catalog.backend is catalog.backend:
+    if capture is not None and same_catalog(capture.catalog, catalog):
         capture.read(artifact)
+
+
+def same_catalog(a: ArtifactCatalog, b: ArtifactCatalog) -> bool:
+    """Whether two catalog objects hold the same versions: the same backend object, or
+    backends at the same URL (two ``ArtifactCatalog()`` of one home) in the same project.
+    Only then can a version read through one be a parent of a version written by the
+    other."""
+    if a is b or a.backend is b.backend:
+        return True
+    url_a, url_b = getattr(a.backend, "url", None), getattr(b.backend, "url", None)
+    return (url_a is not None and url_a == url_b and type(a.backend) is type(b.backend)
+            and a.project == b.project)
 
 
 def _trackable(value: Any) -> bool:

@@ -23,7 +23,7 @@ from archivist.errors import DuplicateArtifactWarning, InvalidInputError
 from archivist.materializers.column_stats import PREVIEW_ROWS, profile
 from archivist.materializers.figures import PngMaterializer
 from archivist.materializers.parquet import ParquetMaterializer
-from archivist.pipelines.context import current_run, current_step
+from archivist.pipelines.context import current_run, current_step, same_catalog
 
 if TYPE_CHECKING:
     from archivist.catalog import ArtifactCatalog
@@ -99,8 +99,8 @@ def _log(catalog: ArtifactCatalog, key: str, artifact_type: str, data: Any,
     merged = {**metadata, **names.check_metadata(kw.pop("metadata", None))}
     active = current_run()
     step = current_step()
-    in_run = active is not None and active.catalog.backend is catalog.backend
-    if step is not None and step.catalog.backend is not catalog.backend:
+    in_run = active is not None and same_catalog(active.catalog, catalog)
+    if step is not None and not same_catalog(step.catalog, catalog):
         step = None
     if active is not None and in_run:
         recorder = active.recorder

@@ -3,12 +3,13 @@
 One call is one task of the run. Its **parents** are, in this order and without repeats:
 every :class:`Artifact` passed in; every argument that an earlier step of the same run
 returned (the very object, or — for a copy — a value with the same content digest; lists,
-tuples and dict values are looked into one level deep); and every version read through
-the run's catalog while the step ran (``get``, ``get_latest``, ``load``, ``open``,
-``download``). Each return value (see :mod:`archivist.pipelines.step` for the names) is
-registered with those parents, ``source_pipeline``/``source_run_id``/``source_step``
-filled, the code version of the run, and the partitions taken from the arguments named
-in ``partition_by``. The outputs of one call land in one transaction.
+tuples and dict values are looked into one level deep); and every version read while
+the step ran (``get``, ``get_latest``, ``load``, ``open``, ``download``) through the run's
+catalog or another catalog object on the same store and project. Each return value (see
+:mod:`archivist.pipelines.step` for the names) is registered with those parents,
+``source_pipeline``/``source_run_id``/``source_step`` filled, the code version of the run,
+and the partitions taken from the arguments named in ``partition_by``. The outputs of one
+call land in one transaction.
 
 With ``cache=True`` the call first computes its cache key (:mod:`.cache`); when an
 earlier succeeded task of the project has the same key and its outputs still load, they

@@ -1,7 +1,8 @@
 """The run and the step being executed, held in context variables (not globals).
 
 ``catalog.get``/``load``/``open``/``download`` call :func:`note_read`; while a step runs,
-every version read through the run's catalog becomes one of the step's parents. Values a
+every version read through the run's catalog (or another catalog object on the same store,
+see :func:`same_catalog`) becomes one of the step's parents. Values a
 step returns are remembered per run, by identity and by content digest, so a later step
 given such a value links to the version it became.
 

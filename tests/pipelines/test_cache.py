@@ -169,3 +169,16 @@ def test_uncacheable_arguments_always_run(local_catalog: ArtifactCatalog) -> Non
             uses(unpicklable)
     assert len(calls) == 2
     assert local_catalog.get_run(run.id).task("uses").cache_key is None
+
+
+def test_value_digests_equal_the_stored_digests(local_catalog: ArtifactCatalog) -> None:
+    import pandas as pd
+
+    from archivist.pipelines.cache import value_digest
+
+    values: list[Any] = ["text \udc80 é", {"b": [1, 2.5, None], "a": "é"}, [1, 2], 3, True,
+                         b"\x00raw", pd.DataFrame({"x": [1, 2]})]
+    for i, value in enumerate(values):
+        stored = local_catalog.get(local_catalog.register(f"v{i}", data=value))
+        assert value_digest(local_catalog, value) == stored.digest, value
+    assert value_digest(local_catalog, threading.Lock()) is None

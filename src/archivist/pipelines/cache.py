@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archivist.errors import ArchivistError
+from archivist.materializers.builtin import JsonMaterializer, TextMaterializer, canonical_json
 from archivist.model import Artifact
 from archivist.store.hashing import hash_bytes, hash_file
 
@@ -40,6 +41,9 @@ def value_digest(catalog: ArtifactCatalog, value: Any) -> str | None:
         return value.digest
     if isinstance(value, bytes | bytearray | memoryview):
         return hash_bytes(value)  # the bytes materializer stores them as they are
+    in_memory = _builtin_bytes(catalog, value)
+    if in_memory is not None:
+        return hash_bytes(in_memory)
     scratch = _scratch(catalog)
     scratch.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="digest-", dir=scratch))
@@ -54,6 +58,23 @@ def value_digest(catalog: ArtifactCatalog, value: Any) -> str | None:
         return hash_file(target)[0]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _builtin_bytes(catalog: ArtifactCatalog, value: Any) -> bytes | None:
+    """The exact bytes the built-in text and JSON materializers write, without a file
+    (``None`` when another materializer takes the value)."""
+    try:
+        chosen = catalog.materializers.for_object(value)
+    except ArchivistError:
+        return None
+    if isinstance(chosen, TextMaterializer) and isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    if isinstance(chosen, JsonMaterializer):
+        try:
+            return canonical_json(value)
+        except (TypeError, ValueError):
+            return None
+    return None
 
 
 def input_digest(catalog: ArtifactCatalog, value: Any, known: str | None) -> str | None:

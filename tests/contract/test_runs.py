@@ -199,3 +199,28 @@ def test_a_function_pipeline_records_on_this_backend(catalog: ArtifactCatalog) -
     assert made.parent_ids == [catalog.get("load:1").id] and made.source_run_id == first.id
     assert second.task("total").produced == [made.id]
     assert run.id == second.id and [r.number for r in catalog.runs(pipeline="sums")] == [2, 1]
+
+
+def test_concurrent_creators_get_gap_free_numbers(catalog: ArtifactCatalog) -> None:
+    import threading
+
+    numbers: list[int] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def create(count: int) -> None:
+        try:
+            for _ in range(count):
+                run = _new_run(catalog, "busy")
+                with lock:
+                    numbers.append(run.number)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create, args=(5,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert sorted(numbers) == list(range(1, 21))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -202,8 +203,6 @@ def test_a_function_pipeline_records_on_this_backend(catalog: ArtifactCatalog) -
 
 
 def test_concurrent_creators_get_gap_free_numbers(catalog: ArtifactCatalog) -> None:
-    import threading
-
     numbers: list[int] = []
     errors: list[BaseException] = []
     lock = threading.Lock()

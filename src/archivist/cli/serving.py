@@ -89,6 +89,9 @@ def server(
 
 def _home(ctx: typer.Context, home: str | None) -> str:
     chosen = home or session_of(ctx).home or (resolve().home or Path(DEFAULT_HOME))
+    if "://" in str(chosen):
+        raise InvalidInputError(f"--home {str(chosen)!r} is a URL; --home names a catalog "
+                                "folder: give a database as --database URL (with --blobs URL)")
     return str(Path(chosen).expanduser())
 
 

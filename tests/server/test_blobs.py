@@ -144,6 +144,31 @@ def test_each_project_has_its_own_store(per_project: tuple[TestClient, dict[str,
     assert client.head(f"{API}/projects/p/blobs/{digest}", headers=heads["p"]).status_code == 200
 
 
+def test_per_project_stores_on_postgres_and_s3(tmp_path: Path, postgres_url: str,
+                                               s3_blobs_url: str) -> None:
+    app = create_app(ServerSettings(database=postgres_url,
+                                    blobs=s3_blobs_url + "/{{project}}"))
+    state: ServerState = app.state.archivist
+    heads = {p: {"Authorization": f"Bearer {keys.create_key(state.store, p, 'write')[1]}"}
+             for p in ("p", "q")}
+    with TestClient(app) as client:
+        digest = _put(client, "p", DATA, heads["p"])
+        assert state.blobs("p").path(digest).startswith(s3_blobs_url + "/p/sha256/")
+        assert client.head(f"{API}/projects/q/blobs/{digest}",
+                           headers=heads["q"]).status_code == 404
+        _register(client, "p", digest, len(DATA), heads["p"])
+        assert client.get(f"{API}/projects/p/blobs/{digest}", headers=heads["p"]).content == DATA
+
+
+def test_home_with_another_blob_store(tmp_path: Path) -> None:
+    app = create_app(ServerSettings(home=str(tmp_path / "home"), blobs=str(tmp_path / "elsewhere")))
+    state: ServerState = app.state.archivist
+    h = {"Authorization": f"Bearer {keys.create_key(state.store, 'p', 'write')[1]}"}
+    with TestClient(app) as client:
+        digest = _put(client, "p", DATA, h)
+    assert (tmp_path / "elsewhere" / "sha256" / digest[7:9] / digest[9:]).is_file()
+
+
 def test_presigned_redirect_on_s3(tmp_path: Path, s3_blobs_url: str) -> None:
     settings = ServerSettings(database=f"sqlite:///{tmp_path / 'catalog.db'}",
                               blobs=s3_blobs_url, presign=True)

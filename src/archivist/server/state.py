@@ -29,8 +29,9 @@ class ServerState:
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
         url = settings.database_url()
-        shared = None if settings.blobs is None or settings.blobs_per_project else settings.blobs
-        opened = open_backend(url, Target(), blobs=shared if settings.database else None,
+        # With ``{{project}}`` in the URL the store ``open_backend`` makes from it is never
+        # used (``blobs()`` opens one per project); a database needs the argument anyway.
+        opened = open_backend(url, Target(), blobs=settings.blobs,
                               busy_timeout=settings.busy_timeout)
         if not isinstance(opened.backend, ServerStore):
             opened.backend.close()

@@ -160,7 +160,8 @@ class ProjectList(Response):
 
 # -- blobs and leases -----------------------------------------------------------------------
 class Digests(Request):
-    digests: list[str] = Field(max_length=100_000, examples=[[_DIGEST]])
+    digests: list[str] = Field(max_length=10_000, examples=[[_DIGEST]],
+                               description="At most 10,000 per request.")
 
 
 class DigestPage(Response):

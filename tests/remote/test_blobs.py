@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from archivist import ArtifactCatalog, IntegrityError
+from archivist import ArtifactCatalog, IntegrityError, StorageError
 from archivist.backends.remote.blobs import RemoteBlobs
 from archivist.backends.remote.cache import BlobCache
 from archivist.backends.remote.transport import Transport
@@ -153,3 +153,53 @@ def test_digest_hints_skip_reading_what_the_server_has(
     assert len(puts(requests_seen)) == before + 1  # only b was sent
     stale = hash_bytes(b"not on the server")
     assert blobs.put_file(tmp_path / "b", digest=stale) == (hash_bytes(b"new content"), 11)
+
+
+class _BreaksOff(httpx.SyncByteStream):
+    """A body that sends ``good`` bytes and then loses the connection."""
+
+    def __init__(self, good: bytes) -> None:
+        self._good = good
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self._good
+        raise httpx.ReadError("connection reset by peer")
+
+
+def test_a_download_that_breaks_off_resumes_where_it_stopped(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 400
+    digest = hash_bytes(data)
+    ranges: list[str | None] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        ranges.append(request.headers.get("Range"))
+        if len(ranges) == 1:
+            return httpx.Response(200, headers={"Content-Length": str(len(data))},
+                                  stream=_BreaksOff(data[:30_000]))
+        start = int(request.headers["Range"].removeprefix("bytes=").rstrip("-"))
+        return httpx.Response(206, content=data[start:])
+
+    transport = Transport("http://catalog.test", sleep=lambda _: None,
+                          client=httpx.Client(transport=httpx.MockTransport(handle)))
+    for cache in (None, BlobCache(tmp_path / "cache", budget=10**6)):
+        ranges.clear()
+        with RemoteBlobs(transport, "p", cache).open(digest) as stream:
+            assert stream.read() == data
+        assert ranges == [None, "bytes=30000-"]
+
+
+def test_a_server_that_cannot_resume_fails_the_download_cleanly(tmp_path: Path) -> None:
+    data = b"z" * 50_000
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if "Range" not in request.headers:
+            return httpx.Response(200, headers={"Content-Length": str(len(data))},
+                                  stream=_BreaksOff(data[:10_000]))
+        return httpx.Response(200, content=data)  # ignores the Range header
+
+    transport = Transport("http://catalog.test", sleep=lambda _: None,
+                          client=httpx.Client(transport=httpx.MockTransport(handle)))
+    blobs = RemoteBlobs(transport, "p", None)
+    with pytest.raises(StorageError, match="cannot resume"):
+        blobs.fetch_to(hash_bytes(data), tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()

@@ -12,8 +12,6 @@ blob is fetched once. Freeing blobs is the server's work (``catalog.gc()`` asks 
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import sys
 import tempfile
@@ -25,6 +23,7 @@ import httpx
 
 from archivist._types import PathLike
 from archivist.backends.remote.cache import BlobCache
+from archivist.backends.remote.download import ChunkReader, Download
 from archivist.backends.remote.transport import API, Transport, segment
 from archivist.errors import (
     ArtifactNotFoundError,
@@ -211,45 +210,34 @@ class RemoteBlobs:
             cached = self.cache.open(digest)
             if cached is not None:
                 return cached
-        stack = contextlib.ExitStack()
+        download = Download(self.transport, self._route(digest), digest)
         try:
-            response = stack.enter_context(self._download(digest))
-            size = _declared_size(response)
-            if self.cache is not None and size is not None:
-                stored = self.cache.insert(digest, size, response.iter_bytes(READ_SIZE))
+            if self.cache is not None and download.size is not None:
+                stored = self.cache.insert(digest, download.size, download.chunks())
                 if stored is not None:
-                    stack.close()
+                    download.close()
                     cached = self.cache.open(digest)
                     if cached is not None:
                         return cached
                     raise StorageError(f"the blob cache lost {digest} just after storing it")
-            raw = _ResponseReader(response.iter_bytes(READ_SIZE), stack)
             # a raw reader is what VerifyingReader wraps best (it uses readinto)
-            return verifying_reader(raw, digest, self.path(digest), size)  # type: ignore[arg-type]
+            return verifying_reader(ChunkReader(download), digest,  # type: ignore[arg-type]
+                                    self.path(digest), download.size)
         except BaseException:
-            stack.close()
+            download.close()
             raise
 
     def fetch_to(self, digest: str, dest: PathLike) -> int:
         with self.open(digest) as source:  # IntegrityError at the end leaves dest untouched
             return write_atomically(dest, source)
 
-    @contextlib.contextmanager
-    def _download(self, digest: str) -> Iterator[httpx.Response]:
-        try:
-            with self.transport.stream("GET", self._route(digest),
-                                       follow_redirects=True) as response:
-                yield response
-        except ArtifactNotFoundError:
-            raise missing_bytes(digest, self.path(digest)) from None
-
     def check(self, digest: str) -> CheckResult:
         """Rehash the server's copy (not the cache's)."""
         try:
-            with self._download(digest) as response:
-                raw = _ResponseReader(response.iter_bytes(READ_SIZE), contextlib.ExitStack())
-                reader = verifying_reader(raw, digest, self.path(digest),  # type: ignore[arg-type]
-                                          _declared_size(response))
+            download = Download(self.transport, self._route(digest), digest)
+            reader = verifying_reader(ChunkReader(download), digest,  # type: ignore[arg-type]
+                                      self.path(digest), download.size)
+            with reader:
                 while reader.read(READ_SIZE):
                     pass
         except IntegrityError as exc:
@@ -302,46 +290,3 @@ def _stat_size(path: PathLike) -> int | None:
         return os.lstat(path).st_size
     except OSError:
         return None
-
-
-def _declared_size(response: httpx.Response) -> int | None:
-    """Content-Length, when it is the blob's size (no content encoding in the way)."""
-    length = response.headers.get("Content-Length", "")
-    if response.headers.get("Content-Encoding", "identity") != "identity" or not length.isdigit():
-        return None
-    return int(length)
-
-
-class _ResponseReader(io.RawIOBase):
-    """A raw reader over a response's chunks; closing it ends the response."""
-
-    def __init__(self, chunks: Iterator[bytes], stack: contextlib.ExitStack) -> None:
-        super().__init__()
-        self._chunks = chunks
-        self._stack = stack
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
-        # typeshed's RawIOBase.readinto takes a WriteableBuffer; memoryview covers ours.
-        while not self._pending:
-            try:
-                self._pending = next(self._chunks)
-            except StopIteration:
-                return 0
-            except httpx.HTTPError as exc:
-                raise StorageError(f"the download broke off: {exc}") from exc
-        view = memoryview(buffer).cast("B")
-        n = min(len(view), len(self._pending))
-        view[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-    def close(self) -> None:
-        if not self.closed:
-            try:
-                self._stack.close()
-            finally:
-                super().close()

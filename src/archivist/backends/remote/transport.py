@@ -239,6 +239,10 @@ class Transport:
                 continue
             return response
 
+    def pause(self, attempt: int) -> None:
+        """Wait before retry number ``attempt + 1`` (exponential backoff with jitter)."""
+        self._sleep(self._delay(attempt, None))
+
     def _delay(self, attempt: int, response: httpx.Response | None) -> float:
         after = response.headers.get("Retry-After") if response is not None else None
         if after is not None and after.strip().isdigit():

@@ -1,12 +1,13 @@
 """How the blob store talks to object stores (S3 and other non-local fsspec filesystems).
 
 A remote store is shared: other processes and servers land and free blobs in it, so its
-filesystem is opened with ``use_listings_cache=False`` (a cached listing would call a blob
-that another writer has just landed missing). Transfers run in bounded pieces: S3 uploads
-are multipart in :data:`PART_SIZE` parts, :data:`PARTS_IN_FLIGHT` at a time (s3fs's
-defaults read a file under 100 MB whole, and ten 50 MB parts at once above that: 57 MB of
-client memory for a 64 MB file, against none measurable with these), and reads fetch
-:data:`READ_BLOCK` at a time.
+filesystem is opened with ``use_listings_cache=False``: a cached listing calls a blob that
+another writer has just landed missing (C12 on PostgreSQL + S3, a registration racing gc,
+failed 3 runs of 6 with s3fs's cache on, none with it off). Transfers run in bounded
+pieces: S3 uploads are multipart in :data:`PART_SIZE` parts, :data:`PARTS_IN_FLIGHT` at a
+time (s3fs's defaults read a file under 100 MB whole, and ten 50 MB parts at once above
+that: 57 MB of client memory for a 64 MB file, against none measurable with these), and
+reads fetch :data:`READ_BLOCK` at a time.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -169,3 +171,20 @@ def test_collect_follows_cursors_until_the_limit() -> None:
 def test_only_http_urls_are_accepted() -> None:
     with pytest.raises(ValueError, match="http"):
         Transport("ftp://catalog.test")
+
+
+def _child_pool_is_its_own(t: Transport, parent_pool_id: int, out: Any) -> None:
+    out.put(id(t._pool()) != parent_pool_id and id(t._pool()) == id(t._pool()))
+
+
+def test_a_forked_worker_gets_its_own_connection_pool() -> None:
+    t = Transport("http://catalog.test")
+    parent_pool = t._pool()
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    child = ctx.Process(target=_child_pool_is_its_own, args=(t, id(parent_pool), out))
+    child.start()
+    child.join(30)
+    assert out.get(timeout=5) is True
+    assert t._pool() is parent_pool  # the parent keeps its own
+    t.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import os
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -99,8 +100,8 @@ class Transport:
         self.api_key = api_key
         self._owned = client is None
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-        self._client: HttpClient = client if client is not None else httpx.Client(
-            timeout=self._timeout, limits=DEFAULT_LIMITS)
+        self._client: HttpClient = client if client is not None else self._new_client()
+        self._pid = os.getpid()
         self.retries = retries
         self.backoff = backoff
         self.max_delay = max_delay
@@ -108,6 +109,16 @@ class Transport:
 
     def __repr__(self) -> str:
         return f"Transport({self.base_url!r})"
+
+    def _new_client(self) -> httpx.Client:
+        return httpx.Client(timeout=self._timeout, limits=DEFAULT_LIMITS)
+
+    def _pool(self) -> HttpClient:
+        # A forked worker (flows run steps in processes) must not share the parent's
+        # sockets: it gets a pool of its own, and leaves the parent's alone.
+        if self._owned and os.getpid() != self._pid:
+            self._client, self._pid = self._new_client(), os.getpid()
+        return self._client
 
     def url(self, path: str) -> str:
         """The absolute URL of an API path (``/api/v1/…``)."""
@@ -215,11 +226,12 @@ class Transport:
         attempt = 0
         while True:
             body = content() if callable(content) else content
-            request = self._client.build_request(method, url, params=query, json=json,
+            client = self._pool()
+            request = client.build_request(method, url, params=query, json=json,
                                                  content=body, headers=merged,
                                                  timeout=self._timeout)
             try:
-                response: httpx.Response = self._client.send(
+                response: httpx.Response = client.send(
                     request, stream=stream, follow_redirects=follow_redirects)
             except httpx.TransportError as exc:
                 # A connection that never opened carried nothing: safe to retry any call.

@@ -158,6 +158,10 @@ def test_per_project_stores_on_postgres_and_s3(tmp_path: Path, postgres_url: str
                            headers=heads["q"]).status_code == 404
         _register(client, "p", digest, len(DATA), heads["p"])
         assert client.get(f"{API}/projects/p/blobs/{digest}", headers=heads["p"]).content == DATA
+        # no local file to seek in: the range is read through the store's stream
+        r = client.get(f"{API}/projects/p/blobs/{digest}",
+                       headers={**heads["p"], "Range": "bytes=5000-5009"})
+        assert r.status_code == 206 and r.content == DATA[5000:5010]
 
 
 def test_home_with_another_blob_store(tmp_path: Path) -> None:

@@ -87,7 +87,8 @@ class ArtifactCatalog:
         self._maintenance = opened.maintenance
         self.user = user or _login()
         self.materializers = materializers or default_registry()
-        cache = HashCache(self.home / "hashcache.db") if self.home else NullHashCache()
+        hashes = self.home / "hashcache.db" if self.home else opened.hash_cache
+        cache = HashCache(hashes) if hashes is not None else NullHashCache()
         scratch = self.home / "tmp" if self.home else Path.home() / ".cache" / "archivist"
         self._ingest = Ingest(self.blobs, cache, self.materializers, scratch)
         self._reader = Reader(self.blobs, self.materializers, scratch, protected=self.home)

@@ -16,6 +16,7 @@ a ``Backend`` object               used as is; ``blobs=`` required
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,12 +69,14 @@ class LocalMaintenance:
 
 @dataclass(frozen=True)
 class Opened:
-    """What :func:`open_backend` opened: rows, bytes, the local home, and maintenance."""
+    """What :func:`open_backend` opened: rows, bytes, the local home, maintenance, and
+    where a catalog without a home keeps its hash cache (``None``: it keeps none)."""
 
     backend: Backend
     blobs: Blobs
     home: Path | None
     maintenance: Maintenance
+    hash_cache: Path | None = None
 
 
 def open_backend(backend: str | os.PathLike[str] | Backend | None, target: Target, *,
@@ -134,8 +137,14 @@ def _open_remote(backend: RemoteCatalogBackend, blobs: str | Blobs | None,
     if blobs is not None:
         raise InvalidInputError(f"a catalog server keeps its own blobs; do not pass blobs= "
                                 f"with {backend.url}")
+    # Digests of unchanged local files, so re-registering a tree hashes only what changed;
+    # kept with the download cache (content digests hold whatever server is asked). A
+    # folder that cannot be made just means no hash cache (HashCache degrades to none).
+    with contextlib.suppress(OSError):
+        backend.cache.root.mkdir(parents=True, exist_ok=True)
     return Opened(backend.for_project(project), backend.blobs_for(project), None,
-                  RemoteMaintenance(backend, project))
+                  RemoteMaintenance(backend, project),
+                  hash_cache=backend.cache.root / "hashcache.db")
 
 
 def _local(backend: Backend, blobs: Blobs, home: Path | None) -> Opened:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from archivist import ArtifactCatalog, ConflictError, StorageError
+from archivist import ArtifactCatalog, ConflictError, InvalidInputError, StorageError
 from archivist.backends.sql.backend import SqlBackend
 from archivist.backends.sql.engine import read_transaction, translate_errors
 from archivist.backends.sql.tables import versions
@@ -43,6 +43,20 @@ def test_a_constraint_violation_is_a_conflict(postgres_url: str) -> None:
                                      "last_version) VALUES (:project, :name, :name_folded, "
                                      ":last_version)"), [row, row])
         assert info.value.details["sqlstate"] == "23505"
+    finally:
+        backend.close()
+
+
+def test_a_refused_value_is_invalid_input(postgres_url: str) -> None:
+    """A value PostgreSQL refuses (SQLite would store it) is the caller's input, not an
+    outage: InvalidInputError (HTTP 422), not StorageError (503, "retry")."""
+    backend = SqlBackend(postgres_url)
+    try:
+        with (pytest.raises(InvalidInputError, match="refused a value") as info,
+              translate_errors(), backend.engine.begin() as conn):
+            conn.execute(sa.text("INSERT INTO artifacts (project, name, name_folded) "
+                                 "VALUES ('p', :name, 'x')"), {"name": "n" * 129})
+        assert info.value.details["sqlstate"] == "22001"  # string_data_right_truncation
     finally:
         backend.close()
 

@@ -11,7 +11,8 @@ it (``INSERT … ON CONFLICT DO UPDATE`` holds the row lock until commit, as ``S
 UPDATE`` would), so concurrent registrations of one name queue on that row and number
 gap-free. Its errors are translated by SQLSTATE: a deadlock, serialization failure or
 lock timeout means "busy, retry" (``ConflictError``), a constraint violation a conflict,
-a lost connection a ``StorageError`` naming the server.
+a data exception (a value too long or out of range) ``InvalidInputError``, a lost
+connection a ``StorageError`` naming the cause.
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from archivist.errors import ArchivistError, ConflictError, MissingDependencyError, StorageError
+from archivist.errors import (
+    ArchivistError,
+    ConflictError,
+    InvalidInputError,
+    MissingDependencyError,
+    StorageError,
+)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _WRITE = "archivist_write"
@@ -91,7 +98,9 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A write transaction: ``BEGIN IMMEDIATE`` on SQLite; commit on success.
 
     Raises:
-        ConflictError: the catalog stayed locked past the busy timeout ("retry").
+        ConflictError: the catalog stayed locked past the busy timeout, or a deadlock or
+            lock timeout on PostgreSQL ("retry"); or a constraint was violated.
+        InvalidInputError: PostgreSQL refused a value (too long, out of range).
         StorageError: any other database failure.
     """
     with translate_errors(), engine.connect() as conn:
@@ -117,7 +126,13 @@ def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
 
 @contextlib.contextmanager
 def translate_errors() -> Iterator[None]:
-    """Turn driver errors into typed archivist errors (never a bare SQL traceback)."""
+    """Turn driver errors into typed archivist errors (never a bare SQL traceback).
+
+    Raises:
+        ConflictError: busy (locked, deadlock, lock timeout) or a constraint violation.
+        InvalidInputError: a value PostgreSQL refused.
+        StorageError: anything else, including an unreachable server.
+    """
     try:
         yield
     except sa.exc.DBAPIError as exc:
@@ -146,6 +161,9 @@ def _postgres_error(exc: sa.exc.DBAPIError) -> ArchivistError:
     if state in _PG_BUSY:
         return ConflictError(f"the catalog is busy ({_PG_BUSY[state]}: {detail}); retry",
                              sqlstate=state)
+    if state.startswith("22"):  # data exception: a value names.py should have refused
+        return InvalidInputError(f"the catalog database refused a value: {detail}",
+                                 sqlstate=state)
     if state.startswith("23"):  # integrity constraint violation
         return ConflictError(f"the change conflicts with the catalog's state: {detail}",
                              sqlstate=state)

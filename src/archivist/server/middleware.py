@@ -99,9 +99,8 @@ class BodyLimit:
 
     def _error(self, size: int) -> PayloadTooLargeError:
         return PayloadTooLargeError(
-            f"the request body is over the limit of {self.limit} bytes (got {size}"
-            f"{'' if size <= self.limit else ' or more'}); send fewer versions per request",
-            limit=self.limit)
+            f"the request body is over this server's limit of {self.limit} bytes (at least "
+            f"{size} sent); send fewer records per request", limit=self.limit)
 
 
 def _content_length(scope: Scope) -> int | None:

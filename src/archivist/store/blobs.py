@@ -44,7 +44,13 @@ from archivist.store.hashing import (
     hash_bytes,
     verifying_reader,
 )
-from archivist.store.objectstore import READ_BLOCK, open_options, remote_errors, upload_options
+from archivist.store.objectstore import (
+    READ_BLOCK,
+    object_exists,
+    open_options,
+    remote_errors,
+    upload_options,
+)
 
 CheckResult = Literal["ok", "corrupt", "missing", "suspicious"]
 
@@ -305,7 +311,7 @@ class FsspecBlobs:
 
     def exists(self, digest: str) -> bool:
         with remote_errors(self.path(digest)):
-            return bool(self._fs.exists(self._key(digest)))
+            return object_exists(self._fs, self._key(digest))
 
     def size(self, digest: str) -> int:
         return int(self._info(digest)["size"])

@@ -36,6 +36,19 @@ def is_s3(fs: Any) -> bool:
     return "s3" in ((protocols,) if isinstance(protocols, str) else protocols)
 
 
+def object_exists(fs: Any, path: str) -> bool:
+    """Whether the object ``path`` exists: on S3 one HEAD (s3fs's ``exists`` follows a
+    miss with a listing, in case the path is a "directory"; a blob key never is)."""
+    if not is_s3(fs):
+        return bool(fs.exists(path))
+    bucket, key, _version = fs.split_path(path)
+    try:
+        fs.call_s3("head_object", Bucket=bucket, Key=key)
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def upload_options(fs: Any, size: int) -> dict[str, int]:
     """Extra ``put_file`` arguments for an upload of ``size`` bytes to ``fs``."""
     if not is_s3(fs):

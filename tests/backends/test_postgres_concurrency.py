@@ -71,6 +71,27 @@ def test_alias_moves_form_one_history_chain(spawn_ctx: Any, shared: ArtifactCata
 
 
 @pytest.mark.slow
+def test_tag_changes_of_one_version_form_one_history_chain(
+        spawn_ctx: Any, shared: ArtifactCatalog, postgres_url: str, s3_blobs_url: str) -> None:
+    """4 processes x 25 changes of one tag of one version: none fails, 100 history
+    entries whose ``old`` is always the previous ``new``, and the tag holds the last."""
+    procs, each = 4, 25
+    version_id = shared.register("model", data=b"tagged", tags={"stage": "start"})
+    barrier = spawn_ctx.Barrier(procs)
+    results = run_workers(spawn_ctx, "retag",
+                          [(postgres_url, barrier, version_id, each, "stage", s3_blobs_url)]
+                          * procs)
+    errors = [e for r in results for e in r["errors"]]
+    entries = [h for h in shared.history("model") if h.kind == "tag"]
+    assert errors == [], errors[:5]
+    assert len(entries) == procs * each
+    assert entries[0].old == "start"
+    assert [i for i in range(1, len(entries)) if entries[i].old != entries[i - 1].new] == []
+    assert shared.get(version_id).tags["stage"] == entries[-1].new
+    assert [a.id for a in shared.search(f"stage:{entries[-1].new}")] == [version_id]
+
+
+@pytest.mark.slow
 def test_first_open_migrates_once(spawn_ctx: Any, postgres_cluster: Any,
                                   s3_blobs_url: str) -> None:
     """4 processes open the same empty database at once (as servers starting together

@@ -233,6 +233,21 @@ def move_alias(home: str, barrier: Any, targets: list[str], count: int,
     return {"done": done, "errors": errors}
 
 
+def retag(home: str, barrier: Any, version_id: str, count: int, key: str,
+          blobs: str | None = None) -> dict[str, Any]:
+    """Set tag ``key`` of one version ``count`` times, each time to a value of its own."""
+    catalog = open_catalog(home, blobs=blobs)
+    barrier.wait(timeout=120)
+    errors: list[str] = []
+    for i in range(count):
+        try:
+            catalog.tag(version_id, **{key: f"{os.getpid()}-{i}"})
+        except Exception as exc:
+            errors.append(_error(exc))
+    catalog.close()
+    return {"errors": errors}
+
+
 def first_open_register(homes: list[str], barrier: Any, index: int,
                         blobs: str | None = None) -> list[dict[str, Any]]:
     """C8: for each home in turn, wait at the barrier, then open a catalog on the empty

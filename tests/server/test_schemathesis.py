@@ -4,6 +4,7 @@ and every error it answers has the envelope."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,9 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archivist import keys
+from archivist import ArtifactCatalog, keys
+from archivist.backends.base import NewRun
+from archivist.ids import new_id
 from archivist.server import ServerSettings, create_app
 from tests.server.conftest import seed
 
@@ -39,8 +42,14 @@ def _check(operation: Any, headers: dict[str, str], pins: dict[str, str]) -> Non
 
 def test_no_server_errors(tmp_path: Path) -> None:
     ids = seed(tmp_path)
+    with ArtifactCatalog(tmp_path, project="p") as catalog:
+        digest = catalog.get(ids["model:2"]).digest
+        run = catalog.backend.create_run(NewRun(id=new_id(), project="p", pipeline="train",
+                                                started_at=time.time()))
+    assert digest is not None
     pins = {"project": "p", "version_id": ids["model:2"], "name": "model", "ref": "model",
-            "alias": "prod"}
+            "alias": "prod", "digest": digest, "run_id": run.id, "run_ref": "train/1",
+            "token": new_id()}
     app = create_app(ServerSettings(home=str(tmp_path), max_blob_size=1 << 20))
     _, secret = keys.create_key(app.state.archivist.store, "p", "admin", "fuzzer")
     headers = {"Authorization": f"Bearer {secret}"}

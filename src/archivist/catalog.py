@@ -346,6 +346,12 @@ class ArtifactCatalog:
         """
         return self._reader.load(self.get(ref), allow_pickle=allow_pickle)
 
+    def _load_record(self, artifact: Artifact, *, allow_pickle: bool = False) -> Any:
+        """:meth:`load` of a record this catalog's backend has just returned, without
+        resolving it again (the pipeline cache reads its outputs' records in one query);
+        not a read of the running step."""
+        return self._reader.load(artifact, allow_pickle=allow_pickle)
+
     def open(self, ref: str | Artifact) -> IO[bytes]:
         """A binary stream of a file version's bytes, verified against its digest
         (``IntegrityError`` at the latest when the end is read)."""

@@ -19,7 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from archivist.errors import ArchivistError, InvalidInputError, StorageError
-from archivist.materializers.registry import MaterializerRegistry
+from archivist.materializers.registry import (
+    IN_MEMORY_LIMIT,
+    InMemoryMaterializer,
+    MaterializerRegistry,
+)
 from archivist.store.blobs import Blobs
 from archivist.store.hashcache import HashCache, now_ns
 from archivist.store.manifest import build_manifest
@@ -40,6 +44,8 @@ class Content:
     blob_digests: tuple[str, ...] = ()
     #: where each blob can be read again, to re-land it if it went missing before commit
     sources: dict[str, Path] = field(default_factory=dict)
+    #: blobs whose bytes are held in memory instead (small in-memory materialized values)
+    payloads: dict[str, bytes] = field(default_factory=dict)
 
 
 class Ingest:
@@ -108,6 +114,14 @@ class Ingest:
     @contextlib.contextmanager
     def _from_data(self, data: Any) -> Iterator[Content]:
         materializer = self.registry.for_object(data)
+        if isinstance(materializer, InMemoryMaterializer):
+            payload, extra = materializer.encode(data)
+            if len(payload) <= IN_MEMORY_LIMIT:  # no scratch file: land the bytes as they are
+                digest, size = self.blobs.put_bytes(payload)
+                yield Content(kind="file", digest=digest, size=size, format=materializer.name,
+                              metadata=dict(extra), default_type=materializer.artifact_type,
+                              blob_digests=(digest,), payloads={digest: payload})
+                return
         self.scratch.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix="materialize-", dir=self.scratch))
         try:
@@ -142,6 +156,10 @@ class Ingest:
         """Put back any blob of ``content`` that is missing (a racing gc removed it)."""
         for digest in content.blob_digests:
             if not self.blobs.exists(digest):
+                payload = content.payloads.get(digest)
+                if payload is not None:
+                    self.blobs.put_bytes(payload)
+                    continue
                 source = content.sources.get(digest)
                 if source is None:
                     raise StorageError(f"blob {digest} vanished before the registration "

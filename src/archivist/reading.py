@@ -21,7 +21,7 @@ from archivist.errors import (
     PermissionDeniedError,
     StorageError,
 )
-from archivist.materializers.registry import MaterializerRegistry
+from archivist.materializers.registry import IN_MEMORY_LIMIT, MaterializerRegistry
 from archivist.model import Artifact
 from archivist.store.blobs import Blobs
 from archivist.store.manifest import Manifest, materialize
@@ -45,6 +45,11 @@ class Reader:
         if art.format in (None, "file"):
             with self.blobs.open(digest) as handle:
                 return handle.read()
+        small = self.registry.in_memory(art.format)
+        if small is not None and art.size is not None and art.size <= IN_MEMORY_LIMIT:
+            with self.blobs.open(digest) as handle:
+                data = handle.read()  # verified against the digest when the end is read
+            return self.registry.decode(small, data)
         local = self.blobs.local_path(digest)
         if local is not None:
             self._verify_file(Path(local), digest)

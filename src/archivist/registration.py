@@ -14,7 +14,8 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -33,6 +34,10 @@ from archivist.model import Artifact
 from archivist.refs import parse_ref
 
 LEASE_SECONDS = 3600.0
+#: how many committed version ids and names a registrar remembers, to skip the early
+#: lookups for them (a pipeline's next step names the version its previous step just
+#: wrote, and every run stores under the same names)
+KNOWN = 4096
 log = logging.getLogger(__name__)
 
 
@@ -44,6 +49,11 @@ class Registrar:
         self.ingest = ingest
         self.user = user
         self._batch = _Batch()
+        # Versions and artifact names are never removed once committed (delete is a
+        # tombstone), and the rows check parents and spelling again inside the registering
+        # transaction: a stale entry can only make an early check later, never skip it.
+        self._committed = _Recent(KNOWN)  # version ids
+        self._spelled = _Recent(KNOWN)  # (project, name) committed with this spelling
 
     @property
     def in_batch(self) -> bool:
@@ -104,6 +114,8 @@ class Registrar:
             self._batch.records, self._batch.contents, self._batch.ids = None, [], set()
 
     def _check_spelling(self, project: str, name: str) -> None:
+        if (project, name) in self._spelled:
+            return
         existing = self.backend.spelling(project, name)
         if existing is not None and existing != name:
             raise ConflictError(
@@ -119,17 +131,19 @@ class Registrar:
         self._lease(record.id, content)
         self._batch.records.append(record)
         self._batch.ids.add(record.id)
-        self._batch.contents.append(replace(content, sources={}) if content.sources else content)
+        self._batch.contents.append(replace(content, sources={}, payloads={})
+                                    if content.sources or content.payloads else content)
 
     def _resolve_parents(self, parents: list[Any], project: str) -> list[str]:
         refs = [parse_ref(p.id if isinstance(p, Artifact) else p) for p in parents]
         # one lookup for every parent given by id (a flow's join may name hundreds)
-        wanted = [r.id for r in refs if r.id is not None and r.id not in self._batch.ids]
+        known = self._batch.ids | self._known([r.id for r in refs if r.id is not None])
+        wanted = [r.id for r in refs if r.id is not None and r.id not in known]
         existing = {a.id for a in self.backend.get_versions_by_id(
             list(dict.fromkeys(wanted)))} if wanted else set()
         ids = []
         for ref in refs:
-            if ref.id is not None and ref.id in self._batch.ids:
+            if ref.id is not None and ref.id in known:
                 ids.append(ref.id)
             elif ref.id is None:
                 ids.append(self.backend.get_version(ref, project).id)
@@ -139,6 +153,14 @@ class Registrar:
                 raise ArtifactNotFoundError(f"parent version {ref.id!r} not found; nothing "
                                             "was registered", ref=ref.id)
         return list(dict.fromkeys(ids))
+
+    def _known(self, ids: list[str]) -> set[str]:
+        """Which of ``ids`` this registrar committed (they exist: no lookup needed)."""
+        return {i for i in ids if i in self._committed}
+
+    def _remember(self, records: list[NewVersion]) -> None:
+        self._committed.add_all(r.id for r in records)
+        self._spelled.add_all((r.project, r.name) for r in records)
 
     def _lease(self, token: str, content: Content) -> None:
         if content.blob_digests:
@@ -156,6 +178,7 @@ class Registrar:
         except BaseException:
             self._release(records, contents)
             raise
+        self._remember(records)
         # Committed: from here on nothing may raise, or a caller would retry and register
         # twice. A blob that a racing gc removed between landing and the lease is put
         # back; a lease that cannot be dropped simply expires.
@@ -176,6 +199,8 @@ class Registrar:
                                 record.id, exc, LEASE_SECONDS)
 
     def _warn_duplicates(self, records: list[NewVersion]) -> None:
+        if _ignored(DuplicateArtifactWarning):  # a pipeline re-storing content: no lookups
+            return
         for record in records:
             if record.digest is None or record.kind == "reference":
                 continue
@@ -200,6 +225,40 @@ def _with_content(record: NewVersion, content: Content) -> NewVersion:
                    format=content.format, reference_uri=content.reference_uri,
                    metadata=metadata, artifact_type=record.artifact_type or content.default_type,
                    blob_digests=content.blob_digests)
+
+
+def _ignored(category: type[Warning]) -> bool:
+    """Whether a warning of ``category`` would certainly be dropped here: the first filter
+    that could match it is an ``ignore`` for every message and module. A filter with a
+    message or module pattern might or might not match, so it answers "not sure" (False)."""
+    for action, message, kind, module, lineno in warnings.filters:
+        if not issubclass(category, kind):
+            continue
+        if message is not None or module is not None or lineno:
+            return False
+        return action == "ignore"
+    return False
+
+
+class _Recent:
+    """A bounded set, oldest entries dropped first; safe to share between threads."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[Hashable, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __contains__(self, item: Hashable) -> bool:
+        with self._lock:
+            return item in self._items
+
+    def add_all(self, items: Iterable[Hashable]) -> None:
+        with self._lock:
+            for item in items:
+                self._items[item] = None
+                self._items.move_to_end(item)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
 
 
 class _Batch(threading.local):

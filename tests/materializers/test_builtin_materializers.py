@@ -126,3 +126,25 @@ def test_unpicklable_object_is_a_typed_error(registry: MaterializerRegistry,
     with pytest.raises(InvalidInputError, match="cannot be pickled"):
         registry.save(lambda: 1, tmp_path / "obj")
     assert not (tmp_path / "obj").exists()
+
+
+@pytest.mark.parametrize("value", [b"\x00raw", bytearray(b"abc"), memoryview(b"abcdef")[::2],
+                                   "héllo \udc80", {"b": [1, 2.5, None], "a": "x"}, [], 7],
+                         ids=["bytes", "bytearray", "strided", "text", "json", "list", "int"])
+def test_in_memory_encoding_is_exactly_what_save_writes(
+        registry: MaterializerRegistry, tmp_path: Path, value: object) -> None:
+    m, meta = registry.save(value, tmp_path / "obj")
+    small = registry.in_memory(m.name)
+    assert small is m
+    assert small.encode(value) == ((tmp_path / "obj").read_bytes(), meta)
+    data = (tmp_path / "obj").read_bytes()
+    assert registry.decode(small, data) == registry.load(m.name, tmp_path / "obj",
+                                                         allow_pickle=False)
+
+
+def test_only_consent_free_builtin_formats_decode_in_memory(
+        registry: MaterializerRegistry) -> None:
+    assert registry.in_memory("pickle") is None
+    assert registry.in_memory("no-such-format") is None
+    with pytest.raises(IntegrityError, match="do not look like"):
+        registry.decode(JsonMaterializer(), b"\xff\xfe not json")

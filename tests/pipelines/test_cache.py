@@ -182,3 +182,26 @@ def test_value_digests_equal_the_stored_digests(local_catalog: ArtifactCatalog) 
         stored = local_catalog.get(local_catalog.register(f"v{i}", data=value))
         assert value_digest(local_catalog, value) == stored.digest, value
     assert value_digest(local_catalog, threading.Lock()) is None
+
+
+def test_a_cache_hit_reads_its_outputs_in_one_lookup(local_catalog: ArtifactCatalog,
+                                                     monkeypatch: Any) -> None:
+    """The outputs' records come from one query; loading them does not resolve them
+    again (``get_version``), and the loaded value is the stored one."""
+    calls: list[str] = []
+    train = _counting(calls, outputs=["scaled", "total"])
+    first, _ = _run(local_catalog, train)
+    lookups: list[str] = []
+    backend = local_catalog.backend
+    for name in ("get_version", "get_versions_by_id"):
+        real = getattr(backend, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name) -> Any:
+            lookups.append(_name)
+            return _real(*args)
+
+        monkeypatch.setattr(backend, name, counted)
+    second, _ = _run(local_catalog, train)
+    assert calls == ["train"] and second == first == ([0, 2, 4], 6)
+    # one for the digest of the argument (source's output), one for train's outputs
+    assert lookups == ["get_versions_by_id", "get_versions_by_id"]

@@ -14,6 +14,10 @@ JSON is written canonically (sorted keys, no spaces, UTF-8) so equal values hash
 same digest and are stored once. Only exact built-in types count as JSON-able: a tuple,
 an ``OrderedDict``, a ``numpy.float64`` or a NaN would not come back as the same object, so
 they fall through to another materializer (in the default registry, pickle).
+
+All three are :class:`~archivist.materializers.registry.InMemoryMaterializer`: ``encode``
+gives the exact bytes ``save`` writes and ``decode`` reads them back, so small values are
+stored and loaded without a scratch file.
 """
 
 from __future__ import annotations
@@ -42,15 +46,20 @@ class BytesMaterializer:
         return isinstance(obj, bytes | bytearray | memoryview)
 
     def save(self, obj: object, dest: Path) -> dict[str, Any]:
-        if not isinstance(obj, bytes | bytearray | memoryview):
-            raise InvalidInputError(f"bytes format takes bytes, got {type(obj).__name__}")
-        data = obj.tobytes() if isinstance(obj, memoryview) and not obj.contiguous else obj
+        data = _as_bytes_like(obj)  # written as it is: no copy of a large buffer
         with open(dest, "wb") as f:
             f.write(data)
         return {}
 
     def load(self, path: Path) -> object:
-        return path.read_bytes()
+        return self.decode(path.read_bytes())
+
+    def encode(self, obj: object) -> tuple[bytes, dict[str, Any]]:
+        data = _as_bytes_like(obj)
+        return (data if isinstance(data, bytes) else bytes(data)), {}
+
+    def decode(self, data: bytes) -> object:
+        return data
 
     def sniff(self, head: bytes) -> bool:
         return True
@@ -67,15 +76,19 @@ class TextMaterializer:
         return isinstance(obj, str)
 
     def save(self, obj: object, dest: Path) -> dict[str, Any]:
-        if not isinstance(obj, str):
-            raise InvalidInputError(f"text format takes a str, got {type(obj).__name__}")
-        with open(dest, "wb") as f:
-            f.write(obj.encode("utf-8", "surrogatepass"))
-        return {"encoding": "utf-8"}
+        return _write(dest, *self.encode(obj))
 
     def load(self, path: Path) -> object:
+        return self.decode(path.read_bytes())
+
+    def encode(self, obj: object) -> tuple[bytes, dict[str, Any]]:
+        if not isinstance(obj, str):
+            raise InvalidInputError(f"text format takes a str, got {type(obj).__name__}")
+        return obj.encode("utf-8", "surrogatepass"), {"encoding": "utf-8"}
+
+    def decode(self, data: bytes) -> object:
         try:
-            return path.read_bytes().decode("utf-8", "surrogatepass")
+            return data.decode("utf-8", "surrogatepass")
         except UnicodeDecodeError as e:
             raise IntegrityError(f"stored text is not UTF-8: {e}") from None
 
@@ -94,24 +107,40 @@ class JsonMaterializer:
         return is_json_value(obj)
 
     def save(self, obj: object, dest: Path) -> dict[str, Any]:
+        return _write(dest, *self.encode(obj))
+
+    def load(self, path: Path) -> object:
+        return self.decode(path.read_bytes())
+
+    def encode(self, obj: object) -> tuple[bytes, dict[str, Any]]:
         if not is_json_value(obj):
             raise InvalidInputError(
                 f"{type(obj).__name__} value is not JSON: use dict (str keys), list, str, int, "
                 "finite float, bool or None, nested at most "
                 f"{MAX_JSON_DEPTH} deep (NaN and infinity are not JSON)")
-        with open(dest, "wb") as f:
-            f.write(canonical_json(obj))
-        return {}
+        return canonical_json(obj), {}
 
-    def load(self, path: Path) -> object:
+    def decode(self, data: bytes) -> object:
         try:
-            return json.loads(path.read_bytes(), parse_constant=_reject_constant)
+            return json.loads(data, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as e:
             raise IntegrityError(f"stored JSON does not parse: {e}") from None
 
     def sniff(self, head: bytes) -> bool:
         stripped = head.lstrip(b" \t\r\n")
         return bool(stripped) and stripped[0] in _JSON_START and _utf8_prefix(head)
+
+
+def _as_bytes_like(obj: object) -> bytes | bytearray | memoryview:
+    if not isinstance(obj, bytes | bytearray | memoryview):
+        raise InvalidInputError(f"bytes format takes bytes, got {type(obj).__name__}")
+    return obj.tobytes() if isinstance(obj, memoryview) and not obj.contiguous else obj
+
+
+def _write(dest: Path, data: bytes, metadata: dict[str, Any]) -> dict[str, Any]:
+    with open(dest, "wb") as f:
+        f.write(data)
+    return metadata
 
 
 def canonical_json(value: object) -> bytes:

@@ -45,6 +45,10 @@ FORMAT_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 FALLBACK = "pickle"
 
+IN_MEMORY_LIMIT = 8 * 1024 * 1024
+"""Values of an :class:`InMemoryMaterializer` up to this size are stored and loaded as
+bytes in memory; larger ones go through a file (bounded memory, chunked transfers)."""
+
 
 @runtime_checkable
 class Materializer(Protocol):
@@ -79,6 +83,24 @@ class Materializer(Protocol):
 
     def sniff(self, head: bytes) -> bool:
         """Whether the first :data:`HEAD_SIZE` bytes of a file look like this format."""
+        ...
+
+
+@runtime_checkable
+class InMemoryMaterializer(Materializer, Protocol):
+    """A materializer that can also work on bytes in memory (bytes, text, JSON).
+
+    ``encode`` must return exactly the bytes ``save`` writes, with the same metadata, and
+    ``decode`` must return what ``load`` returns for those bytes: the catalog then stores
+    and loads small values without a scratch file (:data:`IN_MEMORY_LIMIT`).
+    """
+
+    def encode(self, obj: object) -> tuple[bytes, dict[str, Any]]:
+        """The bytes ``save`` would write for ``obj``, and the metadata it would return."""
+        ...
+
+    def decode(self, data: bytes) -> object:
+        """The object ``load`` would return for a file holding ``data``."""
         ...
 
 
@@ -228,6 +250,28 @@ class MaterializerRegistry:
         if getattr(m, "consent_aware", False):
             return cast(ConsentAwareMaterializer, m).load(path, allow_pickle=allow_pickle)
         return m.load(path)
+
+    def in_memory(self, name: str) -> InMemoryMaterializer | None:
+        """The materializer of format ``name`` when it can decode bytes in memory (no
+        consent needed), else ``None`` (load through a file)."""
+        m = self._by_name.get(name) if isinstance(name, str) else None
+        if m is None or m.needs_consent or not isinstance(m, InMemoryMaterializer):
+            return None
+        return m
+
+    def decode(self, m: InMemoryMaterializer, data: bytes) -> object:
+        """:meth:`load` for bytes already in memory (and verified against their digest),
+        with the same format check: ``m`` comes from :meth:`in_memory`.
+
+        Raises:
+            IntegrityError: the bytes do not look like the format, or do not parse.
+        """
+        head = data[:HEAD_SIZE]
+        if not m.sniff(head):
+            raise IntegrityError(
+                f"the stored bytes do not look like the recorded format {m.name!r} (they "
+                f"start with {head[:16]!r}); refusing to load them", format=m.name)
+        return m.decode(data)
 
     def names(self) -> list[str]:
         """Every registered format name, in lookup order, the fallback last."""

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archivist.errors import ArchivistError
-from archivist.materializers.builtin import JsonMaterializer, TextMaterializer, canonical_json
+from archivist.materializers.registry import InMemoryMaterializer
 from archivist.model import Artifact
 from archivist.store.hashing import hash_bytes, hash_file
 
@@ -61,19 +61,14 @@ def value_digest(catalog: ArtifactCatalog, value: Any) -> str | None:
 
 
 def _builtin_bytes(catalog: ArtifactCatalog, value: Any) -> bytes | None:
-    """The exact bytes the built-in text and JSON materializers write, without a file
+    """The exact bytes an in-memory materializer (text, JSON, …) writes, without a file
     (``None`` when another materializer takes the value)."""
     try:
         chosen = catalog.materializers.for_object(value)
-    except ArchivistError:
+        if isinstance(chosen, InMemoryMaterializer):
+            return chosen.encode(value)[0]
+    except (ArchivistError, TypeError, ValueError):
         return None
-    if isinstance(chosen, TextMaterializer) and isinstance(value, str):
-        return value.encode("utf-8", "surrogatepass")
-    if isinstance(chosen, JsonMaterializer):
-        try:
-            return canonical_json(value)
-        except (TypeError, ValueError):
-            return None
     return None
 
 

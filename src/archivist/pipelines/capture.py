@@ -159,8 +159,9 @@ def _from_cache(spec: StepSpec, active: ActiveRun, key: str) -> tuple[Any, TaskR
                 artifact = stored.get(vid)
                 if artifact is None or artifact.deleted:
                     return None
+                # the records were read just above: load without looking them up again
                 value = (catalog.get(artifact) if output in passthrough
-                         else catalog.load(artifact))
+                         else catalog._load_record(artifact))
                 values[output] = value
                 active.remember(value, artifact)
     except ArchivistError:  # corrupt, needs unpickling, …: run the step again

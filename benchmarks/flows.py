@@ -56,8 +56,12 @@ def bench_foreach_flow(n: int = 100, workdir: Path | None = None) -> dict[str, A
     ``register_floor_ms`` is what registering one 1 KB value costs on the same catalog
     with a plain ``catalog.register`` in its own transaction: the part of the capture
     that is the catalog's (materialize, land and fsync the blob, write the rows), measured
-    right after the flow so both see the same machine. ``engine_ms`` is the rest.
+    right after the flow so both see the same machine. ``engine_ms`` is the rest, and
+    ``durable_write_ms`` the machine's floor for landing one small blob durably (see
+    :func:`pipelines.durable_write_ms`), measured in the same folder.
     """
+    from pipelines import durable_write_ms
+
     with tempfile.TemporaryDirectory(dir=workdir) as folder, \
             ArtifactCatalog(Path(folder) / "home") as catalog:
         ForeachBench().run(catalog=catalog, n=2)  # warm-up: imports, schema, first writes
@@ -74,10 +78,12 @@ def bench_foreach_flow(n: int = 100, workdir: Path | None = None) -> dict[str, A
                 with catalog.batch():
                     catalog.register("floor.value", data=f"{i:05d}" * 205)
             floor = 1000 * (time.perf_counter() - started) / n
+        durable = durable_write_ms(Path(folder))
     per_artifact = 1000 * elapsed / captured
     return {"n": n, "tasks": tasks, "captured": captured, "seconds": round(elapsed, 4),
             "ms_per_artifact": round(per_artifact, 3), "register_floor_ms": round(floor, 3),
-            "engine_ms": round(per_artifact - floor, 3), "target_ms": TARGET_MS}
+            "engine_ms": round(per_artifact - floor, 3),
+            "durable_write_ms": round(durable, 3), "target_ms": TARGET_MS}
 
 
 def main() -> None:
@@ -88,9 +94,11 @@ def main() -> None:
     rounds = [bench_foreach_flow(args.n) for _ in range(args.rounds)]
     median = statistics.median(r["ms_per_artifact"] for r in rounds)
     floor = statistics.median(r["register_floor_ms"] for r in rounds)
+    durable = statistics.median(r["durable_write_ms"] for r in rounds)
     print(json.dumps({"foreach_flow": {
         "rounds": rounds, "ms_per_artifact": median, "register_floor_ms": floor,
-        "target_ms": TARGET_MS, "met": median <= TARGET_MS}}, indent=2))
+        "durable_write_ms": durable, "target_ms": TARGET_MS, "met": median <= TARGET_MS}},
+        indent=2))
 
 
 if __name__ == "__main__":

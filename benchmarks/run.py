@@ -349,13 +349,15 @@ def build_figures(a: Mapping[str, Any], p: Mapping[str, Any], sizes: Sizes,
     cap, cached, flow = (pipe.get(k, {}) for k in ("capture", "cached_rerun", "foreach_flow"))
     out.append(fig("pipelines.capture", "20-step function pipeline, 1 KB values: wall time "
                    "per captured artifact", cap.get("ms_per_artifact"), "ms", "<= 5",
-                   cap.get("met")))
+                   cap.get("met"), detail={k: cap.get(k) for k in (
+                       "register_floor_ms", "durable_write_ms")}))
     out.append(fig("pipelines.cached_rerun", "cached re-run of that pipeline (50 ms sleep per "
                    "step): speed-up over the first run", cached.get("speedup"), "x", ">= 20",
                    cached.get("met")))
     out.append(fig("pipelines.foreach_flow", "class flow, foreach of 100 tasks: wall time per "
                    "captured artifact", flow.get("ms_per_artifact"), "ms", "<= 5",
-                   flow.get("met")))
+                   flow.get("met"), detail={k: flow.get(k) for k in (
+                       "register_floor_ms", "durable_write_ms")}))
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -126,3 +127,11 @@ def test_a_blob_removed_before_the_commit_is_landed_again_from_memory(
     assert local_catalog.load(art) == {"k": "v"}
     assert local_catalog.verify().ok
 
+
+
+def test_the_commit_ends_the_leases_without_another_write(
+        local_catalog: ArtifactCatalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    releases = count_calls(monkeypatch, local_catalog.backend, "release_blobs")
+    local_catalog.register("v", data="leased, then committed")
+    assert releases == []
+    assert local_catalog.backend.leased_digests(time.time()) == set()

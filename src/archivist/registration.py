@@ -1,9 +1,9 @@
 """Registration: validate, land the content, lease its blobs, write the rows.
 
 Bytes land before rows. Between the two, a registration holds a lease on its blobs (the
-``inflight`` rows) so a concurrent ``gc`` keeps them; after the rows commit it checks its
-blobs once more and re-lands any that a racing gc removed (content addressing makes that
-always correct). See docs/storage.md.
+``inflight`` rows, ended by the transaction that commits the rows) so a concurrent ``gc``
+keeps them; after the rows commit it checks its blobs once more and re-lands any that a
+racing gc removed (content addressing makes that always correct). See docs/storage.md.
 """
 
 from __future__ import annotations
@@ -168,7 +168,8 @@ class Registrar:
 
     def _commit(self, records: list[NewVersion], contents: list[Content], *,
                 leased: bool = False) -> None:
-        """Write the rows; blobs stay leased until the rows (or the failure) are final."""
+        """Write the rows; blobs stay leased until the rows (or the failure) are final:
+        the backend ends the leases in the transaction that commits the rows."""
         try:
             if not leased:
                 for record, content in zip(records, contents, strict=True):
@@ -179,15 +180,14 @@ class Registrar:
             self._release(records, contents)
             raise
         self._remember(records)
-        # Committed: from here on nothing may raise, or a caller would retry and register
-        # twice. A blob that a racing gc removed between landing and the lease is put
-        # back; a lease that cannot be dropped simply expires.
+        # Committed (and the leases ended with it): from here on nothing may raise, or a
+        # caller would retry and register twice. A blob that a racing gc removed between
+        # landing and the lease is put back.
         try:
             for content in contents:
                 self.ingest.reland(content)
         except ArchivistError as exc:
             log.warning("after registering: could not re-check blobs (%s); run verify()", exc)
-        self._release(records, contents)
 
     def _release(self, records: list[NewVersion], contents: list[Content]) -> None:
         for record, content in zip(records, contents, strict=True):

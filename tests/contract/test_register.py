@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,16 @@ def test_projects_are_namespaces(make_catalog: object, catalog: ArtifactCatalog)
     assert catalog.get("archivist://team-a/model").version == 1
     with pytest.raises(ArtifactNotFoundError):
         catalog.get("model")
+
+
+def test_no_lease_outlives_a_registration(catalog: ArtifactCatalog) -> None:
+    """Leases end with the commit (one batch, one plain call) and with a failure."""
+    with catalog.batch():
+        first = catalog.register("leased", data=b"one")
+        catalog.register("leased", data={"two": 2}, parent_ids=[first])
+    catalog.register("leased", data="three")
+    with pytest.raises(ArtifactNotFoundError):
+        catalog.register("leased", data="four",
+                         parent_ids=["01890000-0000-7000-8000-000000000000"])
+    assert catalog.backend.leased_digests(time.time()) == set()
+    assert [a.version for a in catalog.versions("leased")] == [1, 2, 3]

@@ -127,6 +127,9 @@ class Backend(Protocol):
     def create_versions(self, records: Sequence[NewVersion]) -> None:
         """Write new versions (with tags, aliases, partitions, edges, blob references).
 
+        Leases held under a record's id (``lease_blobs(record.id, …)``, as registration
+        takes them) end in the same transaction: from then on the rows keep the blobs.
+
         Raises:
             ArtifactNotFoundError: a parent id does not exist; nothing is written.
             ConflictError: a case-insensitive name clash, a duplicate id, or a busy store.

@@ -53,8 +53,11 @@ class SqlBackend(serverstore.ServerRows):
     def create_versions(self, records: Sequence[NewVersion]) -> None:
         if not records:
             return
+        ids = [r.id for r in records]
         with engines.write_transaction(self.engine) as conn:
             self._insert(conn, records)
+            for start in range(0, len(ids), 10_000):  # the leases end with the commit
+                conn.execute(_END_LEASES, {"tokens": ids[start:start + 10_000]})
 
     def _insert(self, conn: sa.Connection, records: Sequence[NewVersion]) -> list[int]:
         counts: dict[tuple[str, str], int] = {}
@@ -335,6 +338,10 @@ class SqlBackend(serverstore.ServerRows):
 
     def find_cached_task(self, project: str, cache_key: str) -> TaskRecord | None:
         return runs.find_cached_task(self.engine, project, cache_key)
+
+
+_END_LEASES = inflight.delete().where(
+    inflight.c.token.in_(sa.bindparam("tokens", expanding=True)))
 
 
 def _upsert(insert: Any) -> Any:

@@ -119,6 +119,7 @@ def test_blob_facts_come_from_the_server(make_remote: MakeRemote) -> None:
     assert catalog.blobs.local_path(digest) is None and catalog.blobs.local_root() is None
     assert catalog.blobs.path(digest).startswith("http://testserver/api/v1/projects/default/")
     assert catalog.blobs.check(digest) == "ok"
+    assert abs(catalog.blobs.mtime(digest) - time.time()) < 600  # Last-Modified
     missing = hash_bytes(b"never uploaded")
     assert not catalog.blobs.exists(missing) and catalog.blobs.check(missing) == "missing"
     with pytest.raises(IntegrityError):

@@ -42,6 +42,8 @@ from archivist.wire import (
 
 LOOKUP_BATCH = 1000  # ids per POST /versions/lookup
 USER_HEADER = "X-Archivist-User"
+#: The created records are not read: the server skips reading them back (RFC 7240).
+_MINIMAL = {"Prefer": "return=minimal"}
 
 
 class RemoteCatalogBackend:
@@ -118,7 +120,7 @@ class RemoteCatalogBackend:
         path = f"{self._p(projects[0])}/versions"
         body = {"versions": [new_version_to_dict(r) for r in records]}
         try:
-            self.transport.request("POST", path, json=body)
+            self.transport.request("POST", path, json=body, headers=_MINIMAL)
         except StorageError as exc:
             if not isinstance(exc.__cause__, httpx.TransportError):
                 raise  # the server answered: its error stands
@@ -130,7 +132,7 @@ class RemoteCatalogBackend:
                 return
             if landed:
                 raise
-            self.transport.request("POST", path, json=body)
+            self.transport.request("POST", path, json=body, headers=_MINIMAL)
 
     def get_version(self, ref: Ref, project: str) -> Artifact:
         if ref.id is not None:

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench lint clean
+.PHONY: demo serve test test-fast bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)  ## raw data -> features -> model on the embedded default catalog
 	$(PY) examples/demo.py
+
+serve: $(STAMP)  ## the embedded catalog over HTTP on 127.0.0.1:8765 (single user, loopback only)
+	$(VENV)/bin/archivist server --insecure-single-user
 
 test: $(STAMP)  ## the whole suite; "no tests collected" (exit 5) counts as a failure
 	$(PY) -m pytest -q -p no:cacheprovider; status=$$?; \

@@ -48,7 +48,14 @@ class Reader:
         small = self.registry.in_memory(art.format)
         if small is not None and art.size is not None and art.size <= IN_MEMORY_LIMIT:
             with self.blobs.open(digest) as handle:
-                data = handle.read()  # verified against the digest when the end is read
+                # verified against the digest when the end is read; a blob grown past
+                # its recorded size is refused without reading all of it into memory
+                data = handle.read(art.size + 1)
+            if len(data) != art.size:
+                raise IntegrityError(
+                    f"blob {digest} is corrupt: it does not hold the {art.size} bytes "
+                    "recorded; run verify() and restore it from a copy",
+                    digest=digest)
             return self.registry.decode(small, data)
         local = self.blobs.local_path(digest)
         if local is not None:

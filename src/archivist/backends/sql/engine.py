@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,9 @@ from archivist.errors import (
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _WRITE = "archivist_write"
+#: Seconds a pooled PostgreSQL connection may sit idle before it is pinged on checkout.
+PING_AFTER = 5.0
+_IDLE_SINCE = "archivist_idle_since"
 #: SQLSTATEs after which the same transaction, retried, can succeed.
 _PG_BUSY = {"40001": "serialization failure", "40P01": "deadlock",
             "55P03": "lock not available"}
@@ -66,11 +70,40 @@ def create_engine(url: str, *, busy_timeout: float = 10.0) -> sa.Engine:
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
-        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=8, max_overflow=16)
+        # A server runs up to 40 requests at once per process (the threadpool): a pool
+        # smaller than that closes and reopens connections under load (a connection
+        # kept in the pool costs nothing until it is used).
+        engine = sa.create_engine(parsed, pool_size=16, max_overflow=24)
     except ImportError as exc:
         raise MissingDependencyError(
             f"the database driver for {parsed.drivername} is not installed ({exc}); "
             "pip install 'archivist[postgres]'") from exc
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: sa.Engine) -> None:
+    """Ping a pooled connection before use only if it sat idle :data:`PING_AFTER`
+    seconds or more (the ones a database restart, an idle timeout or a proxy may have
+    cut); ``pool_pre_ping`` would ping before every transaction, one round trip each.
+
+    A connection cut while in steady use fails its next statement instead
+    (``StorageError``); SQLAlchemy then drops every connection of the pool made before,
+    so the next transactions get fresh ones.
+    """
+    @sa.event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < PING_AFTER:
+            return  # just opened, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # any failure: the pool opens a new connection
+            raise sa.exc.DisconnectionError(f"stale pooled connection: {exc}") from exc
 
 
 def _configure_sqlite(engine: sa.Engine, busy_timeout: float) -> None:
@@ -118,10 +151,15 @@ def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     states: there the transaction is REPEATABLE READ (read-only transactions never fail
     to serialize).
     """
-    with translate_errors(), engine.connect() as conn, conn.begin():
+    with translate_errors(), engine.connect() as conn:
         if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        yield conn
+            # Set on the driver's connection (no round trip): psycopg then opens the
+            # transaction with ``BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY``, one
+            # statement where ``BEGIN`` + ``SET TRANSACTION`` were two. The pool puts the
+            # defaults back when the connection returns.
+            conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        with conn.begin():
+            yield conn
 
 
 @contextlib.contextmanager

@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import os
 import re
-import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -20,10 +19,13 @@ from typing import BinaryIO
 from starlette.requests import ClientDisconnect, Request
 
 from archivist.errors import InvalidInputError, PayloadTooLargeError
+from archivist.store.adopt import upload_temp
 from archivist.store.blobs import Blobs
 from archivist.store.hashing import READ_SIZE, format_digest
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+#: The spool's write buffer: the server receives the body in chunks of ~64 KiB.
+SPOOL_BUFFER = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,13 @@ class Spooled:
 
 
 @contextlib.asynccontextmanager
-async def spool_upload(request: Request, limit: int,
-                       folder: str | None) -> AsyncIterator[Spooled]:
+async def spool_upload(request: Request, limit: int, folder: str | None,
+                       blobs: Blobs) -> AsyncIterator[Spooled]:
     """Spool the request body to a temp file, hashing it; yield a :class:`Spooled`.
 
-    The temp file is removed when the block exits, whatever happens.
+    The temp file is where ``blobs`` can adopt it without a copy
+    (:func:`archivist.store.adopt.upload_temp`: a local store's temp folder unless
+    ``folder`` is given); it is removed when the block exits unless adopted.
 
     Raises:
         PayloadTooLargeError: ``Content-Length`` or the bytes received pass ``limit``.
@@ -47,12 +51,13 @@ async def spool_upload(request: Request, limit: int,
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large(limit, int(declared))
-    fd, path = tempfile.mkstemp(prefix="archivist-upload-", dir=folder)
+    path = None
     try:
-        # One pass: hash each chunk as it is written (the store hashes its own copy again).
+        # One pass: hash each chunk as it is written; the store adopts the file as is.
         hasher = hashlib.sha256()
         size = 0
-        with os.fdopen(fd, "wb") as out:
+        with upload_temp(blobs, folder) as (fd, path), \
+                os.fdopen(fd, "wb", buffering=SPOOL_BUFFER, closefd=False) as out:
             try:
                 async for chunk in request.stream():
                     size += len(chunk)
@@ -65,8 +70,9 @@ async def spool_upload(request: Request, limit: int,
                                         "was stored") from None
         yield Spooled(path=path, digest=format_digest(hasher.hexdigest()), size=size)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+        if path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
 
 
 def too_large(limit: int, size: int) -> PayloadTooLargeError:

@@ -12,8 +12,8 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
-from archivist import keys
 from archivist.errors import UnauthenticatedError
 from archivist.server.auth import Principal
 from archivist.server.state import ServerState
@@ -32,11 +32,13 @@ async def get_state(request: Request) -> ServerState:
 StateDep = Annotated[ServerState, Depends(get_state)]
 
 
-def get_principal(
+async def get_principal(
     state: StateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller, from ``Authorization: Bearer <key>``.
+    """The caller, from ``Authorization: Bearer <key>``: a key that authenticated in the
+    last seconds comes from the process's cache (:mod:`archivist.server.keycache`), any
+    other is looked up in the database, in the threadpool.
 
     Raises:
         UnauthenticatedError: no key, or not a valid one (unless the server runs in
@@ -48,7 +50,11 @@ def get_principal(
         raise UnauthenticatedError(
             "this server needs an API key: send 'Authorization: Bearer <key>' "
             "(set ARCHIVIST_CATALOG_API_KEY for the Python client and the CLI)")
-    return Principal(key=keys.authenticate(state.store, credentials.credentials))
+    secret = credentials.credentials
+    key = state.keys.cached(secret)
+    if key is None:
+        key = await run_in_threadpool(state.keys.authenticate, secret)
+    return Principal(key=key)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

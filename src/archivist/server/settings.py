@@ -52,6 +52,10 @@ class ServerSettings(BaseModel):
     spool_dir: Annotated[str | None, Field(
         description="Where uploads are spooled while hashed (default: the temp folder).")] = None
     busy_timeout: float = 10.0
+    key_cache_ttl: Annotated[float, Field(
+        ge=0, le=300, description="Seconds an authenticated API key is trusted without a "
+        "database lookup; a key revoked by another server process keeps working here that "
+        "long (0: look every request up).")] = 5.0
 
     def database_url(self) -> str:
         """The metadata database this server opens.

@@ -13,6 +13,7 @@ from archivist.backends import open_backend
 from archivist.backends.base import Backend, ServerStore
 from archivist.config import Target
 from archivist.errors import InvalidInputError
+from archivist.server.keycache import KeyCache
 from archivist.server.metrics import ServerMetrics
 from archivist.server.settings import ServerSettings
 from archivist.store.blobs import Blobs, FsspecBlobs
@@ -43,6 +44,7 @@ class ServerState:
         self._per_project: dict[str, Blobs] = {}
         self._lock = threading.Lock()
         self.metrics = ServerMetrics(self.store.count_versions)
+        self.keys = KeyCache(self.store, settings.key_cache_ttl)
 
     def blobs(self, project: str) -> Blobs:
         """The blob store of ``project`` (validated by the caller)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from email.utils import formatdate
 from typing import Any
 
 import fsspec
@@ -24,6 +25,7 @@ from archivist.server.deps import AdminProject, ReadProject, StateDep, WriteProj
 from archivist.server.errors import envelope
 from archivist.server.schemas import BlobStored, DigestPage, Digests, Missing
 from archivist.server.state import ServerState
+from archivist.store.adopt import adopt
 from archivist.store.hashing import check_digest
 
 router = APIRouter(prefix="/api/v1/projects/{project}/blobs", tags=["blobs"])
@@ -65,13 +67,15 @@ def missing(project: ReadProject, body: Digests, state: StateDep) -> JSONRespons
                                                          "its size."},
                                      **responses.errors(403, 404)})
 def head_blob(project: ReadProject, digest: str, state: StateDep) -> Response:
-    """Whether the project's store has this blob, and its size."""
+    """Whether the project's store has this blob, its size and when it was stored
+    (`Last-Modified`: gc's grace period counts from it)."""
     check_digest(digest)
     blobs = state.blobs(project)
     if not blobs.exists(digest):
         raise _no_blob(digest)
-    return Response(status_code=200, headers={"content-length": str(blobs.size(digest)),
-                                              "accept-ranges": "bytes"})
+    return Response(status_code=200, headers={
+        "content-length": str(blobs.size(digest)), "accept-ranges": "bytes",
+        "last-modified": formatdate(blobs.mtime(digest), usegmt=True)})
 
 
 @router.put("/{digest}", status_code=201, response_model=BlobStored, openapi_extra=_UPLOAD,
@@ -85,14 +89,17 @@ async def put_blob(project: WriteProject, digest: str, request: Request,
     """
     check_digest(digest)
     settings = state.settings
-    async with spool_upload(request, settings.max_blob_size, settings.spool_dir) as spooled:
+    blobs = state.blobs(project)
+    async with spool_upload(request, settings.max_blob_size, settings.spool_dir,
+                            blobs) as spooled:
         if spooled.digest != digest:
             raise InvalidInputError(
                 f"the uploaded bytes hash to {spooled.digest}, not {digest}; nothing was "
                 "stored (was the file changed or cut short?)", expected=digest,
                 actual=spooled.digest)
-        blobs = state.blobs(project)
-        stored, size = await run_in_threadpool(blobs.put_file, spooled.path, digest=digest)
+        # The spool is what was hashed: the store takes it without reading it again.
+        stored, size = await run_in_threadpool(adopt, blobs, spooled.path, digest,
+                                               spooled.size)
     if stored != digest or size != spooled.size:
         raise StorageError(f"the blob store kept {stored} ({size} bytes) for {digest}",
                            digest=digest)

@@ -47,4 +47,5 @@ def revoke_key(key_id: str, state: StateDep, principal: PrincipalDep) -> Respons
     principal.require("admin")
     project = None if principal.key is None else principal.key.project
     keys.revoke_key(state.store, key_id, project=project)
+    state.keys.forget(key_id)  # at once in this process; other processes within the TTL
     return responses.no_content()

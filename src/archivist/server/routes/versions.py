@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from archivist import names, wire
@@ -19,6 +20,7 @@ from archivist.server.schemas import ArtifactList, ArtifactOut, ArtifactPage, Cr
 from archivist.server.state import ServerState
 
 router = APIRouter(prefix="/api/v1", tags=["versions"])
+MINIMAL = "return=minimal"
 
 _LIST_QUERY = responses.query_docs(
     ("type", "Artifact type (repeatable: any of them).", True),
@@ -41,11 +43,17 @@ _LIST_QUERY = responses.query_docs(
 @router.post("/projects/{project}/versions", status_code=201, response_model=ArtifactList,
              responses=responses.errors(403, 404, 409, 413))
 def create_versions(project: WriteProject, body: CreateVersions, state: StateDep,
-                    principal: PrincipalDep) -> JSONResponse:
+                    principal: PrincipalDep,
+                    prefer: Annotated[str | None, Header(
+                        description="`return=minimal`: answer 201 with no body (the "
+                        "records are not read back).")] = None) -> Response:
     """Register versions, all or none (one transaction).
 
     Every record is checked again with the catalog's rules; each of its `blob_digests`
     must already be in the project's blob store (upload with PUT …/blobs/{digest}).
+    The answer holds the records as stored, unless the request says
+    `Prefer: return=minimal` (RFC 7240): then it is an empty 201, one read fewer (the ids
+    were chosen by the client).
     """
     records = [check_new_version(wire.new_version_from_dict(item.model_dump()), project)
                for item in body.versions]
@@ -58,6 +66,8 @@ def create_versions(project: WriteProject, body: CreateVersions, state: StateDep
                                     "first", digest=digest)
     records = [r if r.user is not None else replace(r, user=principal.user) for r in records]
     state.backend.create_versions(records)
+    if prefer is not None and MINIMAL in prefer.replace(" ", "").lower().split(","):
+        return Response(status_code=201, headers={"Preference-Applied": MINIMAL})
     return responses.artifacts(state.backend.get_versions_by_id([r.id for r in records]),
                                status=201)
 

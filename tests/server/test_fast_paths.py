@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from anyio import to_thread
 
 from archivist import keys, wire
 from archivist.backends.base import NewVersion
@@ -166,3 +167,13 @@ def test_an_upload_to_an_fsspec_store_is_sent_from_the_spool(
     assert type(blobs) is FsspecBlobs and blobs.size(digest) == len(data)
     with blobs.open(digest) as f:
         assert f.read() == data
+
+
+def test_the_threadpool_is_sized_by_the_settings(make_server: Callable[..., Server]) -> None:
+    async def tokens() -> float:
+        return to_thread.current_default_thread_limiter().total_tokens
+
+    server = make_server(threads=3)
+    assert server.client.portal is not None
+    assert server.client.portal.call(tokens) == 3
+    assert server.client.get(f"{API}/projects/p/versions", headers=server.auth()).is_success

@@ -55,6 +55,10 @@ def server(
     presign: Annotated[bool, typer.Option(
         "--presign", help="Redirect downloads to presigned URLs when the store is S3.",
     )] = False,
+    threads: Annotated[int, typer.Option(
+        "--threads", min=1, max=256,
+        help="Requests doing database or store work at once, per worker process.",
+    )] = 8,
     key_cache_ttl: Annotated[float, typer.Option(
         "--key-cache-ttl", min=0, max=300, metavar="SECONDS",
         help="Trust a key that authenticated for this long without a database lookup: a "
@@ -75,7 +79,8 @@ def server(
     settings = ServerSettings(
         home=None if database else _home(ctx, home), database=database, blobs=blobs,
         host=host, port=port, insecure_single_user=insecure_single_user,
-        max_blob_size=_size(max_blob_size), presign=presign, key_cache_ttl=key_cache_ttl)
+        max_blob_size=_size(max_blob_size), presign=presign, key_cache_ttl=key_cache_ttl,
+        threads=threads)
     settings.check_bind()
     ServerState(settings).close()  # fail here, once, on a bad catalog; migrate before workers
     options: dict[str, Any] = {"host": host, "port": port, "access_log": False,

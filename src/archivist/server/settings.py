@@ -52,6 +52,9 @@ class ServerSettings(BaseModel):
     spool_dir: Annotated[str | None, Field(
         description="Where uploads are spooled while hashed (default: the temp folder).")] = None
     busy_timeout: float = 10.0
+    threads: Annotated[int, Field(
+        ge=1, le=256, description="Requests doing database or store work at once per "
+        "process (the threadpool); more helps only with a slow or distant database.")] = 8
     key_cache_ttl: Annotated[float, Field(
         ge=0, le=300, description="Seconds an authenticated API key is trusted without a "
         "database lookup; a key revoked by another server process keeps working here that "

@@ -27,6 +27,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)  ## benchmarks against MLflow and DVC (installs them under benchmarks/.peers)
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/server.py  # the catalog server on PostgreSQL vs an MLflow server; needs wrk
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks examples

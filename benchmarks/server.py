@@ -48,7 +48,6 @@ import httpx  # noqa: E402
 import psutil  # noqa: E402
 from common import make_file, mb_per_s, print_json  # noqa: E402
 from machine import machine_info  # noqa: E402
-
 from tests.fixtures.postgres import PostgresCluster, start_cluster  # noqa: E402
 from tests.fixtures.services import free_port  # noqa: E402
 
@@ -62,7 +61,8 @@ def log(message: str) -> None:
 
 
 @contextlib.contextmanager
-def process(cmd: list[str], env: dict[str, str], logfile: Path) -> Iterator[subprocess.Popen[bytes]]:
+def process(cmd: list[str], env: dict[str, str],
+            logfile: Path) -> Iterator[subprocess.Popen[bytes]]:
     with open(logfile, "wb") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
@@ -270,8 +270,9 @@ def bench_mlflow(cluster: PostgresCluster, seconds: float, clients: int,
     if out.returncode != 0:
         return {"error": out.stderr[-2000:]}
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    result["version"] = subprocess.run([str(python), "-c", "import mlflow;print(mlflow.__version__)"],
-                                       capture_output=True, text=True).stdout.strip()
+    result["version"] = subprocess.run(
+        [str(python), "-c", "import mlflow;print(mlflow.__version__)"],
+        capture_output=True, text=True).stdout.strip()
     return result
 
 

@@ -24,6 +24,7 @@ import httpx
 from archivist._types import PathLike
 from archivist.backends.remote.cache import BlobCache
 from archivist.backends.remote.download import ChunkReader, Download
+from archivist.backends.remote.landing import copy_atomically
 from archivist.backends.remote.transport import API, Transport, segment
 from archivist.errors import (
     ArtifactNotFoundError,
@@ -207,29 +208,50 @@ class RemoteBlobs:
     def open(self, digest: str) -> BinaryIO:
         check_digest(digest)
         if self.cache is not None:
-            cached = self.cache.open(digest)
+            cached = self.cache.open(digest)  # verified as it is read
             if cached is not None:
                 return cached
+        return self._fetch(digest)[0]
+
+    def fetch_to(self, digest: str, dest: PathLike) -> int:
+        """Copy a blob to ``dest``, verified: a cached copy is rehashed as it is copied; a
+        blob fetched now is hashed once, as it lands in the cache, then copied to ``dest``
+        by the kernel (``sendfile``) without hashing it again; a blob too big for the
+        cache streams to ``dest`` through a verifying reader.
+
+        Raises:
+            IntegrityError: the bytes do not match ``digest``; ``dest`` is left untouched.
+            PermissionDeniedError: ``dest`` is a symlink.
+            StorageError: the server, the cache or the destination failed.
+        """
+        check_digest(digest)
+        if self.cache is not None:
+            cached = self.cache.open(digest)
+            if cached is not None:
+                with cached:  # IntegrityError at the end leaves dest untouched
+                    return write_atomically(dest, cached)
+        source, verified = self._fetch(digest)
+        with source:
+            return copy_atomically(source, dest) if verified else write_atomically(dest, source)
+
+    def _fetch(self, digest: str) -> tuple[BinaryIO, bool]:
+        """Download the blob: ``(reader, True)`` when it went into the cache (the reader is
+        on the copy just verified, and does not hash again), else ``(verifying reader,
+        False)`` streaming from the server."""
         download = Download(self.transport, self._route(digest), digest)
         try:
             if self.cache is not None and download.size is not None:
-                stored = self.cache.insert(digest, download.size, download.chunks())
+                # hashed once, while it is written to the cache
+                stored = self.cache.insert_open(digest, download.size, download.chunks())
                 if stored is not None:
                     download.close()
-                    cached = self.cache.open(digest)
-                    if cached is not None:
-                        return cached
-                    raise StorageError(f"the blob cache lost {digest} just after storing it")
+                    return stored, True
             # a raw reader is what VerifyingReader wraps best (it uses readinto)
             return verifying_reader(ChunkReader(download), digest,  # type: ignore[arg-type]
-                                    self.path(digest), download.size)
+                                    self.path(digest), download.size), False
         except BaseException:
             download.close()
             raise
-
-    def fetch_to(self, digest: str, dest: PathLike) -> int:
-        with self.open(digest) as source:  # IntegrityError at the end leaves dest untouched
-            return write_atomically(dest, source)
 
     def check(self, digest: str) -> CheckResult:
         """Rehash the server's copy (not the cache's)."""

@@ -122,6 +122,24 @@ class BlobCache:
                 nothing is cached.
             StorageError: the cache folder failed.
         """
+        stored = self.insert_open(digest, size, chunks)
+        if stored is None:
+            return None
+        stored.close()
+        return self.path(digest)
+
+    def insert_open(self, digest: str, size: int, chunks: Iterable[bytes]) -> BinaryIO | None:
+        """Like :meth:`insert`, but return the stored copy opened for reading, *without*
+        a verifying reader: the handle is on the very file whose bytes this call just
+        hashed (opened before it was renamed into place, so no other process's copy can
+        be behind it). Only for reading back at once what was just fetched; any later
+        read goes through :meth:`open`.
+
+        Raises:
+            IntegrityError: the bytes do not hash to ``digest`` or are not ``size`` long;
+                nothing is cached.
+            StorageError: the cache folder failed.
+        """
         check_digest(digest)
         final = self.path(digest)
         try:
@@ -131,8 +149,10 @@ class BlobCache:
                                f"{exc.strerror or exc}") from exc
         if reservation is None:
             return None
+        handle: BinaryIO | None = None
         try:
             self._fill(reservation, digest, size, chunks)
+            handle = open(reservation, "rb")  # noqa: SIM115 (handed to the caller)
             with self._locked():
                 final.parent.mkdir(parents=True, exist_ok=True)
                 counted_twice = final.exists()  # another process cached it meanwhile
@@ -140,6 +160,8 @@ class BlobCache:
                 if counted_twice:
                     self._add_to_ledger(-size)
         except BaseException as exc:
+            if handle is not None:
+                handle.close()
             with self._locked():
                 if reservation.exists():
                     reservation.unlink()
@@ -148,7 +170,7 @@ class BlobCache:
                 raise StorageError(f"cannot write to the blob cache {self.root}: "
                                    f"{exc.strerror or exc}") from exc
             raise
-        return final
+        return handle
 
     def _fill(self, reservation: Path, digest: str, size: int, chunks: Iterable[bytes]) -> None:
         hasher = hashlib.sha256()

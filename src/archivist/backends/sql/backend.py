@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from archivist.backends.base import LineageRows, ListFilter, NewRun, NewVersion
-from archivist.backends.sql import documents, lineage, locks, reads, runs, serverstore
+from archivist.backends.sql import aliasing, documents, lineage, locks, reads, runs, serverstore
 from archivist.backends.sql import engine as engines
 from archivist.backends.sql.search import compile_search
 from archivist.backends.sql.tables import (
@@ -78,6 +78,7 @@ class SqlBackend(serverstore.ServerRows):
                     f"pick another name than {names[key]!r})", existing=row.name)
             numbers[key] = (row.pk, row.last_version - count + 1)
         rows = []
+        raises = []
         pks: dict[tuple[str, str], int] = {}
         for r in records:
             key = (r.project, r.name.lower())
@@ -87,8 +88,10 @@ class SqlBackend(serverstore.ServerRows):
                 numbers[key] = (pk, number + 1)
             else:
                 number = r.version
-                conn.execute(_RAISE_LAST, {"b_pk": pk, "b_version": number})
+                raises.append({"b_pk": pk, "b_version": number})
             rows.append(_version_row(r, pk, number))
+        if raises:
+            conn.execute(_RAISE_LAST, raises)
         if len(rows) == 1:
             seqs = [int(conn.execute(_INSERT_VERSION, rows[0]).scalar_one())]
         else:
@@ -130,9 +133,9 @@ class SqlBackend(serverstore.ServerRows):
             if rows:
                 conn.execute(table.insert(), rows)
         documents.insert_documents(conn, docs)
-        for r, seq in zip(records, seqs, strict=True):
-            for alias in r.aliases:
-                self._point_alias(conn, pks[(r.project, r.name.lower())], seq, alias, r.user)
+        aliasing.register_aliases(conn, [
+            aliasing.NewAlias(pks[(r.project, r.name.lower())], seq, r.id, alias, r.user)
+            for r, seq in zip(records, seqs, strict=True) for alias in r.aliases])
 
     def update_tags(self, version_id: str, set_tags: dict[str, Any], remove: Sequence[str],
                     user: str | None) -> None:
@@ -250,8 +253,7 @@ class SqlBackend(serverstore.ServerRows):
 
     # -- reads -------------------------------------------------------------------------
     def get_version(self, ref: Ref, project: str) -> Artifact:
-        with engines.read_transaction(self.engine) as conn:
-            return reads.hydrate_rows(conn, [reads.resolve_row(conn, ref, project)])[0]
+        return reads.get_one(self.engine, ref, project)
 
     def get_versions_by_id(self, ids: Sequence[str]) -> list[Artifact]:
         with engines.read_transaction(self.engine) as conn:

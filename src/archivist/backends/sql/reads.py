@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from archivist.backends.base import ListFilter
+from archivist.backends.sql.engine import read_transaction, translate_errors
 from archivist.backends.sql.tables import (
     aliases,
     artifacts,
@@ -237,3 +238,90 @@ def history_entries(conn: sa.Connection, project: str, name: str) -> list[Histor
     return [HistoryEntry(at=datetime.fromtimestamp(r.at, UTC), kind=r.kind, key=r.key,
                          old=r.old, new=r.new, version_id=r.version_id, user=r.user)
             for r in rows]
+
+
+# One statement per reference kind that resolves the ref and returns the version row,
+# once per tag, alias and parent (``what``/``key``/``value``; one row with ``what`` NULL
+# when it has none): a single statement reads one snapshot on every database, so on
+# PostgreSQL it runs outside a transaction, one round trip instead of four.
+def _resolved(target: sa.ScalarSelect[Any]) -> sa.Select[Any]:
+    parent = versions.alias("parent")
+    extras = sa.union_all(
+        sa.select(sa.literal("t").label("what"), tags.c.seq.label("owner"),
+                  tags.c.key.label("key"), tags.c.value.label("value"))
+        .where(tags.c.seq == target),
+        sa.select(sa.literal("a"), aliases.c.seq, aliases.c.alias, sa.null())
+        .where(aliases.c.seq == target),
+        sa.select(sa.literal("p"), edges.c.child, parent.c.id, sa.null())
+        .join(parent, parent.c.seq == edges.c.parent).where(edges.c.child == target),
+    ).subquery("extras")
+    return (sa.select(versions, extras.c.what, extras.c.key.label("extra_key"),
+                      extras.c.value.label("extra_value"))
+            .outerjoin(extras, extras.c.owner == versions.c.seq)
+            .where(versions.c.seq == target))
+
+
+_SEQ_BY_ALIAS = (
+    sa.select(aliases.c.seq).join(artifacts, artifacts.c.pk == aliases.c.artifact_pk)
+    .where(artifacts.c.project == sa.bindparam("project"),
+           artifacts.c.name == sa.bindparam("name"), aliases.c.alias == sa.bindparam("alias"))
+)
+_ONE = {
+    "id": _resolved(sa.select(versions.c.seq).where(
+        versions.c.id == sa.bindparam("id")).scalar_subquery()),
+    "alias": _resolved(_SEQ_BY_ALIAS.scalar_subquery()),
+    "number": _resolved(sa.select(versions.c.seq).where(
+        *_NAMED, versions.c.version == sa.bindparam("version")).scalar_subquery()),
+    "latest": _resolved(sa.select(versions.c.seq).where(*_NAMED)
+                        .order_by(versions.c.version.desc()).limit(1).scalar_subquery()),
+}
+
+
+def get_one(engine: sa.Engine, ref: Ref, project: str) -> Artifact:
+    """The record ``ref`` names, in one statement (same results as :func:`resolve_row`).
+
+    Raises:
+        ArtifactNotFoundError: with what exists instead.
+    """
+    kind, params = _one_params(ref, project)
+    rows = [] if kind is None else _single_read(engine, _ONE[kind], params)
+    if rows and ref.id is not None and ref.project is not None and rows[0].project != ref.project:
+        rows = []
+    if not rows:
+        with read_transaction(engine) as conn:
+            # Raises with what exists; a version that appeared meanwhile is returned.
+            return hydrate_rows(conn, [resolve_row(conn, ref, project)])[0]
+    tag_map: dict[str, Any] = {}
+    alias_names: list[str] = []
+    parent_ids: list[str] = []
+    for r in rows:
+        if r.what == "t":
+            tag_map[r.extra_key] = r.extra_value
+        elif r.what == "a":
+            alias_names.append(r.extra_key)
+        elif r.what == "p":
+            parent_ids.append(r.extra_key)
+    return _record(rows[0], tag_map, sorted(alias_names), parent_ids)
+
+
+def _one_params(ref: Ref, project: str) -> tuple[str | None, dict[str, Any]]:
+    if ref.id is not None:
+        return "id", {"id": ref.id}
+    assert ref.name is not None
+    params: dict[str, Any] = {"project": ref.project or project, "name": ref.name}
+    if ref.alias is not None:
+        return "alias", {**params, "alias": ref.alias}
+    if ref.version is not None:
+        if ref.version > MAX_SQL_INT:
+            return None, params
+        return "number", {**params, "version": ref.version}
+    return "latest", params
+
+
+def _single_read(engine: sa.Engine, stmt: sa.Select[Any], params: dict[str, Any]) -> list[Any]:
+    if engine.dialect.name != "postgresql":
+        with read_transaction(engine) as conn:
+            return list(conn.execute(stmt, params))
+    with translate_errors(), engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        return list(conn.execute(stmt, params))

@@ -252,7 +252,8 @@ def bench_mlflow(cluster: PostgresCluster, seconds: float, clients: int,
         subprocess.run([str(python), "-m", "pip", "install", "-q", "psycopg2-binary==2.9.13"],
                        check=True, capture_output=True)
     database = cluster.create_database()
-    db_url = cluster.url(database).replace("postgresql+psycopg://", "postgresql://")
+    # MLflow's own driver: psycopg2 (archivist's URLs name psycopg 3).
+    db_url = "postgresql+psycopg2://" + cluster.url(database).split("://", 1)[1]
     port = free_port()
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
     mlflow_bin = python.with_name("mlflow")
@@ -338,8 +339,11 @@ def main(argv: list[str] | None = None) -> int:
             results["transfer"] = bench_transfer(base, key, server.pid, args.file_mib, work)
         if not args.skip_mlflow:
             log(f"MLflow server register ({args.clients} clients)")
-            results["mlflow_server_register"] = bench_mlflow(cluster, args.seconds,
-                                                             args.clients, work)
+            try:
+                results["mlflow_server_register"] = bench_mlflow(cluster, args.seconds,
+                                                                 args.clients, work)
+            except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
+                results["mlflow_server_register"] = {"error": str(exc)[-2000:]}
     finally:
         cluster.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -30,7 +30,7 @@ def _client_loop(uri: str, models: int, start_at: float, seconds: float, index: 
 
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     for i in range(5):  # warm the connection pool, untimed
-        client.create_model_version(f"bench_model_{(index + i) % models}", "file:///tmp/m",
+        client.create_model_version(f"bench_model_{(index + i) % models}", "s3://bench-models/m",
                                     tags={"warmup": "1"})
     while time.time() < start_at:
         time.sleep(0.001)
@@ -38,7 +38,7 @@ def _client_loop(uri: str, models: int, start_at: float, seconds: float, index: 
     stop = start_at + seconds
     while time.time() < stop:
         client.create_model_version(
-            f"bench_model_{(index + done) % models}", "file:///tmp/model",
+            f"bench_model_{(index + done) % models}", "s3://bench-models/model",
             tags={"stage": STAGES[done % 3], "team": "fraud", "owner": f"user{index}",
                   "f1_score": str(0.8 + (done % 10) / 100)},
             description="benchmark version")

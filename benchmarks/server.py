@@ -161,8 +161,8 @@ def _wrk_errors(out: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def _register_loop(base: str, key: str, start_at: float, seconds: float, index: int,
-                   home: str, out: Any) -> None:
+def _register_loop(base: str, key: str, seconds: float, index: int, home: str,
+                   ready: Any, go: Any, out: Any) -> None:
     os.environ["ARCHIVIST_CATALOG_ENDPOINT"] = base
     os.environ["ARCHIVIST_CATALOG_API_KEY"] = key
     os.environ["ARCHIVIST_CACHE_DIR"] = home
@@ -174,8 +174,9 @@ def _register_loop(base: str, key: str, start_at: float, seconds: float, index: 
     catalog = ArtifactCatalog()
     for i in range(5):
         catalog.register(f"bench_reg_{(index + i) % 10}", "Model", metadata={"warmup": True})
-    while time.time() < start_at:
-        time.sleep(0.001)
+    ready.put(index)
+    go.wait()
+    start_at = time.time()
     done, stop = 0, start_at + seconds
     while time.time() < stop:
         catalog.register(
@@ -192,13 +193,15 @@ def _register_loop(base: str, key: str, start_at: float, seconds: float, index: 
 def bench_register(base: str, key: str, seconds: float, clients: int,
                    work: Path) -> dict[str, Any]:
     ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
-    start_at = time.time() + 6.0
+    out, ready, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     procs = [ctx.Process(target=_register_loop,
-                         args=(base, key, start_at, seconds, i, str(work / f"cache{i}"), out))
+                         args=(base, key, seconds, i, str(work / f"cache{i}"), ready, go, out))
              for i in range(clients)]
     for p in procs:
         p.start()
+    for _ in procs:  # every client imported, connected and warmed up: start together
+        ready.get(timeout=300)
+    go.set()
     results = [out.get(timeout=seconds + 120) for _ in procs]
     for p in procs:
         p.join()

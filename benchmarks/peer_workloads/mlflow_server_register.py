@@ -5,7 +5,8 @@ an ``mlflow server`` that benchmarks/server.py started on the same kind of datab
 archivist server (PostgreSQL). ``--clients`` processes each open an ``MlflowClient`` on the
 server's URL and call ``create_model_version`` (a dummy source, 4 tags and a description:
 the same payload as archivist's side) round-robin over ``--models`` registered models, for
-``--seconds`` after a shared start instant. Prints one JSON object on stdout.
+``--seconds`` from a shared start (once every client has warmed up).
+Prints one JSON object on stdout.
 
     python mlflow_server_register.py --tracking-uri http://127.0.0.1:5000 [--clients 8]
 """
@@ -23,7 +24,7 @@ from typing import Any
 STAGES = ("production", "staging", "development")
 
 
-def _client_loop(uri: str, models: int, start_at: float, seconds: float, index: int,
+def _client_loop(uri: str, models: int, seconds: float, index: int, ready: Any, go: Any,
                  out: Any) -> None:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from mlflow import MlflowClient
@@ -32,8 +33,9 @@ def _client_loop(uri: str, models: int, start_at: float, seconds: float, index: 
     for i in range(5):  # warm the connection pool, untimed
         client.create_model_version(f"bench_model_{(index + i) % models}", "s3://bench-models/m",
                                     tags={"warmup": "1"})
-    while time.time() < start_at:
-        time.sleep(0.001)
+    ready.put(index)
+    go.wait()
+    start_at = time.time()
     done = 0
     stop = start_at + seconds
     while time.time() < stop:
@@ -65,13 +67,15 @@ def main() -> int:
             if "already exists" not in str(exc).lower() and "RESOURCE_ALREADY" not in str(exc):
                 raise
     ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
-    start_at = time.time() + 8.0  # spawn + import mlflow + warm-up take a few seconds
+    out, ready, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     procs = [ctx.Process(target=_client_loop,
-                         args=(args.tracking_uri, args.models, start_at, args.seconds, i, out))
+                         args=(args.tracking_uri, args.models, args.seconds, i, ready, go, out))
              for i in range(args.clients)]
     for p in procs:
         p.start()
+    for _ in procs:  # every client imported mlflow and warmed up: start together
+        ready.get(timeout=300)
+    go.set()
     results = [out.get(timeout=args.seconds + 120) for _ in procs]
     for p in procs:
         p.join()

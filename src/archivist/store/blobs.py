@@ -14,7 +14,6 @@ Shared object stores are tuned in :mod:`archivist.store.objectstore`.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, BinaryIO, Literal, Protocol
@@ -32,13 +31,11 @@ from archivist.store.fscalls import (
     missing_bytes,
     open_regular,
     storage_error,
-    unlink_quietly,
     write_atomically,
 )
 from archivist.store.hashing import (
     DIGEST_RE,
     READ_SIZE,
-    HashingReader,
     Readable,
     check_digest,
     hash_bytes,
@@ -51,6 +48,7 @@ from archivist.store.objectstore import (
     remote_errors,
     upload_options,
 )
+from archivist.store.spool import spooled
 
 CheckResult = Literal["ok", "corrupt", "missing", "suspicious"]
 
@@ -262,24 +260,12 @@ class FsspecBlobs:
         return digest, len(data)
 
     def put_stream(self, fileobj: Readable) -> tuple[str, int]:
-        # Spool while hashing: the upload then reads exactly the bytes that were hashed.
-        fd, spool = tempfile.mkstemp(prefix="archivist-spool-")
-        try:
-            reader = HashingReader(fileobj)
-            with os.fdopen(fd, "wb") as out:
-                while chunk := reader.read(READ_SIZE):
-                    out.write(chunk)
-            digest, size = reader.digest, reader.size
+        with spooled(fileobj) as (spool, digest, size):
             if not self.exists(digest):
                 with remote_errors(self.path(digest)):
                     self._fs.put_file(spool, self._key(digest), **upload_options(self._fs, size))
                 self._check_uploaded(digest, size)
-            return digest, size
-        except OSError as exc:
-            raise StorageError(f"cannot spool a blob to {spool}: {exc.strerror or exc}",
-                               path=spool) from exc
-        finally:
-            unlink_quietly(spool)
+        return digest, size
 
     def put_file(self, path: PathLike, *, digest: str | None = None) -> tuple[str, int]:
         return self._put_path(path, digest, follow=True)

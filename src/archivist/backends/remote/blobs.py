@@ -43,6 +43,7 @@ from archivist.store.hashing import (
     hash_bytes,
     verifying_reader,
 )
+from archivist.store.spool import spooled
 
 MISSING_BATCH = 1000  # digests per POST …/blobs/missing
 
@@ -130,21 +131,10 @@ class RemoteBlobs:
         return digest, len(data)
 
     def put_stream(self, fileobj: Readable) -> tuple[str, int]:
-        # A stream cannot be read twice: spool it while hashing, then upload the spool.
-        fd, spool = tempfile.mkstemp(prefix="archivist-upload-")
-        try:
-            reader = HashingReader(fileobj)
-            with os.fdopen(fd, "wb") as out:
-                while chunk := reader.read(READ_SIZE):
-                    out.write(chunk)
-            if not self.exists(reader.digest):
-                self._upload(reader.digest, _file_chunks(spool), reader.size, what="the stream")
-            return reader.digest, reader.size
-        except OSError as exc:
-            raise StorageError(f"cannot spool an upload to {spool}: {exc.strerror or exc}",
-                               path=spool) from exc
-        finally:
-            unlink_quietly(spool)
+        with spooled(fileobj, prefix="archivist-upload-") as (spool, digest, size):
+            if not self.exists(digest):
+                self._upload(digest, _file_chunks(spool), size, what="the stream")
+        return digest, size
 
     def put_file(self, path: PathLike, *, digest: str | None = None) -> tuple[str, int]:
         if digest is not None:

@@ -284,7 +284,11 @@ def test_k1_kill9_mixed_writer(forkserver_ctx: Any, tmp_path: Path) -> None:
     assert totals.problems == [], totals.problems[:10]
     assert (totals.lost_acknowledged, totals.corrupt_blobs, totals.dangling_rows) == (0, 0, 0)
     assert sum(totals.acked[op] for op in REGISTRATIONS) >= iterations, "the writer did little"
-    assert sum(totals.in_flight.values()) >= iterations // 2, "kills rarely hit a call"
+    # The kill lands at a uniform time; what share of it falls inside a call depends on
+    # how fast calls are against the writer's own preparation (random bytes, files, trees).
+    # Since registration got faster (2026-12-01) 14-15 of 49 kills land mid-call, on a
+    # quiet and on a loaded machine alike; a fifth still proves kills do hit calls.
+    assert sum(totals.in_flight.values()) >= iterations // 5, "kills rarely hit a call"
     shutil.rmtree(home)  # hundreds of MB; kept only when the test fails
 
 

@@ -17,7 +17,7 @@ import secrets
 import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from archivist._types import PathLike
 from archivist.errors import (
@@ -156,10 +156,12 @@ def open_regular(path: PathLike, *, follow: bool, calls: FsCalls = LOCAL_FS) -> 
     return fd
 
 
-def write_atomically(dest: PathLike, source: Readable) -> int:
+def write_atomically(dest: PathLike, source: Readable, *,
+                     copy: Callable[[Any, BinaryIO], int] | None = None) -> int:
     """Write everything ``source`` yields to the local file ``dest``: into a temp file next
     to it (``O_EXCL``, ``O_NOFOLLOW``), ``fsync``, then ``rename`` over ``dest``; on any
     error the temp is removed and ``dest`` untouched. Returns the size written.
+    ``copy(source, out)`` replaces the plain chunked copy (e.g. a kernel copy of a file).
 
     Raises:
         PermissionDeniedError: ``dest`` is a symlink (never written through).
@@ -171,13 +173,10 @@ def write_atomically(dest: PathLike, source: Readable) -> int:
                                     path=dest_path)
     parent, name = os.path.split(dest_path)
     tmp = os.path.join(parent, f".{name}.{secrets.token_hex(6)}.tmp")
-    size = 0
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o666)
         with os.fdopen(fd, "wb") as out:
-            while chunk := source.read(1024 * 1024):
-                out.write(chunk)
-                size += len(chunk)
+            size = (copy or _copy_chunks)(source, out)
             out.flush()
             os.fsync(fd)
         os.replace(tmp, dest_path)
@@ -186,6 +185,14 @@ def write_atomically(dest: PathLike, source: Readable) -> int:
         if isinstance(exc, OSError):
             raise storage_error("cannot write", exc.filename or dest_path, exc) from exc
         raise
+    return size
+
+
+def _copy_chunks(source: Readable, out: BinaryIO) -> int:
+    size = 0
+    while chunk := source.read(1024 * 1024):
+        out.write(chunk)
+        size += len(chunk)
     return size
 
 

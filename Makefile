@@ -1,15 +1,27 @@
 # Two commands a new user needs: `make demo` and `make test`. Both create .venv.
+#
+# .venv is installed from uv.lock (exact versions, hashes), so a fresh clone gets what CI
+# last ran green; pyproject.toml keeps ranges. `make test-latest` tries today's newest
+# releases in .venv-latest without touching the lock; `make lock` moves the lock to them.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+UV_VERSION := 0.13.9
+UV := .uv/bin/uv
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+SUITE = -m pytest -q -p no:cacheprovider -n $(JOBS)
+JOBS ?= auto
 
-.PHONY: demo serve test test-fast bench lint clean
+.PHONY: demo serve test test-fast test-latest lock bench lint clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+$(UV):  ## uv itself, pinned, in a venv of its own (uv sync would remove it from .venv)
+	$(PYTHON) -m venv .uv
+	.uv/bin/python -m pip install --quiet uv==$(UV_VERSION)
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --extra dev --quiet
 	touch $(STAMP)
 
 demo: $(STAMP)  ## raw data -> features -> model on the embedded default catalog
@@ -18,12 +30,24 @@ demo: $(STAMP)  ## raw data -> features -> model on the embedded default catalog
 serve: $(STAMP)  ## the embedded catalog over HTTP on 127.0.0.1:8765 (single user, loopback only)
 	$(VENV)/bin/archivist server --insecure-single-user
 
-test: $(STAMP)  ## the whole suite; "no tests collected" (exit 5) counts as a failure
-	$(PY) -m pytest -q -p no:cacheprovider; status=$$?; \
+test: $(STAMP)  ## the whole suite, in parallel; "no tests collected" (exit 5) is a failure
+	$(PY) $(SUITE); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "error: no tests were collected"; exit 1; fi; exit $$status
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" -x
+
+test-latest: | $(UV)  ## the suite on the newest releases the ranges allow (not the lock)
+	rm -rf .venv-latest
+	$(UV) venv --quiet .venv-latest
+	VIRTUAL_ENV=.venv-latest $(UV) pip install --quiet --upgrade -e '.[dev]'
+	VIRTUAL_ENV=.venv-latest $(UV) pip freeze > .venv-latest/resolved.txt
+	.venv-latest/bin/python $(SUITE); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "error: no tests were collected"; exit 1; fi; \
+	echo "(resolved versions: .venv-latest/resolved.txt)"; exit $$status
+
+lock: | $(UV)  ## move uv.lock to the newest releases; then run make test and commit both
+	$(UV) lock --upgrade
 
 bench: $(STAMP)  ## benchmarks against MLflow and DVC (installs them under benchmarks/.peers)
 	$(PY) benchmarks/run.py
@@ -34,4 +58,4 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) .archivist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-latest .uv .archivist .pytest_cache .mypy_cache .ruff_cache

@@ -1,12 +1,18 @@
-"""Transport: retries only where a repeat is harmless, typed errors, pages, credentials."""
+"""Transport: retries only where a repeat is harmless, typed errors, pages, credentials.
+
+Every test runs twice: with an ``httpx`` client and with an ``httpx2`` client, since a
+client handed in (Starlette's ``TestClient`` above all) may be built on either.
+"""
 
 from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 
 from archivist import wire
@@ -21,15 +27,23 @@ from archivist.errors import (
     UnauthenticatedError,
 )
 
-Handler = Callable[[httpx.Request], httpx.Response]
+Handler = Callable[[Any], Any]
 
 
-def scripted(*answers: httpx.Response | Exception) -> tuple[list[httpx.Request], Handler]:
-    """A handler giving ``answers`` in turn, and the list of requests it saw."""
-    seen: list[httpx.Request] = []
+@pytest.fixture(params=[httpx, httpx2], ids=lambda module: module.__name__)
+def http(request: pytest.FixtureRequest) -> ModuleType:
+    """The client library of the test: ``httpx`` or ``httpx2``."""
+    module: ModuleType = request.param
+    return module
+
+
+def scripted(*answers: Any) -> tuple[list[Any], Handler]:
+    """A handler giving ``answers`` (responses or exceptions) in turn, and the list of
+    requests it saw."""
+    seen: list[Any] = []
     queue = list(answers)
 
-    def handle(request: httpx.Request) -> httpx.Response:
+    def handle(request: Any) -> Any:
         seen.append(request)
         answer = queue.pop(0)
         if isinstance(answer, Exception):
@@ -39,81 +53,83 @@ def scripted(*answers: httpx.Response | Exception) -> tuple[list[httpx.Request],
     return seen, handle
 
 
-def transport(handler: Handler, *, api_key: str | None = None,
+def transport(http: ModuleType, handler: Handler, *, api_key: str | None = None,
               sleeps: list[float] | None = None) -> Transport:
     record = sleeps if sleeps is not None else []
     return Transport("http://catalog.test", api_key,
-                     client=httpx.Client(transport=httpx.MockTransport(handler)),
+                     client=http.Client(transport=http.MockTransport(handler)),
                      sleep=record.append)
 
 
-def envelope(error: Exception, status: int) -> httpx.Response:
+def envelope(http: ModuleType, error: Exception, status: int) -> Any:
     assert isinstance(error, ArtifactNotFoundError | ConflictError | PermissionDeniedError |
                       InvalidQueryError | UnauthenticatedError | PayloadTooLargeError)
-    return httpx.Response(status, json=wire.error_to_dict(error))
+    return http.Response(status, json=wire.error_to_dict(error))
 
 
-def test_a_get_is_retried_after_a_503_with_backoff() -> None:
-    seen, handle = scripted(httpx.Response(503), httpx.Response(503),
-                            httpx.Response(200, json={"data": ["default"]}))
+def test_a_get_is_retried_after_a_503_with_backoff(http: ModuleType) -> None:
+    seen, handle = scripted(http.Response(503), http.Response(503),
+                            http.Response(200, json={"data": ["default"]}))
     sleeps: list[float] = []
-    assert transport(handle, sleeps=sleeps).json("GET", "/api/v1/projects") == {
+    assert transport(http, handle, sleeps=sleeps).json("GET", "/api/v1/projects") == {
         "data": ["default"]}
     assert len(seen) == 3
     assert len(sleeps) == 2 and 0 < sleeps[0] <= 0.2 and sleeps[1] <= 0.4
 
 
-def test_a_post_that_creates_is_not_retried_after_a_503() -> None:
-    seen, handle = scripted(httpx.Response(503), httpx.Response(201, json={"data": []}))
+def test_a_post_that_creates_is_not_retried_after_a_503(http: ModuleType) -> None:
+    seen, handle = scripted(http.Response(503), http.Response(201, json={"data": []}))
     with pytest.raises(StorageError):
-        transport(handle).request("POST", "/api/v1/projects/p/versions", json={"versions": []})
+        transport(http, handle).request("POST", "/api/v1/projects/p/versions",
+                                        json={"versions": []})
     assert len(seen) == 1
 
 
-def test_a_post_is_not_retried_after_a_read_error_but_is_when_nothing_was_sent() -> None:
-    seen, handle = scripted(httpx.ReadError("connection reset"))
+def test_a_post_is_not_retried_after_a_read_error_but_is_when_nothing_was_sent(
+        http: ModuleType) -> None:
+    seen, handle = scripted(http.ReadError("connection reset"))
     with pytest.raises(StorageError, match="cannot reach the catalog server"):
-        transport(handle).request("POST", "/api/v1/projects/p/versions", json={})
+        transport(http, handle).request("POST", "/api/v1/projects/p/versions", json={})
     assert len(seen) == 1
-    seen, handle = scripted(httpx.ConnectError("refused"), httpx.Response(201, json={}))
-    transport(handle).request("POST", "/api/v1/projects/p/versions", json={})
+    seen, handle = scripted(http.ConnectError("refused"), http.Response(201, json={}))
+    transport(http, handle).request("POST", "/api/v1/projects/p/versions", json={})
     assert len(seen) == 2
 
 
-def test_read_only_posts_may_say_they_are_idempotent() -> None:
-    seen, handle = scripted(httpx.Response(502), httpx.Response(200, json={"missing": []}))
-    body = transport(handle).json("POST", "/api/v1/projects/p/blobs/missing",
+def test_read_only_posts_may_say_they_are_idempotent(http: ModuleType) -> None:
+    seen, handle = scripted(http.Response(502), http.Response(200, json={"missing": []}))
+    body = transport(http, handle).json("POST", "/api/v1/projects/p/blobs/missing",
                                   json={"digests": []}, idempotent=True)
     assert body == {"missing": []} and len(seen) == 2
 
 
-def test_connection_errors_are_retried_then_reported_as_storage_errors() -> None:
-    seen, handle = scripted(*[httpx.ConnectError("refused")] * 5)
+def test_connection_errors_are_retried_then_reported_as_storage_errors(http: ModuleType) -> None:
+    seen, handle = scripted(*[http.ConnectError("refused")] * 5)
     with pytest.raises(StorageError, match=r"catalog\.test"):
-        transport(handle).json("GET", "/api/v1/projects")
+        transport(http, handle).json("GET", "/api/v1/projects")
     assert len(seen) == 5  # the first attempt and 4 retries
 
 
-def test_retry_after_is_honoured_up_to_the_cap() -> None:
-    _, handle = scripted(httpx.Response(503, headers={"Retry-After": "2"}),
-                         httpx.Response(503, headers={"Retry-After": "3600"}),
-                         httpx.Response(200, json={}))
+def test_retry_after_is_honoured_up_to_the_cap(http: ModuleType) -> None:
+    _, handle = scripted(http.Response(503, headers={"Retry-After": "2"}),
+                         http.Response(503, headers={"Retry-After": "3600"}),
+                         http.Response(200, json={}))
     sleeps: list[float] = []
-    transport(handle, sleeps=sleeps).json("GET", "/api/v1/projects")
+    transport(http, handle, sleeps=sleeps).json("GET", "/api/v1/projects")
     assert sleeps == [2.0, 5.0]
 
 
-def test_a_retried_upload_sends_its_whole_body_again() -> None:
+def test_a_retried_upload_sends_its_whole_body_again(http: ModuleType) -> None:
     bodies: list[bytes] = []
 
-    def handle(request: httpx.Request) -> httpx.Response:
+    def handle(request: Any) -> Any:
         bodies.append(request.read())
-        return httpx.Response(503 if len(bodies) == 1 else 201, json={})
+        return http.Response(503 if len(bodies) == 1 else 201, json={})
 
     def chunks() -> list[bytes]:
         return [b"abc", b"def"]
 
-    transport(handle).request("PUT", "/api/v1/projects/p/blobs/x", content=chunks)
+    transport(http, handle).request("PUT", "/api/v1/projects/p/blobs/x", content=chunks)
     assert bodies == [b"abcdef", b"abcdef"]
 
 
@@ -125,47 +141,64 @@ def test_a_retried_upload_sends_its_whole_body_again() -> None:
     (PayloadTooLargeError("over 10GB"), 413),
     (InvalidQueryError("unexpected ')'", position=3, token=")"), 422),
 ])
-def test_error_answers_become_the_servers_typed_error(error: Exception, status: int) -> None:
-    _, handle = scripted(envelope(error, status))
+def test_error_answers_become_the_servers_typed_error(http: ModuleType, error: Exception,
+                                                    status: int) -> None:
+    _, handle = scripted(envelope(http, error, status))
     with pytest.raises(type(error)) as raised:
-        transport(handle).json("GET", "/api/v1/projects/p/refs/x")
+        transport(http, handle).json("GET", "/api/v1/projects/p/refs/x")
     assert str(raised.value) == str(error)
 
 
-def test_a_missing_version_is_a_key_error_remotely_too() -> None:
-    _, handle = scripted(envelope(ArtifactNotFoundError("gone"), 404))
+def test_a_missing_version_is_a_key_error_remotely_too(http: ModuleType) -> None:
+    _, handle = scripted(envelope(http, ArtifactNotFoundError("gone"), 404))
     with pytest.raises(KeyError):
-        transport(handle).json("GET", "/api/v1/projects/p/refs/x")
+        transport(http, handle).json("GET", "/api/v1/projects/p/refs/x")
 
 
-def test_a_proxy_error_page_is_a_storage_error_naming_the_status() -> None:
-    _, handle = scripted(*[httpx.Response(502, text="<html>Bad Gateway</html>")] * 5)
+def test_a_proxy_error_page_is_a_storage_error_naming_the_status(http: ModuleType) -> None:
+    _, handle = scripted(*[http.Response(502, text="<html>Bad Gateway</html>")] * 5)
     with pytest.raises(StorageError, match="502"):
-        transport(handle).json("GET", "/api/v1/projects")
+        transport(http, handle).json("GET", "/api/v1/projects")
 
 
-def test_the_api_key_is_sent_as_a_bearer_token_and_none_without_one() -> None:
-    seen, handle = scripted(httpx.Response(200, json={}), httpx.Response(200, json={}))
-    transport(handle, api_key="ak_secret").json("GET", "/api/v1/projects")
-    transport(handle).json("GET", "/api/v1/projects")
+def test_the_api_key_is_sent_as_a_bearer_token_and_none_without_one(http: ModuleType) -> None:
+    seen, handle = scripted(http.Response(200, json={}), http.Response(200, json={}))
+    transport(http, handle, api_key="ak_secret").json("GET", "/api/v1/projects")
+    transport(http, handle).json("GET", "/api/v1/projects")
     assert seen[0].headers["Authorization"] == "Bearer ak_secret"
     assert "Authorization" not in seen[1].headers
     assert seen[0].headers["User-Agent"].startswith("archivist")
 
 
-def test_collect_follows_cursors_until_the_limit() -> None:
-    def handle(request: httpx.Request) -> httpx.Response:
+def test_collect_follows_cursors_until_the_limit(http: ModuleType) -> None:
+    def handle(request: Any) -> Any:
         offset = wire.decode_cursor(request.url.params.get("cursor") or wire.encode_cursor(0))
         limit = int(request.url.params["limit"])
         data = list(range(offset, min(offset + limit, 2500)))
-        return httpx.Response(200, json={"data": data, "next_cursor": wire.next_cursor(
+        return http.Response(200, json={"data": data, "next_cursor": wire.next_cursor(
             offset, limit, len(data))})
 
-    t = transport(handle)
+    t = transport(http, handle)
     assert t.collect("/api/v1/projects/p/versions", [], limit=2200) == list(range(2200))
     assert t.collect("/api/v1/projects/p/versions", [], limit=10, offset=2495) == list(
         range(2495, 2500))
     assert t.collect("/api/v1/projects/p/versions", [("type", "Model")], limit=3) == [0, 1, 2]
+
+
+def test_a_client_handed_in_keeps_its_own_timeouts(http: ModuleType) -> None:
+    seen, handle = scripted(http.Response(200, json={}))
+    client = http.Client(transport=http.MockTransport(handle), timeout=http.Timeout(3.0))
+    Transport("http://catalog.test", client=client).json("GET", "/api/v1/projects")
+    assert seen[0].extensions["timeout"] == {"connect": 3.0, "read": 3.0, "write": 3.0,
+                                             "pool": 3.0}
+
+
+def test_the_pool_made_here_has_the_timeouts_asked_for() -> None:
+    own = Transport("http://catalog.test", timeout=7.5)._pool()
+    assert isinstance(own, httpx.Client) and own.timeout == httpx.Timeout(7.5)
+    default = Transport("http://catalog.test")._pool()
+    assert isinstance(default, httpx.Client)
+    assert (default.timeout.connect, default.timeout.read) == (10.0, 60.0)
 
 
 def test_only_http_urls_are_accepted() -> None:

@@ -16,12 +16,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from archivist.backends.base import LineageRows, ListFilter, NewRun, NewVersion
 from archivist.backends.remote.blobs import RemoteBlobs
 from archivist.backends.remote.cache import BlobCache, cache_from_env
-from archivist.backends.remote.transport import API, HttpClient, Transport, segment
+from archivist.backends.remote.transport import (
+    API,
+    HttpClient,
+    Transport,
+    segment,
+    transport_errors,
+)
 from archivist.errors import ArtifactNotFoundError, InvalidInputError, StorageError
 from archivist.model import Artifact, GcReport, HistoryEntry, RunRecord, TaskRecord, VerifyReport
 from archivist.query.ast import Query
@@ -122,7 +126,7 @@ class RemoteCatalogBackend:
         try:
             self.transport.request("POST", path, json=body, headers=_MINIMAL)
         except StorageError as exc:
-            if not isinstance(exc.__cause__, httpx.TransportError):
+            if not isinstance(exc.__cause__, transport_errors()):
                 raise  # the server answered: its error stands
             # The answer was lost. Ids are assigned here, so the server can say whether the
             # versions landed (all or none: one transaction); a repeat cannot make a second

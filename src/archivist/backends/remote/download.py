@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import httpx
 
-from archivist.backends.remote.transport import Transport
+from archivist.backends.remote.transport import Transport, transport_errors
 from archivist.errors import ArtifactNotFoundError, StorageError
 from archivist.store.fscalls import missing_bytes
 
@@ -56,7 +56,7 @@ class Download:
                     attempt = 0
                     yield chunk
                 return
-            except httpx.TransportError as exc:
+            except transport_errors() as exc:
                 if attempt >= self._transport.retries or self.size is None:
                     raise StorageError(f"the download of {self._digest} broke off after "
                                        f"{self._received} bytes: {exc}",

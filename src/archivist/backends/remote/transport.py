@@ -21,6 +21,7 @@ import contextlib
 import importlib.metadata
 import os
 import random
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Protocol
@@ -47,15 +48,39 @@ Params = list[tuple[str, str]] | Mapping[str, str]
 
 
 class HttpClient(Protocol):
-    """What the transport needs of a client: ``httpx.Client``, or Starlette's
-    ``TestClient`` (which may be built on another httpx release) in tests."""
+    """What the transport needs of a client: an ``httpx.Client``, an ``httpx2.Client``, or
+    Starlette's ``TestClient`` (built on whichever of the two is installed) in tests.
+
+    Only what both libraries spell the same way is used: ``build_request`` with plain
+    values (no ``httpx.Timeout`` or ``httpx.QueryParams``, which the other library refuses
+    or misreads), ``send``, ``close``, and the answers' ``status_code``, ``headers``,
+    ``content``, ``json()`` and ``iter_bytes()``.
+    """
 
     def build_request(self, method: str, url: str, *, params: Any = ..., json: Any = ...,
-                      content: Any = ..., headers: Any = ..., timeout: Any = ...) -> Any: ...
+                      content: Any = ..., headers: Any = ...) -> Any: ...
 
     def send(self, request: Any, *, stream: bool = ..., follow_redirects: bool = ...) -> Any: ...
 
     def close(self) -> None: ...
+
+
+def transport_errors() -> tuple[type[Exception], ...]:
+    """The connection-level errors a client can raise: httpx's, and httpx2's once it is
+    loaded (a client handed in may be built on it; nothing here imports it)."""
+    other = sys.modules.get("httpx2")
+    if other is None:
+        return (httpx.TransportError,)
+    return (httpx.TransportError, other.TransportError)
+
+
+def _never_sent(exc: Exception) -> bool:
+    """Whether ``exc`` says the connection never opened (so the request carried nothing)."""
+    other = sys.modules.get("httpx2")
+    unsent: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
+    if other is not None:
+        unsent += (other.ConnectError, other.ConnectTimeout)
+    return isinstance(exc, unsent)
 
 
 def segment(value: str, *, safe: str = "") -> str:
@@ -74,11 +99,11 @@ class Transport:
     Args:
         base_url: the server's URL (``http://host:port``; a path prefix is kept).
         api_key: sent as a Bearer token; ``None`` sends no credentials.
-        client: an ``httpx.Client`` to use (tests pass a ``TestClient`` or one on a
-            ``MockTransport``); it is not closed by :meth:`close`. ``None`` makes a pooled
-            client with ``timeout``.
-        timeout: seconds, or an ``httpx.Timeout`` (default: 10 s to connect, 60 s between
-            bytes).
+        client: an ``httpx.Client`` or ``httpx2.Client`` to use, with its own timeouts
+            (tests pass a ``TestClient`` or one on a ``MockTransport``); it is not closed
+            by :meth:`close`. ``None`` makes a pooled httpx client with ``timeout``.
+        timeout: seconds, or an ``httpx.Timeout``, for the client made here (default:
+            10 s to connect, 60 s between bytes).
         retries: extra attempts after the first for a retryable failure.
         backoff: seconds before the first retry; doubled each time, capped at ``max_delay``.
         sleep: how to wait (tests pass a recorder).
@@ -227,16 +252,16 @@ class Transport:
         while True:
             body = content() if callable(content) else content
             client = self._pool()
+            # no timeout here: a client handed in keeps its own (and an httpx2 client
+            # refuses an httpx.Timeout)
             request = client.build_request(method, url, params=query, json=json,
-                                                 content=body, headers=merged,
-                                                 timeout=self._timeout)
+                                           content=body, headers=merged)
             try:
                 response: httpx.Response = client.send(
                     request, stream=stream, follow_redirects=follow_redirects)
-            except httpx.TransportError as exc:
+            except transport_errors() as exc:
                 # A connection that never opened carried nothing: safe to retry any call.
-                unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                if attempt < self.retries and (retry_all or unsent):
+                if attempt < self.retries and (retry_all or _never_sent(exc)):
                     self._sleep(self._delay(attempt, None))
                     attempt += 1
                     continue

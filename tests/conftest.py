@@ -10,8 +10,9 @@ import pytest
 from archivist import ArtifactCatalog
 from tests.helpers import isolate_environment
 
-#: Real services, started on first use: PostgreSQL (postgres_url) and S3 (s3_blobs_url).
-pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.s3"]
+#: Real services, started on first use: PostgreSQL (postgres_url), S3 (s3_blobs_url), and
+#: an HTTP reference target on loopback (internal_service).
+pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.s3", "tests.fixtures.http_target"]
 
 
 @pytest.fixture(autouse=True)

@@ -12,14 +12,15 @@ from __future__ import annotations
 import contextlib
 import shutil
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
 
 from archivist.backends.base import ListFilter
-from archivist.errors import ArchivistError, StorageError
+from archivist.errors import StorageError
 from archivist.model import Artifact, GcReport, VerifyReport
 from archivist.store.blobs import Blobs
-from archivist.store.references import check_reference
+from archivist.store.references import reference_changed
 
 STALE_TEMP = 3600.0
 
@@ -37,8 +38,22 @@ class Rows(Protocol):
     def list_versions(self, filters: ListFilter) -> list[Artifact]: ...
 
 
-def verify(backend: Rows, blobs: Blobs) -> VerifyReport:
-    """Rehash every referenced blob and check every version's blobs exist."""
+#: Which digests of a whole blob store a caller may see (``None``: all of them).
+Within = Callable[[Iterable[str]], list[str]] | None
+
+
+def verify(backend: Rows, blobs: Blobs, *, within: Within = None,
+           fetch_references: bool = True) -> VerifyReport:
+    """Rehash every referenced blob and check every version's blobs exist.
+
+    Args:
+        within: for one project of a blob store shared by projects, the filter keeping
+            the digests it may see: nothing outside it is listed, and the store's temp
+            files (nobody's in particular) are left to the store's own verify.
+        fetch_references: re-check external references by reading their targets; a
+            catalog server passes ``False`` (it never reads a reference with its own
+            credentials) and the references are listed as ``unchecked_references``.
+    """
     refs = backend.blob_references()
     corrupt: list[str] = []
     missing: list[str] = []
@@ -50,46 +65,56 @@ def verify(backend: Rows, blobs: Blobs) -> VerifyReport:
         {"corrupt": corrupt, "missing": missing, "suspicious": suspicious}[state].append(digest)
     # Blobs nothing refers to are listed, not rehashed: their bytes serve no version and
     # are gc's to free.
-    unreferenced = [digest for digest in blobs.iter_digests() if digest not in refs]
+    stored = blobs.iter_digests() if within is None else within(blobs.iter_digests())
+    unreferenced = [digest for digest in stored if digest not in refs]
     checked = len(refs)
     now = time.time()
-    stale = [path for path, mtime in blobs.temp_files() if now - mtime > STALE_TEMP]
+    stale = ([] if within is not None else
+             [path for path, mtime in blobs.temp_files() if now - mtime > STALE_TEMP])
+    changed, unchecked = _references(backend, fetch=fetch_references)
     return VerifyReport(checked=checked, corrupt=corrupt, missing=missing,
-                        suspicious=suspicious, changed_references=_changed(backend),
+                        suspicious=suspicious, changed_references=changed,
+                        unchecked_references=unchecked,
                         unreferenced=sorted(unreferenced), stale_temp=sorted(stale))
 
 
-def _changed(backend: Rows) -> list[str]:
-    changed = []
+def _references(backend: Rows, *, fetch: bool) -> tuple[list[str], list[str]]:
+    """Ids of reference versions whose target changed, and of those not checked."""
+    changed: list[str] = []
+    unchecked: list[str] = []
     for project in backend.projects():
         offset = 0
         while True:
             page = backend.list_versions(ListFilter(project=project, kind="reference",
                                                     limit=1000, offset=offset))
             for art in page:
-                try:
-                    if not check_reference(art.reference_uri or "", art.digest, art.size,
-                                           art.metadata.get("etag")):
-                        changed.append(art.id)
-                except ArchivistError:
+                if not fetch:
+                    unchecked.append(art.id)
+                elif reference_changed(art.reference_uri, art.digest, art.size,
+                                       art.metadata.get("etag")):
                     changed.append(art.id)
             if len(page) < 1000:
                 break
             offset += len(page)
-    return changed
+    return changed, unchecked
 
 
 def gc(backend: Rows, blobs: Blobs, *, dry_run: bool, grace: float,
-       scratch: Path | None = None) -> GcReport:
+       scratch: Path | None = None, within: Within = None) -> GcReport:
     """Free (or, dry, list) blobs no live version refers to, older than ``grace``, and
-    temp files / materialization folders a killed writer left behind."""
+    temp files / materialization folders a killed writer left behind.
+
+    ``within`` (one project of a blob store shared by projects) limits the sweep to the
+    digests that project may see; ``backend`` must still hold every project's rows, so
+    that a blob another project needs is kept. Temp files are then left alone.
+    """
     now = time.time()
     refs = backend.blob_references()
     leased = backend.leased_digests(now)
     freed: list[str] = []
     kept: dict[str, str] = {}
     freed_bytes = 0
-    for digest in blobs.iter_digests():
+    for digest in blobs.iter_digests() if within is None else within(blobs.iter_digests()):
         if refs.get(digest):
             kept[digest] = "referenced by a live version"
         elif digest in leased:
@@ -98,7 +123,8 @@ def gc(backend: Rows, blobs: Blobs, *, dry_run: bool, grace: float,
             kept[digest] = "younger than the grace period"
         else:
             freed.append(digest)
-    temps = [path for path, mtime in blobs.temp_files() if now - mtime >= max(grace, 60.0)]
+    temps = ([] if within is not None else
+             [path for path, mtime in blobs.temp_files() if now - mtime >= max(grace, 60.0)])
     leftovers = _scratch_leftovers(scratch, now - max(grace, 60.0))
     if not dry_run:
         for digest in freed:

@@ -130,6 +130,8 @@ class VerifyReport:
     changed_references: list[str] = field(default_factory=list)
     unreferenced: list[str] = field(default_factory=list)
     stale_temp: list[str] = field(default_factory=list)
+    #: ids of external references not re-checked (a catalog server never reads them)
+    unchecked_references: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -139,6 +141,7 @@ class VerifyReport:
         return {"ok": self.ok, "checked": self.checked, "corrupt": self.corrupt,
                 "missing": self.missing, "suspicious": self.suspicious,
                 "changed_references": self.changed_references,
+                "unchecked_references": self.unchecked_references,
                 "unreferenced": self.unreferenced, "stale_temp": self.stale_temp}
 
 

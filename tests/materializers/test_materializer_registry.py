@@ -177,7 +177,8 @@ HEAVY = ["pandas", "pyarrow", "numpy", "sklearn", "sklearn.base", "skops", "jobl
 
 
 @pytest.mark.parametrize("obj", [b"x", "x", {"a": [1]}, {1, 2}, Point(1, 2), None, 1.5,
-                                 {"w": object()}], ids=repr)
+                                 {"w": object()}],
+                         ids=["bytes", "str", "dict", "set", "point", "none", "float", "object"])
 def test_handles_never_imports_a_library(registry: MaterializerRegistry,
                                          monkeypatch: pytest.MonkeyPatch, obj: object) -> None:
     """With every heavy library made unimportable, choosing a materializer still works."""

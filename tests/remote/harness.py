@@ -19,7 +19,7 @@ from archivist.server.app import create_app
 from archivist.server.deps import STATE_KEY
 from archivist.server.settings import ServerSettings
 
-BASE_URL = "http://testserver"
+BASE_URL = "http://127.0.0.1:8765"  # single-user servers answer only loopback Hosts
 CACHE_BUDGET = 64 * 1024 * 1024
 
 

@@ -13,6 +13,7 @@ import httpx
 from archivist import Artifact, ArtifactCatalog, RemoteCatalogBackend
 from archivist.backends.base import NewRun, NewVersion
 from archivist.ids import new_id
+from tests.fixtures.http_target import HttpTarget
 
 MakeRemote = Callable[..., ArtifactCatalog]
 
@@ -37,6 +38,28 @@ def test_leases_references_and_projects(make_remote: MakeRemote) -> None:
     assert digest not in backend.leased_digests(time.time() + 120)
     backend.release_blobs(token)
     assert digest not in backend.leased_digests(time.time())
+
+
+def test_verify_checks_references_here_not_on_the_server(
+        make_remote: MakeRemote, internal_service: HttpTarget) -> None:
+    catalog = make_remote()
+    backend = backend_of(catalog)
+    same, moved = new_id(), new_id()
+    backend.create_versions([
+        NewVersion(id=vid, project="default", name=name, artifact_type="Dataset",
+                   created_at=time.time(), kind="reference", size=5,
+                   reference_uri=f"{internal_service.url}/{name}")
+        for vid, name in ((same, "same"), (moved, "moved"))])
+    server_report = backend.transport.json("POST", "/api/v1/projects/default/verify")
+    assert sorted(server_report["unchecked_references"]) == sorted([same, moved])
+    assert internal_service.hits == []  # the server read nothing
+    internal_service.body = b"123456"  # both targets now answer 6 bytes
+    report = catalog.verify()
+    assert report.changed_references == sorted([same, moved])
+    assert report.unchecked_references == []
+    assert len(internal_service.hits) == 2  # checked from here, once each
+    internal_service.body = b"12345"
+    assert catalog.verify().changed_references == []
 
 
 def test_lookups_keep_the_order_asked_and_skip_unknown_ids(make_remote: MakeRemote) -> None:

@@ -15,6 +15,7 @@ from archivist.backends.remote.blobs import RemoteBlobs
 from archivist.backends.remote.cache import BlobCache
 from archivist.backends.remote.transport import Transport
 from archivist.store.hashing import hash_bytes
+from tests.remote.harness import BASE_URL
 
 MakeRemote = Callable[..., ArtifactCatalog]
 
@@ -117,7 +118,7 @@ def test_blob_facts_come_from_the_server(make_remote: MakeRemote) -> None:
     assert catalog.blobs.exists(digest) and catalog.blobs.size(digest) == size == 5
     catalog.register("five", data=b"12345")  # downloads need a version referring to it
     assert catalog.blobs.local_path(digest) is None and catalog.blobs.local_root() is None
-    assert catalog.blobs.path(digest).startswith("http://testserver/api/v1/projects/default/")
+    assert catalog.blobs.path(digest).startswith(f"{BASE_URL}/api/v1/projects/default/")
     assert catalog.blobs.check(digest) == "ok"
     assert abs(catalog.blobs.mtime(digest) - time.time()) < 600  # Last-Modified
     missing = hash_bytes(b"never uploaded")

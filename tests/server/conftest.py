@@ -19,6 +19,10 @@ from archivist import ArtifactCatalog, keys
 from archivist.server import ServerSettings, create_app
 from archivist.server.state import ServerState
 
+#: What the tests' requests say in their Host header: a single-user server answers only
+#: loopback names (and keyed servers any).
+LOOPBACK_URL = "http://127.0.0.1:8765"
+
 
 @dataclass
 class Server:
@@ -54,7 +58,7 @@ def make_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[.
         home = tmp_path_factory.mktemp("server-home")
         ids = seed(home)
         app = create_app(ServerSettings(home=str(home), **settings))  # type: ignore[arg-type]
-        client = TestClient(app, raise_server_exceptions=False)
+        client = TestClient(app, raise_server_exceptions=False, base_url=LOOPBACK_URL)
         client.__enter__()
         opened.append(client)
         state: ServerState = app.state.archivist

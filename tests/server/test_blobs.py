@@ -61,7 +61,10 @@ def test_download_whole_and_ranges(server: Server) -> None:
     h = server.auth("write")
     digest = _put(server.client, "p", DATA, h)
     url = f"{API}/projects/p/blobs/{digest}"
-    assert server.client.get(url, headers=h).status_code == 404  # nothing refers to it yet
+    # its uploader may read it back; another project, which never sent it, may not
+    assert server.client.get(url, headers=h).content == DATA
+    assert server.client.get(url.replace("/p/", "/q/"),
+                             headers=server.auth("q_admin")).status_code == 404
     _register(server.client, "p", digest, len(DATA), h)
     r = server.client.get(url, headers=server.auth("read"))
     assert r.status_code == 200 and r.content == DATA
@@ -202,7 +205,11 @@ def test_admin_lists_the_store_page_by_page(server: Server) -> None:
         if cursor is None:
             break
     assert set(sent) <= set(everything) and everything == sorted(everything)
-    assert len(everything) == 4 + len(sent)  # the seeded versions' blobs, and these
+    # p's seeded versions' blobs and these; never q's, though the store is shared
+    assert len(everything) == 3 + len(sent)
+    q_blob = server.client.get(f"{API}/projects/q/refs/secret",
+                               headers=server.auth("q_admin")).json()["digest"]
+    assert q_blob not in everything
     r = server.client.get(f"{API}/projects/p/blobs", headers=server.auth("write"))
     assert r.status_code == 403
 

@@ -80,7 +80,14 @@ def test_counts_blob_visibility_and_run_projects(store: SqlBackend) -> None:
                                           kind="file", digest=digest, size=1,
                                           blob_digests=(digest,))])
     assert store.count_versions() == {"p": 2, "q": 1}
-    assert store.refers_to_blob("p", digest) and not store.refers_to_blob("r", digest)
+    assert store.visible_blobs("p", [digest]) == {digest} and not store.visible_blobs("r", [digest])
+    uploaded = "sha256:" + "b" * 64
+    store.claim_blobs("r", [uploaded, uploaded], time.time())
+    store.claim_blobs("r", [uploaded], time.time())  # claiming twice is harmless
+    assert store.visible_blobs("r", [digest, uploaded]) == {uploaded}
+    assert store.project_blobs("r") == {uploaded} and store.project_blobs("q") == {digest}
+    store.forget_blobs([uploaded])
+    assert store.visible_blobs("r", [uploaded]) == set()
     assert store.project_blob_references("q") == {digest: True}
     assert store.project_blob_references("r") == {}
     run = store.create_run(NewRun(id=new_id(), project="q", pipeline="train",

@@ -346,8 +346,39 @@ class ServerStore(Protocol):
         """Live versions per project (for the server's metrics)."""
         ...
 
-    def refers_to_blob(self, project: str, digest: str) -> bool:
-        """Whether any version of ``project`` (deleted ones included) needs this blob."""
+    def visible_blobs(self, project: str, digests: Iterable[str]) -> set[str]:
+        """Which of ``digests`` ``project`` may see in a blob store shared by projects:
+        those one of its versions needs (deleted ones included) or it uploaded itself
+        (:meth:`claim_blobs`). Never decided by a digest's name alone."""
+        ...
+
+    def project_blobs(self, project: str) -> set[str]:
+        """Every digest ``project`` may see (as :meth:`visible_blobs`)."""
+        ...
+
+    def claim_blobs(self, project: str, digests: Iterable[str], at: float) -> None:
+        """Record that ``project`` uploaded these blobs' bytes (its proof of holding them)."""
+        ...
+
+    def forget_blobs(self, digests: Iterable[str]) -> None:
+        """Drop every project's claim on these digests (gc removed their bytes)."""
+        ...
+
+    def lease_project_blobs(self, project: str, token: str, digests: Iterable[str],
+                            expires_at: float) -> None:
+        """``Backend.lease_blobs`` on behalf of ``project``: the lease is the project's.
+
+        Raises:
+            ConflictError: another project holds a lease under ``token``.
+        """
+        ...
+
+    def release_project_blobs(self, project: str, token: str) -> None:
+        """Drop ``project``'s lease ``token`` (another project's is left alone)."""
+        ...
+
+    def project_leased_digests(self, project: str, now: float) -> set[str]:
+        """Digests under a lease of ``project`` that has not expired at ``now``."""
         ...
 
     def project_blob_references(self, project: str) -> dict[str, bool]:

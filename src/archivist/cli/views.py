@@ -150,6 +150,8 @@ def print_verify(report: VerifyReport) -> None:
         ("suspicious", report.suspicious, "not a regular file (e.g. a symlink)"),
         ("changed references", report.changed_references,
          "external references whose size or ETag changed"),
+        ("unchecked references", report.unchecked_references,
+         "external references the server does not read; check them from a client"),
         ("unreferenced", report.unreferenced, "no version refers to them; gc's work"),
         ("stale temp files", report.stale_temp, "left by interrupted writes; gc's work"),
     ]

@@ -20,7 +20,7 @@ from archivist import __version__
 from archivist.errors import InvalidInputError
 from archivist.server import errors
 from archivist.server.deps import STATE_KEY
-from archivist.server.middleware import BodyLimit, RequestLog
+from archivist.server.middleware import BodyLimit, LoopbackOnly, RequestLog
 from archivist.server.routes import (
     artifacts,
     blobs,
@@ -76,6 +76,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
                    runs, keys):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, limit=settings.max_json_size)
+    if settings.insecure_single_user:
+        app.add_middleware(LoopbackOnly)
     app.add_middleware(RequestLog, metrics=state.metrics)  # outermost: sees every answer
     return app
 

@@ -13,7 +13,9 @@ from archivist.backends.base import NewRun, NewVersion
 from archivist.errors import InvalidInputError, InvalidNameError
 from archivist.model import KINDS, RUN_KINDS, TaskRecord
 from archivist.pipelines.records import check_status
+from archivist.store.blobs import Blobs
 from archivist.store.hashing import check_digest
+from archivist.store.manifest import MAX_MANIFEST_BYTES, Manifest
 from archivist.store.references import check_uri
 
 MAX_BLOBS = 1_000_000
@@ -80,6 +82,49 @@ def check_new_version(record: NewVersion, project: str) -> NewVersion:
         source_pipeline=names.check_text(record.source_pipeline, "source_pipeline"),
         user=names.check_text(record.user, "user"),
         code_version=names.check_text(record.code_version, "code_version"))
+
+
+def check_content(record: NewVersion, blobs: Blobs) -> None:
+    """Whether ``record`` describes the bytes the store holds for it (its blobs exist).
+
+    A file's ``size`` must be its blob's; a directory's manifest must be one the client
+    would accept on download (no ``../``, absolute or ``.git`` paths, no setuid bits …),
+    list only files among the record's ``blob_digests``, and add up to its ``size``.
+
+    Raises:
+        InvalidInputError: naming the first mismatch.
+    """
+    if record.kind not in ("file", "directory") or record.digest is None:
+        return
+    if record.digest not in record.blob_digests:
+        raise InvalidInputError(f"the {record.kind} version {record.name!r} has digest "
+                                f"{record.digest}, which is not among its blob_digests")
+    stored = blobs.size(record.digest)
+    if record.kind == "file":
+        if record.size is not None and record.size != stored:
+            raise InvalidInputError(f"the version {record.name!r} says it is {record.size} "
+                                    f"bytes, but blob {record.digest} holds {stored}")
+        return
+    if stored > MAX_MANIFEST_BYTES:
+        raise InvalidInputError(f"the manifest of {record.name!r} is {stored} bytes; the "
+                                f"limit is {MAX_MANIFEST_BYTES}")
+    with blobs.open(record.digest) as handle:
+        data = handle.read(MAX_MANIFEST_BYTES + 1)
+    try:
+        manifest = Manifest.from_bytes(data)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"the directory version {record.name!r} has a manifest "
+                                f"the catalog refuses: {exc}") from None
+    listed = set(record.blob_digests)
+    unlisted = sorted({e.digest for e in manifest.entries} - listed)
+    if unlisted:
+        raise InvalidInputError(f"the manifest of {record.name!r} lists files whose blobs "
+                                f"are not among its blob_digests: {', '.join(unlisted[:5])}",
+                                digests=unlisted[:100])
+    if record.size is not None and record.size != manifest.size:
+        raise InvalidInputError(f"the directory version {record.name!r} says it is "
+                                f"{record.size} bytes, but its files add up to "
+                                f"{manifest.size}")
 
 
 def _check_time(value: float | None, what: str) -> None:

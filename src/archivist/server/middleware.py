@@ -1,4 +1,5 @@
-"""Two plain ASGI middlewares: the request log line + metrics, and the JSON body limit.
+"""Plain ASGI middlewares: the request log line + metrics, the JSON body limit, and the
+loopback-only guard of single-user mode.
 
 The log is one JSON object per request on the ``archivist.server`` logger::
 
@@ -17,9 +18,10 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from archivist.errors import PayloadTooLargeError
+from archivist.errors import PayloadTooLargeError, PermissionDeniedError
 from archivist.server.errors import error_response
 from archivist.server.metrics import ServerMetrics
+from archivist.server.settings import is_loopback
 
 log = logging.getLogger("archivist.server")
 #: Blob uploads stream their own (much larger) body and count it themselves.
@@ -111,3 +113,66 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+#: Methods that change something: a cross-site page must not be able to send them.
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class LoopbackOnly:
+    """For ``--insecure-single-user`` (no keys): answer only requests meant for this
+    machine, and no write that another site's page sends.
+
+    * The ``Host`` header must name loopback (``localhost``, ``127.0.0.1``, ``[::1]``, any
+      port): a page of ``attacker.example`` whose name a DNS rebinding pointed at
+      127.0.0.1 sends its own name, and is refused.
+    * A write (``POST``/``PUT``/``PATCH``/``DELETE``) is refused when the browser says it
+      comes from another site: ``Sec-Fetch-Site`` other than ``same-origin`` or ``none``
+      (typed by the user), or an ``Origin`` that is not loopback. Clients that are not
+      browsers (the Python client, curl) send neither header and pass.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {key.decode("latin-1"): value.decode("latin-1")
+                   for key, value in scope.get("headers", ())}
+        reason = _foreign(scope["method"], headers)
+        if reason is None:
+            await self.app(scope, receive, send)
+            return
+        response = error_response(PermissionDeniedError(
+            f"this single-user server answers only its own machine: {reason}", reason=reason))
+        await response(scope, receive, send)
+
+
+def _foreign(method: str, headers: dict[str, str]) -> str | None:
+    """Why a request does not come from this machine's own pages and tools, or None."""
+    host = headers.get("host", "")
+    if not _loopback_authority(host):
+        return f"the Host header {host[:100]!r} does not name localhost or 127.0.0.1"
+    if method not in UNSAFE_METHODS:
+        return None
+    site = headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return f"a write sent from another site (Sec-Fetch-Site: {site[:40]})"
+    origin = headers.get("origin")
+    if origin is not None:
+        scheme, sep, authority = origin.partition("://")
+        if not sep or scheme not in ("http", "https") or not _loopback_authority(authority):
+            return f"a write sent from another origin ({origin[:100]!r})"
+    return None
+
+
+def _loopback_authority(authority: str) -> bool:
+    """Whether ``host[:port]`` names loopback (``[::1]:8765`` included)."""
+    if authority.startswith("["):
+        name, _, rest = authority[1:].partition("]")
+        port = rest.removeprefix(":")
+    else:
+        name, _, port = authority.partition(":")
+    return bool(name) and (not port or port.isdigit()) and is_loopback(name)

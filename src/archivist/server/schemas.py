@@ -197,6 +197,8 @@ class VerifyReportOut(Response):
     missing: list[str]
     suspicious: list[str]
     changed_references: list[str]
+    unchecked_references: list[str] = Field(description="External references the server "
+                                            "did not re-check: it never reads them.")
     unreferenced: list[str]
     stale_temp: list[str]
 

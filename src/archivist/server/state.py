@@ -8,6 +8,7 @@ of them can answer any request.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 
 from archivist.backends import open_backend
 from archivist.backends.base import Backend, ServerStore
@@ -56,6 +57,21 @@ class ServerState:
                 found = self._per_project[project] = FsspecBlobs(
                     self.settings.blobs_url(project))
             return found
+
+    def visible_blobs(self, project: str, digests: Iterable[str]) -> set[str]:
+        """Which of ``digests`` ``project`` may see. Its own store is all its own; in a
+        store shared by projects, only a blob one of its versions needs or that it uploaded
+        itself (``ServerStore.visible_blobs``): a digest's name proves nothing."""
+        if self.settings.blobs_per_project:
+            return set(digests)
+        return self.store.visible_blobs(project, digests)
+
+    def project_digests(self, project: str) -> Callable[[Iterable[str]], list[str]]:
+        """A filter keeping the digests ``project`` may see, for listing a whole store."""
+        if self.settings.blobs_per_project:
+            return list
+        mine = self.store.project_blobs(project)
+        return lambda digests: [d for d in digests if d in mine]
 
     def close(self) -> None:
         self.backend.close()

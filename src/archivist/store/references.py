@@ -34,7 +34,12 @@ import unicodedata
 from typing import Any
 from urllib.parse import unquote
 
-from archivist.errors import InvalidInputError, MissingDependencyError, StorageError
+from archivist.errors import (
+    ArchivistError,
+    InvalidInputError,
+    MissingDependencyError,
+    StorageError,
+)
 from archivist.store.fscalls import open_regular
 from archivist.store.hashing import READ_SIZE, format_digest
 from archivist.store.paths import MAX_DECODE_ROUNDS, decode_fixed_point
@@ -202,6 +207,16 @@ def describe_reference(uri: str, *, fetch: bool) -> dict[str, Any]:
             out["etag"] = str(info[key]).strip('"')
             break
     return out
+
+
+def reference_changed(uri: str | None, digest: str | None, size: int | None,
+                      etag: str | None) -> bool:
+    """:func:`check_reference` for ``verify``: a target that cannot be checked (refused,
+    unreadable, its driver missing) counts as changed."""
+    try:
+        return not check_reference(uri or "", digest, size, etag)
+    except ArchivistError:
+        return True
 
 
 def check_reference(uri: str, digest: str | None = None, size: int | None = None,

@@ -221,7 +221,7 @@ def task_from_dict(data: object) -> TaskRecord:
 
 # -- maintenance reports --------------------------------------------------------------------
 _VERIFY_LISTS = ("corrupt", "missing", "suspicious", "changed_references", "unreferenced",
-                 "stale_temp")
+                 "stale_temp", "unchecked_references")
 
 
 def verify_report_from_dict(data: object) -> VerifyReport:

@@ -30,6 +30,7 @@ from archivist.errors import ArtifactNotFoundError, InvalidInputError, StorageEr
 from archivist.model import Artifact, GcReport, HistoryEntry, RunRecord, TaskRecord, VerifyReport
 from archivist.query.ast import Query
 from archivist.refs import Ref
+from archivist.store.references import reference_changed
 from archivist.wire import (
     artifact_from_dict,
     artifacts_from_list,
@@ -309,9 +310,19 @@ class RemoteMaintenance:
         self.project = project
 
     def verify(self) -> VerifyReport:
+        """The server's report; the external references it does not read are checked
+        here, with this machine's credentials."""
         body = self.backend.transport.json(
             "POST", f"{API}/projects/{segment(self.project)}/verify", idempotent=True)
-        return verify_report_from_dict(body)
+        report = verify_report_from_dict(body)
+        if not report.unchecked_references:
+            return report
+        changed = [a.id for a in self.backend.get_versions_by_id(report.unchecked_references)
+                   if reference_changed(a.reference_uri, a.digest, a.size,
+                                        a.metadata.get("etag"))]
+        return replace(report, changed_references=sorted({*report.changed_references,
+                                                          *changed}),
+                       unchecked_references=[])
 
     def gc(self, *, dry_run: bool, grace: float, scratch: Path | None = None) -> GcReport:
         # ``scratch`` is the catalog's local folder of materializations in flight; a

@@ -1,4 +1,4 @@
-"""The catalog server's rows on SQL: API keys, version counts, blob visibility.
+"""The catalog server's rows on SQL: API keys, version counts, blob visibility, leases.
 
 :class:`ServerRows` is the ``ServerStore`` half of ``SqlBackend`` (contract in
 ``backends/base.py``); the statements are the functions below.
@@ -6,24 +6,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from archivist.backends.sql import engine as engines
-from archivist.backends.sql.tables import api_keys, blob_refs, runs, versions
-from archivist.errors import ArtifactNotFoundError
+from archivist.backends.sql.tables import (
+    api_keys,
+    blob_claims,
+    blob_refs,
+    inflight,
+    runs,
+    versions,
+)
+from archivist.errors import ArtifactNotFoundError, ConflictError
 from archivist.keys import ApiKey
 
 _BY_ID = sa.select(api_keys).where(api_keys.c.id == sa.bindparam("id"))
 _BY_HASH = sa.select(api_keys).where(api_keys.c.secret_hash == sa.bindparam("hash"))
 _COUNTS = (sa.select(versions.c.project, sa.func.count())
            .where(versions.c.deleted_at.is_(None)).group_by(versions.c.project))
-_REFERS = (sa.select(sa.literal(1)).select_from(blob_refs)
-           .join(versions, versions.c.seq == blob_refs.c.seq)
-           .where(blob_refs.c.digest == sa.bindparam("digest"),
-                  versions.c.project == sa.bindparam("project")).limit(1))
+#: Digests per ``IN (…)`` list: well under SQLite's and psycopg's parameter limits.
+_CHUNK = 500
+
+
+def _chunks(digests: Iterable[str]) -> Iterator[list[str]]:
+    unique = list(dict.fromkeys(digests))
+    for start in range(0, len(unique), _CHUNK):
+        yield unique[start:start + _CHUNK]
+
+
+def _referred(project: str) -> sa.Select[Any]:
+    return (sa.select(blob_refs.c.digest).join(versions, versions.c.seq == blob_refs.c.seq)
+            .where(versions.c.project == project))
+
+
+def _claimed(project: str) -> sa.Select[Any]:
+    return sa.select(blob_claims.c.digest).where(blob_claims.c.project == project)
+
+
+def _insert(engine: sa.Engine, table: sa.Table) -> Any:
+    return (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def create_key(engine: sa.Engine, key: ApiKey, secret_hash: str) -> None:
@@ -72,9 +98,64 @@ def count_versions(engine: sa.Engine) -> dict[str, int]:
         return {str(project): int(count) for project, count in conn.execute(_COUNTS)}
 
 
-def refers_to_blob(engine: sa.Engine, project: str, digest: str) -> bool:
+def visible_blobs(engine: sa.Engine, project: str, digests: Iterable[str]) -> set[str]:
+    found: set[str] = set()
     with engines.read_transaction(engine) as conn:
-        return conn.execute(_REFERS, {"project": project, "digest": digest}).first() is not None
+        for chunk in _chunks(digests):
+            found.update(conn.execute(_claimed(project).where(
+                blob_claims.c.digest.in_(chunk))).scalars())
+            rest = [d for d in chunk if d not in found]
+            if rest:
+                found.update(conn.execute(_referred(project).where(
+                    blob_refs.c.digest.in_(rest)).distinct()).scalars())
+    return found
+
+
+def project_blobs(engine: sa.Engine, project: str) -> set[str]:
+    with engines.read_transaction(engine) as conn:
+        return set(conn.execute(sa.union(_claimed(project), _referred(project))).scalars())
+
+
+def claim_blobs(engine: sa.Engine, project: str, digests: Iterable[str], at: float) -> None:
+    rows = [{"project": project, "digest": d, "claimed_at": at} for d in dict.fromkeys(digests)]
+    if rows:
+        with engines.write_transaction(engine) as conn:
+            conn.execute(_insert(engine, blob_claims).on_conflict_do_nothing(), rows)
+
+
+def forget_blobs(engine: sa.Engine, digests: Iterable[str]) -> None:
+    with engines.write_transaction(engine) as conn:
+        for chunk in _chunks(digests):
+            conn.execute(blob_claims.delete().where(blob_claims.c.digest.in_(chunk)))
+
+
+def lease_project_blobs(engine: sa.Engine, project: str, token: str, digests: Iterable[str],
+                        expires_at: float) -> None:
+    rows = [{"token": token, "digest": d, "expires_at": expires_at, "project": project}
+            for d in dict.fromkeys(digests)]
+    with engines.write_transaction(engine) as conn:
+        # a token is one project's: another project's lease under it is left alone
+        taken = conn.execute(sa.select(inflight.c.project).where(
+            inflight.c.token == token, inflight.c.project != project).limit(1)).first()
+        if taken is not None:
+            raise ConflictError("this lease token is taken; lease under a new version id")
+        if rows:
+            stmt = _insert(engine, inflight)
+            conn.execute(stmt.on_conflict_do_update(
+                index_elements=["token", "digest"],
+                set_={"expires_at": stmt.excluded.expires_at}), rows)
+
+
+def release_project_blobs(engine: sa.Engine, project: str, token: str) -> None:
+    with engines.write_transaction(engine) as conn:
+        conn.execute(inflight.delete().where(inflight.c.token == token,
+                                             inflight.c.project == project))
+
+
+def project_leased_digests(engine: sa.Engine, project: str, now: float) -> set[str]:
+    with engines.read_transaction(engine) as conn:
+        return set(conn.execute(sa.select(inflight.c.digest).where(
+            inflight.c.project == project, inflight.c.expires_at > now)).scalars())
 
 
 def project_blob_references(engine: sa.Engine, project: str) -> dict[str, bool]:
@@ -125,8 +206,27 @@ class ServerRows:
     def count_versions(self) -> dict[str, int]:
         return count_versions(self.engine)
 
-    def refers_to_blob(self, project: str, digest: str) -> bool:
-        return refers_to_blob(self.engine, project, digest)
+    def visible_blobs(self, project: str, digests: Iterable[str]) -> set[str]:
+        return visible_blobs(self.engine, project, digests)
+
+    def project_blobs(self, project: str) -> set[str]:
+        return project_blobs(self.engine, project)
+
+    def claim_blobs(self, project: str, digests: Iterable[str], at: float) -> None:
+        claim_blobs(self.engine, project, digests, at)
+
+    def forget_blobs(self, digests: Iterable[str]) -> None:
+        forget_blobs(self.engine, digests)
+
+    def lease_project_blobs(self, project: str, token: str, digests: Iterable[str],
+                            expires_at: float) -> None:
+        lease_project_blobs(self.engine, project, token, digests, expires_at)
+
+    def release_project_blobs(self, project: str, token: str) -> None:
+        release_project_blobs(self.engine, project, token)
+
+    def project_leased_digests(self, project: str, now: float) -> set[str]:
+        return project_leased_digests(self.engine, project, now)
 
     def project_blob_references(self, project: str) -> dict[str, bool]:
         return project_blob_references(self.engine, project)

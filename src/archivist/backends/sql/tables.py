@@ -120,6 +120,9 @@ inflight = sa.Table(
     sa.Column("token", sa.String(36), primary_key=True),
     sa.Column("digest", sa.String(71), primary_key=True),
     sa.Column("expires_at", sa.Float, nullable=False),
+    # the project a catalog server took the lease for (revision 0004); NULL for a lease
+    # taken by a local catalog. gc keeps every leased digest, whatever its project.
+    sa.Column("project", sa.String(128)),
     sa.Index("ix_inflight_digest", "digest"),
 )
 
@@ -236,4 +239,18 @@ api_keys = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("revoked_at", sa.Float),
     sa.Index("ix_api_keys_project", "project"),
+)
+
+# -- blobs a project holds in a blob store shared by projects (revision 0004) ------------
+
+#: A project uploaded these bytes to the catalog server itself: it may read them back and
+#: register versions needing them. In a store shared by projects, a project sees a blob
+#: only through a row here or one of its own versions (``blob_refs``), never by its name.
+blob_claims = sa.Table(
+    "blob_claims",
+    metadata_obj,
+    sa.Column("project", sa.String(128), primary_key=True),
+    sa.Column("digest", sa.String(71), primary_key=True),
+    sa.Column("claimed_at", sa.Float, nullable=False),
+    sa.Index("ix_blob_claims_digest", "digest"),
 )

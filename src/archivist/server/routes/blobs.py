@@ -24,7 +24,6 @@ from archivist.server.blobtransfer import (
 from archivist.server.deps import AdminProject, ReadProject, StateDep, WriteProject
 from archivist.server.errors import envelope
 from archivist.server.schemas import BlobStored, DigestPage, Digests, Missing
-from archivist.server.state import ServerState
 from archivist.store.adopt import adopt
 from archivist.store.hashing import check_digest
 
@@ -47,20 +46,26 @@ _DOWNLOAD: dict[int | str, dict[str, Any]] = {
                 ("limit", "Page size, 1-1000 (default 100).", False),
                 ("cursor", "next_cursor of the previous page.", False)))
 def list_blobs(project: AdminProject, request: Request, state: StateDep) -> JSONResponse:
-    """The digests in the project's blob store, sorted (a store shared by projects is
-    listed whole, as verify and gc see it)."""
+    """The digests in the project's blob store, sorted (in a store shared by projects,
+    only those the project may see: its versions' and its own uploads)."""
     limit, offset = wire.page_from_params(request.query_params.multi_items())
-    found = sorted(state.blobs(project).iter_digests())[offset:offset + limit]
+    mine = state.project_digests(project)
+    found = sorted(mine(state.blobs(project).iter_digests()))[offset:offset + limit]
     return JSONResponse({"data": found, "next_cursor": wire.next_cursor(offset, limit,
                                                                         len(found))})
 
 
 @router.post("/missing", response_model=Missing, responses=responses.errors(403, 404))
 def missing(project: ReadProject, body: Digests, state: StateDep) -> JSONResponse:
-    """Which of these digests the project's store lacks (ask before uploading)."""
+    """Which of these digests the project's store lacks (ask before uploading). In a store
+    shared by projects, a blob the project has not uploaded itself and no version of it
+    needs is missing too, whoever else holds it: the project proves it has the bytes by
+    uploading them."""
     digests = list(dict.fromkeys(check_digest(d) for d in body.digests))
     blobs = state.blobs(project)
-    return JSONResponse({"missing": [d for d in digests if not blobs.exists(d)]})
+    seen = state.visible_blobs(project, digests)
+    return JSONResponse({"missing": [d for d in digests
+                                     if d not in seen or not blobs.exists(d)]})
 
 
 @router.head("/{digest}", responses={200: {"description": "Present; Content-Length is "
@@ -71,7 +76,7 @@ def head_blob(project: ReadProject, digest: str, state: StateDep) -> Response:
     (`Last-Modified`: gc's grace period counts from it)."""
     check_digest(digest)
     blobs = state.blobs(project)
-    if not blobs.exists(digest):
+    if not state.visible_blobs(project, [digest]) or not blobs.exists(digest):
         raise _no_blob(digest)
     return Response(status_code=200, headers={
         "content-length": str(blobs.size(digest)), "accept-ranges": "bytes",
@@ -85,7 +90,8 @@ async def put_blob(project: WriteProject, digest: str, request: Request,
     """Upload a blob's bytes (streamed, any size up to the server's limit).
 
     The body is spooled and hashed; it becomes visible only if it hashes to `digest`
-    (else 422 and nothing is stored). Uploading a blob that exists is harmless.
+    (else 422 and nothing is stored). Uploading a blob that exists is harmless: in a
+    store shared by projects it is how a project shows it holds those bytes.
     """
     check_digest(digest)
     settings = state.settings
@@ -103,6 +109,8 @@ async def put_blob(project: WriteProject, digest: str, request: Request,
     if stored != digest or size != spooled.size:
         raise StorageError(f"the blob store kept {stored} ({size} bytes) for {digest}",
                            digest=digest)
+    if not settings.blobs_per_project:
+        await run_in_threadpool(state.store.claim_blobs, project, [digest], time.time())
     state.metrics.blob_bytes_in.inc(size)
     return JSONResponse({"digest": digest, "size": size}, status_code=201)
 
@@ -110,11 +118,12 @@ async def put_blob(project: WriteProject, digest: str, request: Request,
 @router.get("/{digest}", response_class=StreamingResponse, responses={
     **_DOWNLOAD, **responses.errors(403, 404)})
 def get_blob(project: ReadProject, digest: str, request: Request, state: StateDep) -> Response:
-    """Download a blob that a version of the project needs (streamed; `Range: bytes=a-b`
-    answers 206)."""
+    """Download a blob of the project (streamed; `Range: bytes=a-b` answers 206). In a
+    store shared by projects: one that a version of the project needs or that the
+    project uploaded itself."""
     check_digest(digest)
     blobs = state.blobs(project)
-    if not _visible(state, project, digest) or not blobs.exists(digest):
+    if not state.visible_blobs(project, [digest]) or not blobs.exists(digest):
         raise _no_blob(digest)
     if state.settings.presign and blobs.path(digest).startswith("s3://"):
         return RedirectResponse(_presigned(blobs.path(digest), state.settings.presign_expires),
@@ -138,15 +147,6 @@ def get_blob(project: ReadProject, digest: str, request: Request, state: StateDe
     return StreamingResponse(itertools.chain([first], chunks),
                              status_code=200 if wanted is None else 206,
                              media_type="application/octet-stream", headers=headers)
-
-
-def _visible(state: ServerState, project: str, digest: str) -> bool:
-    """A project's own store is all its own; in a store shared by projects, a blob is the
-    project's once one of its versions needs it, or while a registration holds it."""
-    if state.settings.blobs_per_project:
-        return True
-    return (state.store.refers_to_blob(project, digest)
-            or digest in state.backend.leased_digests(time.time()))
 
 
 def _presigned(url: str, expires: int) -> str:

@@ -14,7 +14,7 @@ from archivist.errors import ArtifactNotFoundError, InvalidInputError
 from archivist.refs import parse_ref
 from archivist.server import responses
 from archivist.server.auth import Principal, version_not_found
-from archivist.server.checks import check_new_version, check_version_id
+from archivist.server.checks import check_content, check_new_version, check_version_id
 from archivist.server.deps import PrincipalDep, ReadProject, StateDep, WriteProject
 from archivist.server.schemas import ArtifactList, ArtifactOut, ArtifactPage, CreateVersions, Lookup
 from archivist.server.state import ServerState
@@ -59,11 +59,15 @@ def create_versions(project: WriteProject, body: CreateVersions, state: StateDep
                for item in body.versions]
     _check_parents(state, principal, records)
     blobs = state.blobs(project)
-    for digest in dict.fromkeys(d for r in records for d in r.blob_digests):
-        if not blobs.exists(digest):
+    needed = list(dict.fromkeys(d for r in records for d in r.blob_digests))
+    seen = state.visible_blobs(project, needed)
+    for digest in needed:
+        if digest not in seen or not blobs.exists(digest):
             raise InvalidInputError(f"blob {digest} was not uploaded to project {project!r}; "
                                     f"PUT its bytes to …/projects/{project}/blobs/{digest} "
                                     "first", digest=digest)
+    for record in records:
+        check_content(record, blobs)
     records = [r if r.user is not None else replace(r, user=principal.user) for r in records]
     state.backend.create_versions(records)
     if prefer is not None and MINIMAL in prefer.replace(" ", "").lower().split(","):

@@ -30,8 +30,7 @@ from archivist.pipelines.client import Run
 from archivist.pipelines.flow import Flow, Parameter
 from archivist.pipelines.pipeline import pipeline
 from archivist.pipelines.step import step
-
-__version__ = "0.1.0"
+from archivist.version import __version__
 
 __all__ = [
     "ArchivistError",

@@ -15,9 +15,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TypeAlias, overload
+from typing import IO, Any, TypeAlias, overload
 
-from archivist import names
+from archivist import logbook, names, tracking
 from archivist.backends import open_backend
 from archivist.backends.base import Backend, ListFilter
 from archivist.config import resolve
@@ -29,22 +29,17 @@ from archivist.errors import (
 )
 from archivist.graph import LineageGraph
 from archivist.materializers.registry import MaterializerRegistry, default_registry
-from archivist.model import Artifact, GcReport, HistoryEntry, RunRecord, VerifyReport
-from archivist.pipelines import logbook
-from archivist.pipelines.context import note_read
-from archivist.pipelines.export import TemplateExport, export_files, is_template
-from archivist.pipelines.records import check_run_ref, check_status
+from archivist.model import Artifact, GcReport, HistoryEntry, RunRecord, VerifyReport, check_status
 from archivist.query.parser import parse_query
 from archivist.reading import Reader
-from archivist.refs import parse_ref
+from archivist.refs import check_run_ref, parse_ref
 from archivist.registration import Registrar
 from archivist.store.blobs import Blobs
 from archivist.store.hashcache import HashCache, NullHashCache
 from archivist.timeutil import parse_duration, to_epoch
-
-if TYPE_CHECKING:
-    from archivist.bundles import ExportReport
-    from archivist.copying import CopyReport
+from archivist.transfer.bundles import ExportReport, export_bundle, import_bundle
+from archivist.transfer.copier import CopyReport
+from archivist.transfer.templates import TemplateExport, export_files, is_template
 
 MAX_LIMIT = 10_000
 
@@ -183,7 +178,7 @@ class ArtifactCatalog:
             ArtifactNotFoundError: nothing answers it; the message lists what exists.
         """
         found = self._resolve(ref)
-        note_read(self, found)
+        tracking.note_read(self, found)
         return found
 
     def _resolve(self, ref: str | Artifact) -> Artifact:
@@ -251,7 +246,7 @@ class ArtifactCatalog:
         found = self.list(name=name, source_step=source_step, partitions=partitions, limit=1,
                           **filters)
         if found:
-            note_read(self, found[0])
+            tracking.note_read(self, found[0])
         return found[0] if found else None
 
     def history(self, name: str, *, project: str | None = None) -> builtins.list[HistoryEntry]:
@@ -440,10 +435,8 @@ class ArtifactCatalog:
         a new bundle at ``dest`` (a ``.tar`` file when the name ends in ``.tar``, else a
         folder); ``ancestors=True`` adds every live version they derive from.
 
-        When ``dest`` is a path template (it contains ``{{``, e.g.
-        ``"./artifacts/{{project}}/{{run.uid}}"``), ``refs_or_query`` is a run (id,
-        pathspec or record) or a list of refs, and each version's bytes are written to
-        a readable path instead (:mod:`archivist.pipelines.export`).
+        A ``dest`` holding ``{{`` is a path template: that is :meth:`export_files`
+        (kept here for code written before it had its own name).
 
         Raises:
             InvalidInputError: ``dest`` exists (an empty folder is fine).
@@ -452,10 +445,22 @@ class ArtifactCatalog:
             IntegrityError: a chosen version's bytes are missing or corrupt.
         """
         if is_template(dest):
-            return export_files(self, refs_or_query, dest)
-        from archivist.bundles import export_bundle
-
+            return self.export_files(refs_or_query, dest)
         return export_bundle(self, refs_or_query, dest, ancestors=ancestors)
+
+    def export_files(self, run_or_refs: Any, template: str | os.PathLike[str]) -> TemplateExport:
+        """Write the bytes of a run's versions (``run_or_refs``: a run id, pathspec or
+        record) or of the given refs to readable paths made from ``template``, e.g.
+        ``"./artifacts/{{project}}/{{run.uid}}/{{name}}"`` (docs/pipelines.md, "Export").
+
+        Raises:
+            InvalidInputError: an unknown placeholder, an unsafe rendered path, two
+                versions rendered to one path, or a run placeholder for a version made
+                outside any run.
+            ArtifactNotFoundError: the run or a ref does not exist.
+            PermissionDeniedError: a rendered path resolves outside the root.
+        """
+        return export_files(self, run_or_refs, template)
 
     def import_bundle(self, src: str | os.PathLike[str], *,
                       project: str | None = None) -> CopyReport:
@@ -470,8 +475,6 @@ class ArtifactCatalog:
             ConflictError: an id or version number here belongs to another version.
             Nothing is written when any of these is raised.
         """
-        from archivist.bundles import import_bundle
-
         return import_bundle(self, src, project=project)
 
     # -- helpers -----------------------------------------------------------------------

@@ -20,66 +20,23 @@ import hashlib
 import hmac
 import secrets
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from archivist import names
 from archivist.errors import (
     ArtifactNotFoundError,
-    InvalidInputError,
     PermissionDeniedError,
     UnauthenticatedError,
 )
 from archivist.ids import new_id
+from archivist.model import ApiKey, check_scope
 
 if TYPE_CHECKING:
     from archivist.backends.base import ServerStore
 
-SCOPES = ("read", "write", "admin")
 PREFIX = "ak_"
-_RANK = {scope: rank for rank, scope in enumerate(SCOPES)}
 _SECRET_CHARS = 43  # token_urlsafe(32)
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    """An API key without its secret.
-
-    Obtain one from :func:`create_key` (which also returns the secret, once) or
-    :func:`list_keys`.
-    """
-
-    id: str
-    project: str
-    scope: str
-    name: str | None
-    created_at: datetime
-    revoked_at: datetime | None = None
-
-    @property
-    def revoked(self) -> bool:
-        return self.revoked_at is not None
-
-    def allows(self, needed: str) -> bool:
-        """Whether this key's scope includes ``needed`` (admin ⊃ write ⊃ read)."""
-        return _RANK[self.scope] >= _RANK[check_scope(needed)]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "project": self.project, "scope": self.scope,
-                "name": self.name, "created_at": self.created_at.isoformat(),
-                "revoked_at": None if self.revoked_at is None else self.revoked_at.isoformat()}
-
-
-def check_scope(scope: object) -> str:
-    """Return ``scope`` if it is ``read``, ``write`` or ``admin``.
-
-    Raises:
-        InvalidInputError: for anything else.
-    """
-    if not isinstance(scope, str) or scope not in _RANK:
-        raise InvalidInputError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r:.40}")
-    return scope
 
 
 def hash_secret(secret: str) -> str:

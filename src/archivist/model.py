@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
+from archivist.errors import InvalidInputError
 from archivist.refs import version_uri
 
 #: How a version's content is held.
@@ -170,6 +171,20 @@ RUN_STATUSES = ("running", "succeeded", "failed")
 RUN_KINDS = ("pipeline", "flow", "step")
 
 
+def check_status(status: object) -> str | None:
+    """``None`` or one of ``running``, ``succeeded``, ``failed``.
+
+    Raises:
+        InvalidInputError: another value.
+    """
+    if status is None:
+        return None
+    if not isinstance(status, str) or status not in RUN_STATUSES:
+        raise InvalidInputError(f"run status must be one of {', '.join(RUN_STATUSES)}, "
+                                f"got {status!r:.40}")
+    return status
+
+
 @dataclass(frozen=True)
 class TaskRecord:
     """One execution of one step inside a run (a ``foreach`` step has several, by index).
@@ -312,3 +327,48 @@ def _from_iso(value: str | datetime | None) -> datetime | None:
         return value
     return datetime.fromisoformat(value)
 
+
+# -- API keys of a catalog server (made and checked by archivist.keys) ----------------------
+#: Scopes of an API key, each including the ones before it.
+SCOPES = ("read", "write", "admin")
+_RANK = {scope: rank for rank, scope in enumerate(SCOPES)}
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """An API key without its secret.
+
+    Obtain one from :func:`create_key` (which also returns the secret, once) or
+    :func:`list_keys`.
+    """
+
+    id: str
+    project: str
+    scope: str
+    name: str | None
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def allows(self, needed: str) -> bool:
+        """Whether this key's scope includes ``needed`` (admin ⊃ write ⊃ read)."""
+        return _RANK[self.scope] >= _RANK[check_scope(needed)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "project": self.project, "scope": self.scope,
+                "name": self.name, "created_at": self.created_at.isoformat(),
+                "revoked_at": None if self.revoked_at is None else self.revoked_at.isoformat()}
+
+
+def check_scope(scope: object) -> str:
+    """Return ``scope`` if it is ``read``, ``write`` or ``admin``.
+
+    Raises:
+        InvalidInputError: for anything else.
+    """
+    if not isinstance(scope, str) or scope not in _RANK:
+        raise InvalidInputError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r:.40}")
+    return scope

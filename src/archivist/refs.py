@@ -88,3 +88,20 @@ def parse_ref(ref: str) -> Ref:
 
 def version_uri(project: str, name: str, version: int) -> str:
     return f"{URI_SCHEME}{project}/{name}:{version}"
+
+
+def check_run_ref(ref: object) -> str:
+    """A run id (UUIDv7) or a pathspec ``"<pipeline>/<number>"``.
+
+    Raises:
+        InvalidNameError: anything else.
+    """
+    if isinstance(ref, str):
+        if ID_PATTERN.fullmatch(ref):
+            return ref
+        pipeline, slash, number = ref.rpartition("/")
+        if slash and number.isdigit() and number.isascii() and not number.startswith("0"):
+            check_name(pipeline, "pipeline")
+            return ref
+    raise InvalidNameError(f"invalid run reference {ref!r:.80}: use a run id or "
+                           "'<pipeline>/<number>' such as 'fraud_detection/3'")

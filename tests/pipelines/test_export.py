@@ -16,7 +16,7 @@ from archivist import (
     pipeline,
     step,
 )
-from archivist.pipelines.export import TemplateExport
+from archivist.transfer.templates import TemplateExport
 
 
 @step(outputs=["train", "test"])

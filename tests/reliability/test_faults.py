@@ -36,7 +36,7 @@ import pytest
 import sqlalchemy as sa
 
 from archivist import ArchivistError, ArtifactCatalog, DuplicateArtifactWarning, maintenance
-from archivist.store.blobs import FsspecBlobs
+from archivist.store import open_blobs
 from archivist.store.localfs import FsCalls
 from tests.helpers import Snapshot, assert_store_consistent, snapshot
 from tests.reliability import workers
@@ -282,7 +282,7 @@ def _reclaim(catalog: ArtifactCatalog, label: str, figures: Figures,
 
 
 def _open(home: Path, faults: FaultyFs | None = None) -> ArtifactCatalog:
-    return ArtifactCatalog(home, blobs=FsspecBlobs(home / "blobs", fs_calls=faults))
+    return ArtifactCatalog(home, blobs=open_blobs(home / "blobs", fs_calls=faults))
 
 
 def _run(op: Callable[[ArtifactCatalog, Template], Any], catalog: ArtifactCatalog,

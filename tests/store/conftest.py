@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from archivist.store import FsspecBlobs
+from archivist.store import FsspecBlobs, open_blobs
 from archivist.store.fscalls import FsCalls
 from archivist.store.localfs import LocalBlobs
 
@@ -53,7 +53,7 @@ def store_root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def blobs(store_root: Path) -> LocalBlobs:
-    store = FsspecBlobs(store_root)
+    store = open_blobs(store_root)
     assert isinstance(store, LocalBlobs)
     return store
 
@@ -63,7 +63,7 @@ def make_local(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., LocalB
     """Factory: a fresh local store, optionally with a filesystem-call seam."""
 
     def make(fs_calls: FsCalls | None = None) -> LocalBlobs:
-        store = FsspecBlobs(tmp_path_factory.mktemp("store") / "blobs", fs_calls=fs_calls)
+        store = open_blobs(tmp_path_factory.mktemp("store") / "blobs", fs_calls=fs_calls)
         assert isinstance(store, LocalBlobs)
         return store
 

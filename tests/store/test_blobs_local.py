@@ -16,7 +16,7 @@ from archivist.errors import (
     InvalidInputError,
     PermissionDeniedError,
 )
-from archivist.store import FsspecBlobs
+from archivist.store import open_blobs
 from archivist.store.fscalls import FsCalls
 from archivist.store.localfs import CHUNK, LocalBlobs
 
@@ -26,9 +26,9 @@ SIZES = [0, 1, 4096, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 12345]
 
 
 def test_local_targets_get_the_local_store(tmp_path: Path) -> None:
-    assert isinstance(FsspecBlobs(tmp_path / "a"), LocalBlobs)
-    assert isinstance(FsspecBlobs(str(tmp_path / "a")), LocalBlobs)
-    store = FsspecBlobs(f"file://{tmp_path}/b")
+    assert isinstance(open_blobs(tmp_path / "a"), LocalBlobs)
+    assert isinstance(open_blobs(str(tmp_path / "a")), LocalBlobs)
+    store = open_blobs(f"file://{tmp_path}/b")
     assert isinstance(store, LocalBlobs)
     assert store.root == str(tmp_path / "b")
 

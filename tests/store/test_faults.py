@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from archivist.errors import StorageError
+from archivist.store import open_blobs
 from archivist.store.fscalls import FsCalls
 from archivist.store.localfs import CHUNK, LocalBlobs
 
@@ -112,7 +113,6 @@ def test_fsync_failure_never_lands_the_temp(tmp_path: Path, sources: Path) -> No
 def test_the_module_seam_can_be_patched(tmp_path: Path, sources: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """Catalog-level tests patch ``LOCAL_FS.hook`` instead of passing ``fs_calls``."""
-    from archivist.store import FsspecBlobs
     from archivist.store.fscalls import LOCAL_FS
 
     def fail_link(op: str, target: str | int) -> None:
@@ -120,7 +120,7 @@ def test_the_module_seam_can_be_patched(tmp_path: Path, sources: Path,
             raise OSError(errno.EIO, "injected", str(target))
 
     monkeypatch.setattr(LOCAL_FS, "hook", fail_link)
-    store = FsspecBlobs(tmp_path / "patched")
+    store = open_blobs(tmp_path / "patched")
     with pytest.raises(StorageError, match="injected"):
         store.put_file(sources / "small")
     assert store_files(tmp_path / "patched") == {"blobs": [], "tmp": []}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from archivist import ArtifactCatalog
-from archivist.bundle_format import blob_member
+from archivist.transfer.bundles.format import blob_member
 from tests.cli.conftest import Cli
 from tests.transfer.conftest import live_records, populate
 

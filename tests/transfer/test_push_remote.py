@@ -23,7 +23,7 @@ from archivist import (
 )
 from archivist.backends.remote.backend import RemoteCatalogBackend
 from archivist.server import ServerSettings, create_app
-from archivist.transfer import push
+from archivist.transfer.push import push
 from tests.cli.conftest import Cli
 from tests.fixtures.services import free_port
 from tests.helpers import snapshot

@@ -26,7 +26,8 @@ from archivist.backends.base import Backend
 from archivist.config import Target
 from archivist.errors import InvalidInputError
 from archivist.model import GcReport, VerifyReport
-from archivist.store.blobs import Blobs, FsspecBlobs
+from archivist.store.blobs import Blobs
+from archivist.store.stores import open_blobs
 
 if TYPE_CHECKING:
     from archivist.backends.remote.backend import RemoteCatalogBackend
@@ -169,7 +170,7 @@ def _open_home(home: Path, blobs: str | Blobs | None, busy_timeout: float) -> Op
 def _blobs(blobs: str | Blobs | None, default: Path | None) -> Blobs:
     if blobs is None:
         assert default is not None
-        return FsspecBlobs(str(default))
+        return open_blobs(str(default))
     if isinstance(blobs, str):
-        return FsspecBlobs(blobs)
+        return open_blobs(blobs)
     return blobs

@@ -25,8 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from archivist.keys import ApiKey
-from archivist.model import Artifact, HistoryEntry, RunRecord, TaskRecord
+from archivist.model import ApiKey, Artifact, HistoryEntry, RunRecord, TaskRecord
 from archivist.query.ast import Query
 from archivist.refs import Ref
 

@@ -9,14 +9,14 @@ from typing import Annotated, Any
 
 import typer
 
-from archivist.bundles import ExportReport, export_bundle, import_bundle
 from archivist.catalog import ArtifactCatalog
 from archivist.cli import output
 from archivist.cli.options import JsonFlag
 from archivist.cli.progress import Callback, transfer_bar
 from archivist.cli.session import open_catalog, session_of
-from archivist.copying import CopyReport
-from archivist.transfer import push as push_versions
+from archivist.transfer.bundles import ExportReport, export_bundle, import_bundle
+from archivist.transfer.copier import CopyReport
+from archivist.transfer.push import push as push_versions
 
 QueryArg = Annotated[str | None, typer.Argument(
     metavar="QUERY", show_default=False,

@@ -1,6 +1,8 @@
 """The run and the step being executed, held in context variables (not globals).
 
-``catalog.get``/``load``/``open``/``download`` call :func:`note_read`; while a step runs,
+``catalog.get``/``load``/``open``/``download`` report each read to the current
+:class:`~archivist.tracking.Tracker` (:data:`TRACKER`, made current by :func:`running`);
+while a step runs,
 every version read through the run's catalog (or another catalog object on the same store,
 see :func:`same_catalog`) becomes one of the step's parents. Values a
 step returns are remembered per run, by identity and by content digest, so a later step
@@ -20,6 +22,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from archivist import tracking
 from archivist.model import Artifact
 
 if TYPE_CHECKING:
@@ -119,11 +122,13 @@ def current_step() -> StepCapture | None:
 
 @contextlib.contextmanager
 def running(active: ActiveRun) -> Iterator[ActiveRun]:
-    """Make ``active`` the current run for the block."""
+    """Make ``active`` the current run for the block (and :data:`TRACKER` what the
+    catalog reports to)."""
     token = _RUN.set(active)
     outer = _STEP.set(None)
     try:
-        yield active
+        with tracking.tracked_by(TRACKER):
+            yield active
     finally:
         _STEP.reset(outer)
         _RUN.reset(token)
@@ -153,24 +158,58 @@ def paused() -> Iterator[None]:
         capture.paused -= 1
 
 
-def note_read(catalog: ArtifactCatalog, artifact: Artifact) -> None:
-    """Called by the catalog whenever a version is read through it: inside a step of a
-    run on the same backend, the version becomes one of the step's parents."""
-    capture = _STEP.get()
-    if capture is not None and same_catalog(capture.catalog, catalog):
-        capture.read(artifact)
+class _ContextTracker:
+    """The :class:`~archivist.tracking.Tracker` of the run and step current in the
+    executing context."""
+
+    def read(self, catalog: object, artifact: Artifact) -> None:
+        # inside a step of a run on the same store, the version becomes a step's parent
+        capture = _STEP.get()
+        if capture is not None and same_catalog(capture.catalog, catalog):
+            capture.read(artifact)
+
+    def provenance(self, catalog: object) -> dict[str, Any] | None:
+        active = _RUN.get()
+        if active is None or not same_catalog(active.catalog, catalog):
+            return None
+        recorder = active.recorder
+        found: dict[str, Any] = {"source_run_id": recorder.id,
+                                 "source_pipeline": recorder.pipeline,
+                                 "code_version": recorder.code_version}
+        step = _STEP.get()
+        if step is not None and same_catalog(step.catalog, catalog):
+            found["source_step"] = step.step
+            found["parent_ids"] = list(step.consumed)
+        return found
+
+    def logged(self, catalog: object, key: str, value: Any, artifact: Artifact) -> None:
+        active = _RUN.get()
+        if active is None or not same_catalog(active.catalog, catalog):
+            return
+        active.remember(value, artifact)
+        step = _STEP.get()
+        if step is not None and same_catalog(step.catalog, catalog):
+            step.logged[key] = artifact.id
+        else:
+            active.recorder.link(produced=[artifact.id])
+            active.produced.append(artifact.id)
 
 
-def same_catalog(a: ArtifactCatalog, b: ArtifactCatalog) -> bool:
+#: What the catalog reports reads and logged versions to while a run executes.
+TRACKER = _ContextTracker()
+
+
+def same_catalog(a: object, b: object) -> bool:
     """Whether two catalog objects hold the same versions: the same backend object, or
     backends at the same URL (two ``ArtifactCatalog()`` of one home) in the same project.
     Only then can a version read through one be a parent of a version written by the
     other."""
-    if a is b or a.backend is b.backend:
+    backend_a, backend_b = getattr(a, "backend", None), getattr(b, "backend", None)
+    if a is b or (backend_a is not None and backend_a is backend_b):
         return True
-    url_a, url_b = getattr(a.backend, "url", None), getattr(b.backend, "url", None)
-    return (url_a is not None and url_a == url_b and type(a.backend) is type(b.backend)
-            and a.project == b.project)
+    url_a, url_b = getattr(backend_a, "url", None), getattr(backend_b, "url", None)
+    return (url_a is not None and url_a == url_b and type(backend_a) is type(backend_b)
+            and getattr(a, "project", None) == getattr(b, "project", None))
 
 
 def _trackable(value: Any) -> bool:

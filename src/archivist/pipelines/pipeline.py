@@ -30,7 +30,6 @@ from archivist import names
 from archivist.errors import InvalidInputError
 from archivist.materializers._jsonsafe import json_safe
 from archivist.model import RunRecord
-from archivist.pipelines import logbook
 from archivist.pipelines.context import ActiveRun, running
 from archivist.pipelines.openlineage import listener_for
 from archivist.pipelines.runs import RunListener, RunRecorder
@@ -75,21 +74,21 @@ class PipelineRun:
 
     def log_dataset(self, key: str, df: Any, preview: int = 20, stats: bool = True,
                     **kw: Any) -> Artifact:
-        """See :func:`archivist.pipelines.logbook.log_dataset`."""
-        return logbook.log_dataset(self.catalog, key, df, preview=preview, stats=stats, **kw)
+        """See :meth:`ArtifactCatalog.log_dataset`."""
+        return self.catalog.log_dataset(key, df, preview=preview, stats=stats, **kw)
 
     def log_model(self, key: str, model: Any, metrics: Mapping[str, Any] | None = None,
                   **kw: Any) -> Artifact:
-        """See :func:`archivist.pipelines.logbook.log_model`."""
-        return logbook.log_model(self.catalog, key, model, metrics=metrics, **kw)
+        """See :meth:`ArtifactCatalog.log_model`."""
+        return self.catalog.log_model(key, model, metrics=metrics, **kw)
 
     def log_plot(self, key: str, figure: Any, **kw: Any) -> Artifact:
-        """See :func:`archivist.pipelines.logbook.log_plot`."""
-        return logbook.log_plot(self.catalog, key, figure, **kw)
+        """See :meth:`ArtifactCatalog.log_plot`."""
+        return self.catalog.log_plot(key, figure, **kw)
 
     def log_metrics(self, key: str, metrics: Mapping[str, Any], **kw: Any) -> Artifact:
-        """See :func:`archivist.pipelines.logbook.log_metrics`."""
-        return logbook.log_metrics(self.catalog, key, metrics, **kw)
+        """See :meth:`ArtifactCatalog.log_metrics`."""
+        return self.catalog.log_metrics(key, metrics, **kw)
 
     def __repr__(self) -> str:
         return f"PipelineRun({self.recorder.pathspec!r}, id={self.recorder.id!r})"

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 from archivist import keys, names
 from archivist.errors import ArtifactNotFoundError
-from archivist.keys import ApiKey
-from archivist.model import Artifact
+from archivist.model import ApiKey, Artifact
 
 
 @dataclass(frozen=True)

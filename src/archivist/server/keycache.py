@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from archivist import keys
 from archivist.backends.base import ServerStore
-from archivist.keys import ApiKey
+from archivist.model import ApiKey
 
 #: Entries kept at most; past it the cache starts again empty (keys are few in practice).
 MAX_ENTRIES = 10_000

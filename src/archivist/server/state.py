@@ -17,7 +17,8 @@ from archivist.errors import InvalidInputError
 from archivist.server.keycache import KeyCache
 from archivist.server.metrics import ServerMetrics
 from archivist.server.settings import ServerSettings
-from archivist.store.blobs import Blobs, FsspecBlobs
+from archivist.store.blobs import Blobs
+from archivist.store.stores import open_blobs
 
 
 class ServerState:
@@ -54,7 +55,7 @@ class ServerState:
         with self._lock:
             found = self._per_project.get(project)
             if found is None:
-                found = self._per_project[project] = FsspecBlobs(
+                found = self._per_project[project] = open_blobs(
                     self.settings.blobs_url(project))
             return found
 

@@ -16,9 +16,11 @@ from archivist.store.hashing import (
     hash_bytes,
     hash_file,
 )
+from archivist.store.localfs import LocalBlobs
 from archivist.store.manifest import Manifest, ManifestEntry, build_manifest, materialize
 from archivist.store.paths import check_relative_path, contained, safe_relative_path
 from archivist.store.references import check_reference, check_uri, describe_reference
+from archivist.store.stores import open_blobs
 
 __all__ = [
     "DIGEST_RE",
@@ -27,6 +29,7 @@ __all__ = [
     "FsspecBlobs",
     "HashCache",
     "HashingReader",
+    "LocalBlobs",
     "Manifest",
     "ManifestEntry",
     "NullHashCache",
@@ -41,5 +44,6 @@ __all__ = [
     "hash_bytes",
     "hash_file",
     "materialize",
+    "open_blobs",
     "safe_relative_path",
 ]

@@ -1,14 +1,18 @@
 """Content-addressed blobs: the :class:`Blobs` contract and :class:`FsspecBlobs`.
 
 A blob is a file's exact bytes (no compression, no framing) stored once under its digest
-at ``<root>/sha256/ab/cdef…`` (STYLE P9). ``FsspecBlobs(target)`` serves a local folder
-through :class:`~archivist.store.localfs.LocalBlobs` (plain ``os`` calls, because fsspec's
-``LocalFileSystem`` cannot ``fsync``) and any other fsspec URL (``s3://bucket/prefix``,
-``gs://…``, ``memory://`` in tests) here: the bytes are spooled to a local temp file while
-being hashed, the store is asked whether it has the digest, and only then is the object
-uploaded to its final key (an object PUT is atomic; a duplicate PUT writes the same bytes).
-Either way the digest is of the bytes stored, never of a second read of the source.
-Shared object stores are tuned in :mod:`archivist.store.objectstore`.
+at ``<root>/sha256/ab/cdef…`` (STYLE P9). :func:`archivist.store.stores.open_blobs` picks
+the store a target names: a local folder is a
+:class:`~archivist.store.localfs.LocalBlobs` (plain ``os`` calls, because fsspec's
+``LocalFileSystem`` cannot ``fsync``); any other fsspec URL (``s3://bucket/prefix``,
+``gs://…``, ``memory://`` in tests) is an :class:`FsspecBlobs`: the bytes are spooled to a
+local temp file while being hashed, the store is asked whether it has the digest, and
+only then is the object uploaded to its final key (an object PUT is atomic; a duplicate
+PUT writes the same bytes). Either way the digest is of the bytes stored, never of a
+second read of the source. Shared object stores are tuned in
+:mod:`archivist.store.objectstore`. The two stores share no code by inheritance: what is
+common to every store is a function here (:func:`fetch_to`, :func:`rehash`,
+:func:`hint_list`).
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ from archivist.errors import (
     StorageError,
 )
 from archivist.store.fscalls import (
-    FsCalls,
     missing_bytes,
     open_regular,
     storage_error,
@@ -181,41 +184,25 @@ class Blobs(Protocol):
         ...
 
 
-def is_local_target(target: PathLike) -> bool:
-    """Whether ``target`` names a local folder (a path or a ``file://`` URL)."""
-    text = os.fspath(target)
-    return "://" not in text or text.startswith(("file://", "local://"))
-
-
 class FsspecBlobs:
-    """A :class:`Blobs` store on any fsspec filesystem; a local folder gets the fast path.
+    """A :class:`Blobs` store on an fsspec filesystem: object stores and ``memory://``.
 
-    Obtain it from a folder or URL::
+    Obtain it with :func:`~archivist.store.stores.open_blobs` (which gives a local folder
+    the fast :class:`~archivist.store.localfs.LocalBlobs` instead), or directly::
 
-        blobs = FsspecBlobs(home / "blobs")                      # LocalBlobs
         blobs = FsspecBlobs("s3://bucket/archivist", storage_options={"anon": False})
 
     Args:
-        target: a local folder, ``file://`` URL, or any fsspec URL.
+        target: any fsspec URL.
         storage_options: passed to the fsspec filesystem (endpoint, credentials…).
-        fs_calls: the filesystem-call seam of a local store (tests inject faults here);
-            ignored for other URLs.
 
     Raises:
         InvalidInputError: an fsspec URL it cannot parse.
         MissingDependencyError: the fsspec driver for the URL is not installed.
     """
 
-    def __new__(cls, target: PathLike, *, storage_options: Mapping[str, Any] | None = None,
-                fs_calls: FsCalls | None = None) -> FsspecBlobs:
-        if cls is FsspecBlobs and is_local_target(target):
-            from archivist.store.localfs import LocalBlobs
-
-            return super().__new__(LocalBlobs)
-        return super().__new__(cls)
-
-    def __init__(self, target: PathLike, *, storage_options: Mapping[str, Any] | None = None,
-                 fs_calls: FsCalls | None = None) -> None:
+    def __init__(self, target: PathLike, *,
+                 storage_options: Mapping[str, Any] | None = None) -> None:
         try:
             import fsspec
 
@@ -323,7 +310,7 @@ class FsspecBlobs:
 
     def check(self, digest: str) -> CheckResult:
         try:
-            return _rehash(self, digest)
+            return rehash(self, digest)
         except IntegrityError:  # raised by open(): nothing there
             return "missing"
 
@@ -350,10 +337,15 @@ class FsspecBlobs:
     def remove_temp(self, path: str) -> None:
         raise PermissionDeniedError(f"{path!r} is not a temp file of {self.url}")
 
-    # -- above the line: identical for every store -----------------------------------------
     def fetch_to(self, digest: str, dest: PathLike) -> int:
-        with self.open(digest) as source:  # IntegrityError at the end leaves dest untouched
-            return write_atomically(dest, source)
+        return fetch_to(self, digest, dest)
+
+
+def fetch_to(blobs: Blobs, digest: str, dest: PathLike) -> int:
+    """``Blobs.fetch_to`` as every store does it: read through the verifying reader into
+    a temp file beside ``dest``, renamed over it only once the digest matched."""
+    with blobs.open(digest) as source:  # IntegrityError at the end leaves dest untouched
+        return write_atomically(dest, source)
 
 
 def hint_list(paths: Sequence[PathLike],
@@ -369,7 +361,7 @@ def hint_list(paths: Sequence[PathLike],
     return hints
 
 
-def _rehash(blobs: Blobs, digest: str) -> CheckResult:
+def rehash(blobs: Blobs, digest: str) -> CheckResult:
     """Read a blob through its verifying reader; errors of ``open`` propagate."""
     reader = blobs.open(digest)
     try:

@@ -28,7 +28,7 @@ from typing import BinaryIO
 
 from archivist._types import PathLike
 from archivist.errors import IntegrityError, PermissionDeniedError
-from archivist.store.blobs import CheckResult, FsspecBlobs, _rehash, hint_list
+from archivist.store.blobs import CheckResult, fetch_to, hint_list, rehash
 from archivist.store.fscalls import (
     LOCAL_FS,
     O_DIRECTORY,
@@ -63,12 +63,16 @@ class _Spooled:
     tmp: str | None  # None: the blob was already present, nothing written
 
 
-class LocalBlobs(FsspecBlobs):
-    """:class:`~archivist.store.blobs.FsspecBlobs` on a local folder; obtain it with
-    ``FsspecBlobs(folder)``."""
+class LocalBlobs:
+    """A :class:`~archivist.store.blobs.Blobs` store in a local folder; obtain it with
+    :func:`~archivist.store.stores.open_blobs` or directly, ``LocalBlobs(folder)``.
 
-    def __init__(self, target: PathLike, *, storage_options: object = None,
-                 fs_calls: FsCalls | None = None) -> None:
+    Args:
+        target: a folder, or a ``file://`` URL of one.
+        fs_calls: the filesystem-call seam (tests inject faults here).
+    """
+
+    def __init__(self, target: PathLike, *, fs_calls: FsCalls | None = None) -> None:
         text = os.fspath(target).removeprefix("file://").removeprefix("local://")
         self.url = self.root = os.path.abspath(text)
         self._os = fs_calls if fs_calls is not None else LOCAL_FS
@@ -76,6 +80,12 @@ class LocalBlobs(FsspecBlobs):
         self._tmp_dir = os.path.join(self.root, "tmp")
         self._ready = False
         self._fanouts: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"LocalBlobs({self.url!r})"
+
+    def fetch_to(self, digest: str, dest: PathLike) -> int:
+        return fetch_to(self, digest, dest)
 
     # -- layout ---------------------------------------------------------------------------
     def path(self, digest: str) -> str:
@@ -361,7 +371,7 @@ class LocalBlobs(FsspecBlobs):
         if not stat.S_ISREG(st.st_mode):
             return "suspicious"
         try:
-            return _rehash(self, digest)
+            return rehash(self, digest)
         except IntegrityError:  # open() refused: replaced by a symlink meanwhile
             return "suspicious"
 

@@ -23,7 +23,7 @@ from archivist.backends.sql.tables import (
     versions,
 )
 from archivist.errors import ArtifactNotFoundError, ConflictError
-from archivist.keys import ApiKey
+from archivist.model import ApiKey
 
 _BY_ID = sa.select(api_keys).where(api_keys.c.id == sa.bindparam("id"))
 _BY_HASH = sa.select(api_keys).where(api_keys.c.secret_hash == sa.bindparam("hash"))

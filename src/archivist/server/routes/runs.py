@@ -7,7 +7,8 @@ from fastapi.responses import JSONResponse, Response
 
 from archivist import names, wire
 from archivist.errors import ArtifactNotFoundError, InvalidInputError
-from archivist.pipelines.records import check_run_ref, check_status
+from archivist.model import check_status
+from archivist.refs import check_run_ref
 from archivist.server import responses
 from archivist.server.auth import Principal
 from archivist.server.checks import check_new_run, check_task, check_version_id

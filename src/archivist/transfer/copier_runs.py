@@ -1,4 +1,4 @@
-"""Copying runs (part of :class:`archivist.copying.Copier`): ids and ``pipeline/number``
+"""Copying runs (part of :class:`archivist.transfer.copier.Copier`): ids and ``pipeline/number``
 kept, tasks and version links added where the target lacks them, a status that moved on
 (pushed while running, finished since) brought in line. Clashes are found by
 :func:`plan_runs` before the copy writes anything."""

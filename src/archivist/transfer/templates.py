@@ -27,15 +27,13 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from archivist import names
 from archivist.errors import ArtifactNotFoundError, InvalidInputError, InvalidNameError
 from archivist.model import Artifact, RunRecord
 from archivist.store.paths import contained, safe_relative_path
-
-if TYPE_CHECKING:
-    from archivist.catalog import ArtifactCatalog
+from archivist.transfer.source import CatalogView
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_.]+)\s*\}\}")
 FIELDS = ("project", "name", "version", "id", "type", "step", "pipeline", "run.uid",
@@ -62,7 +60,7 @@ def is_template(dest: str | os.PathLike[str]) -> bool:
     return "{{" in os.fspath(dest)
 
 
-def export_files(catalog: ArtifactCatalog, selection: Any,
+def export_files(catalog: CatalogView, selection: Any,
                  template: str | os.PathLike[str]) -> TemplateExport:
     """Write the versions of a run (its id, pathspec or record) or the given refs to
     the paths ``template`` renders (see the module doc).
@@ -113,7 +111,7 @@ def export_files(catalog: ArtifactCatalog, selection: Any,
     return TemplateExport(root=str(root), files=files, skipped=skipped)
 
 
-def _select(catalog: ArtifactCatalog, selection: Any) -> tuple[RunRecord | None,
+def _select(catalog: CatalogView, selection: Any) -> tuple[RunRecord | None,
                                                                  list[Artifact]]:
     if isinstance(selection, RunRecord):
         return selection, _versions(catalog, selection.produced)
@@ -135,12 +133,12 @@ def _select(catalog: ArtifactCatalog, selection: Any) -> tuple[RunRecord | None,
                             f"got {type(selection).__name__}")
 
 
-def _versions(catalog: ArtifactCatalog, ids: list[str]) -> list[Artifact]:
+def _versions(catalog: CatalogView, ids: list[str]) -> list[Artifact]:
     found = catalog.backend.get_versions_by_id(ids)
     return [a for a in found if not a.deleted]
 
 
-def _values(catalog: ArtifactCatalog, artifact: Artifact, run: RunRecord | None,
+def _values(catalog: CatalogView, artifact: Artifact, run: RunRecord | None,
             runs: dict[str, RunRecord | None], template: str) -> dict[str, str]:
     values = {"project": artifact.project, "name": artifact.name,
               "version": str(artifact.version), "id": artifact.id,

@@ -31,7 +31,6 @@ from typing import Any, BinaryIO, Protocol
 
 from archivist import names
 from archivist.backends.base import Backend, ListFilter, NewVersion
-from archivist.copying_runs import copy_runs, plan_runs
 from archivist.errors import (
     ConflictError,
     IntegrityError,
@@ -41,6 +40,7 @@ from archivist.ids import new_id
 from archivist.model import Artifact, RunRecord
 from archivist.store.blobs import Blobs
 from archivist.store.hashing import Readable
+from archivist.transfer.copier_runs import copy_runs, plan_runs
 
 LEASE_SECONDS = 6 * 3600.0
 _PAGE = 1000

@@ -7,23 +7,18 @@
     report = push(local, team, "type:Model")                  # again: nothing copied
 
 Written against the generic catalog API only (``backend`` rows, ``blobs`` bytes), so it
-works between any two backends. The copy is the same :class:`~archivist.copying.Copier`
+works between any two backends. The copy is the same :class:`~archivist.transfer.copier.Copier`
 as ``import_bundle``: ids and version numbers preserved, blobs the target has never sent
 (the target is asked by digest), idempotent.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from archivist.catalog_source import CatalogSource, Selection, select
-from archivist.copying import Copier, CopyReport, Progress, no_progress
-
-if TYPE_CHECKING:
-    from archivist.catalog import ArtifactCatalog
+from archivist.transfer.copier import Copier, CopyReport, Progress, no_progress
+from archivist.transfer.source import CatalogSource, CatalogView, Selection, select
 
 
-def push(source: ArtifactCatalog, target: ArtifactCatalog, query: Selection = None, *,
+def push(source: CatalogView, target: CatalogView, query: Selection = None, *,
          ancestors: bool = True, project: str | None = None,
          progress: Progress = no_progress) -> CopyReport:
     """Copy the versions ``query`` names (default: every live version of the source's

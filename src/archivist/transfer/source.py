@@ -10,10 +10,12 @@ that exist in the catalog.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, BinaryIO
+from pathlib import Path
+from typing import BinaryIO, Protocol
 
-from archivist.backends.base import NewVersion
+from archivist.backends.base import Backend, NewVersion
 from archivist.errors import (
     ArtifactNotFoundError,
     ConflictError,
@@ -21,18 +23,36 @@ from archivist.errors import (
     InvalidNameError,
 )
 from archivist.model import Artifact, RunRecord
-from archivist.pipelines.records import check_run_ref
+from archivist.refs import check_run_ref
+from archivist.store.blobs import Blobs
 from archivist.store.manifest import MAX_MANIFEST_BYTES, Manifest
 
-if TYPE_CHECKING:
-    from archivist.catalog import ArtifactCatalog
+
+class CatalogView(Protocol):
+    """What the transfer operations use of a catalog (:class:`ArtifactCatalog` is one):
+    typed here so that this package never imports the catalog."""
+
+    project: str
+    user: str
+    backend: Backend
+    blobs: Blobs
+
+    def get(self, ref: str | Artifact) -> Artifact: ...
+
+    def list(self, *, limit: int = ..., offset: int = ...) -> Sequence[Artifact]: ...
+
+    def search(self, query: str, limit: int = ..., offset: int = ...) -> Sequence[Artifact]: ...
+
+    def get_run(self, ref: str | RunRecord) -> RunRecord: ...
+
+    def download(self, ref: str | Artifact, dest: str | os.PathLike[str]) -> Path: ...
 
 #: What ``export``/``push`` accept: a query string, refs, records, or ``None`` (all).
 Selection = str | Artifact | Sequence[str | Artifact] | None
 _PAGE = 1000
 
 
-def select(catalog: ArtifactCatalog, refs_or_query: Selection) -> list[Artifact]:
+def select(catalog: CatalogView, refs_or_query: Selection) -> list[Artifact]:
     """The live versions ``refs_or_query`` names, oldest first, each once.
 
     A string is a query of the search language (``"type:Model stage:production"``); a
@@ -75,7 +95,7 @@ class CatalogSource:
     Obtain it with ``CatalogSource(catalog, select(catalog, query), ancestors=True)``.
     """
 
-    def __init__(self, catalog: ArtifactCatalog, chosen: Sequence[Artifact], *,
+    def __init__(self, catalog: CatalogView, chosen: Sequence[Artifact], *,
                  ancestors: bool = False) -> None:
         self.catalog = catalog
         picked = {a.id: a for a in chosen}

@@ -9,8 +9,9 @@ A bundle carries, losslessly, the chosen live versions (ids, version numbers, di
 metadata, tags, aliases, partitions, descriptions, producer fields, lineage edges — also
 to parents outside the bundle), the runs they name in ``source_run_id``, and every blob
 they need (a directory's manifest and files included). The layout and its validation are
-in :mod:`archivist.bundle_format`; folders and tar files in :mod:`archivist.bundle_files`;
-the import itself is the shared :class:`archivist.copying.Copier`, so an import follows
+in :mod:`archivist.transfer.bundles.format`; folders and tar files in
+:mod:`archivist.transfer.bundles.files`; the import itself is the shared
+:class:`archivist.transfer.copier.Copier`, so an import follows
 exactly the rules of ``push`` (see that module for conflicts, idempotence and ordering).
 """
 
@@ -22,12 +23,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
-from archivist import __version__
 from archivist.backends.base import NewVersion
-from archivist.bundle_files import BundleFiles, BundleWriter, open_files
-from archivist.bundle_format import (
+from archivist.errors import IntegrityError, InvalidInputError
+from archivist.model import RunRecord
+from archivist.store.hashing import READ_SIZE, hash_bytes, verifying_reader
+from archivist.store.manifest import MAX_MANIFEST_BYTES as MAX_DIRECTORY_MANIFEST
+from archivist.store.manifest import Manifest
+from archivist.transfer.bundles.files import BundleFiles, BundleWriter, open_files
+from archivist.transfer.bundles.format import (
     FORMAT,
     MANIFEST,
     MAX_MANIFEST_BYTES,
@@ -39,17 +44,10 @@ from archivist.bundle_format import (
     record_from_dict,
     record_to_dict,
 )
-from archivist.bundle_runs import run_from_dict
-from archivist.catalog_source import CatalogSource, Selection, select
-from archivist.copying import Copier, CopyReport, Progress, ProgressReader, no_progress
-from archivist.errors import IntegrityError, InvalidInputError
-from archivist.model import RunRecord
-from archivist.store.hashing import READ_SIZE, hash_bytes, verifying_reader
-from archivist.store.manifest import MAX_MANIFEST_BYTES as MAX_DIRECTORY_MANIFEST
-from archivist.store.manifest import Manifest
-
-if TYPE_CHECKING:
-    from archivist.catalog import ArtifactCatalog
+from archivist.transfer.bundles.runs import run_from_dict
+from archivist.transfer.copier import Copier, CopyReport, Progress, ProgressReader, no_progress
+from archivist.transfer.source import CatalogSource, CatalogView, Selection, select
+from archivist.version import __version__
 
 #: The longest line of a record file: a version's metadata, description and tags are at
 #: most ~3 MiB together; a run with many tasks is the long case.
@@ -75,7 +73,7 @@ class ExportReport:
                 "external_parents": [list(e) for e in self.external_parents]}
 
 
-def export_bundle(catalog: ArtifactCatalog, refs_or_query: Selection,
+def export_bundle(catalog: CatalogView, refs_or_query: Selection,
                   dest: str | os.PathLike[str], *, ancestors: bool = False,
                   progress: Progress = no_progress) -> ExportReport:
     """Write the versions ``refs_or_query`` names (see :func:`catalog_source.select`)
@@ -123,7 +121,7 @@ def export_bundle(catalog: ArtifactCatalog, refs_or_query: Selection,
         external_parents=[(r.id, p) for r in records for p in r.parent_ids if p not in chosen])
 
 
-def import_bundle(catalog: ArtifactCatalog, src: str | os.PathLike[str], *,
+def import_bundle(catalog: CatalogView, src: str | os.PathLike[str], *,
                   project: str | None = None, progress: Progress = no_progress) -> CopyReport:
     """Import a bundle into ``catalog``: lossless and idempotent (see :mod:`copying`).
 

@@ -6,31 +6,35 @@ Each helper registers one version named ``key`` through the catalog's materializ
 ``catalog.search("metadata.accuracy>0.9")`` finds them.
 
 Inside a run (``with pipeline(...)``) on the same catalog, a logged version is produced
-by the run: ``source_pipeline``/``source_run_id``/``source_step`` and the code version
-are filled, the versions the current step has read so far become its parents, and it
-is listed in the task's (or, outside a step, the run's) produced versions. Keyword
-arguments go to :meth:`ArtifactCatalog.register` and win over the filled-in values.
+by the run, as the run's :class:`~archivist.tracking.Tracker` says:
+``source_pipeline``/``source_run_id``/``source_step`` and the code version are filled,
+the versions the current step has read so far become its parents, and it is listed in
+the task's (or, outside a step, the run's) produced versions. Keyword arguments go to
+:meth:`ArtifactCatalog.register` and win over the filled-in values.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from archivist import names
+from archivist import names, tracking
 from archivist.errors import DuplicateArtifactWarning, InvalidInputError
 from archivist.materializers.column_stats import PREVIEW_ROWS, profile
 from archivist.materializers.figures import PngMaterializer
 from archivist.materializers.parquet import ParquetMaterializer
-from archivist.pipelines.context import current_run, current_step, same_catalog
-
-if TYPE_CHECKING:
-    from archivist.catalog import ArtifactCatalog
-    from archivist.model import Artifact
+from archivist.model import Artifact
 
 
-def log_dataset(catalog: ArtifactCatalog, key: str, df: Any, preview: int = 20,
+class Registering(Protocol):
+    """What the helpers need of a catalog: :meth:`ArtifactCatalog.register_artifact`."""
+
+    def register_artifact(self, name: str, *, data: Any, metadata: Mapping[str, Any],
+                          **kw: Any) -> Artifact: ...
+
+
+def log_dataset(catalog: Registering, key: str, df: Any, preview: int = 20,
                 stats: bool = True, **kw: Any) -> Artifact:
     """Store a pandas DataFrame or pyarrow Table as Parquet (type ``Dataset``) with its
     ``schema``, ``rows``, ``columns``, a ``preview`` of the first ``preview`` rows
@@ -53,7 +57,7 @@ def log_dataset(catalog: ArtifactCatalog, key: str, df: Any, preview: int = 20,
     return _log(catalog, key, "Dataset", df, overrides, kw)
 
 
-def log_model(catalog: ArtifactCatalog, key: str, model: Any,
+def log_model(catalog: Registering, key: str, model: Any,
               metrics: Mapping[str, Any] | None = None, **kw: Any) -> Artifact:
     """Store a model (type ``Model``, through the model materializers: skops/joblib for
     scikit-learn, safetensors for torch, …) with ``metrics`` as metadata keys.
@@ -66,7 +70,7 @@ def log_model(catalog: ArtifactCatalog, key: str, model: Any,
     return _log(catalog, key, "Model", model, extra, kw)
 
 
-def log_plot(catalog: ArtifactCatalog, key: str, figure: Any, **kw: Any) -> Artifact:
+def log_plot(catalog: Registering, key: str, figure: Any, **kw: Any) -> Artifact:
     """Render a matplotlib figure (or the figure of an Axes) to PNG, type ``Plot``.
 
     Raises:
@@ -80,7 +84,7 @@ def log_plot(catalog: ArtifactCatalog, key: str, figure: Any, **kw: Any) -> Arti
     return _log(catalog, key, "Plot", figure, {}, kw)
 
 
-def log_metrics(catalog: ArtifactCatalog, key: str, metrics: Mapping[str, Any],
+def log_metrics(catalog: Registering, key: str, metrics: Mapping[str, Any],
                 **kw: Any) -> Artifact:
     """Store a metrics mapping as JSON (type ``Metrics``) and as the version's metadata.
 
@@ -93,36 +97,25 @@ def log_metrics(catalog: ArtifactCatalog, key: str, metrics: Mapping[str, Any],
     return _log(catalog, key, "Metrics", dict(found), found, kw)
 
 
-def _log(catalog: ArtifactCatalog, key: str, artifact_type: str, data: Any,
+def _log(catalog: Registering, key: str, artifact_type: str, data: Any,
          metadata: Mapping[str, Any], kw: dict[str, Any]) -> Artifact:
     names.check_name(key, "key")
     merged = {**metadata, **names.check_metadata(kw.pop("metadata", None))}
-    active = current_run()
-    step = current_step()
-    in_run = active is not None and same_catalog(active.catalog, catalog)
-    if step is not None and not same_catalog(step.catalog, catalog):
-        step = None
-    if active is not None and in_run:
-        recorder = active.recorder
-        kw.setdefault("source_run_id", recorder.id)
-        kw.setdefault("source_pipeline", recorder.pipeline)
-        kw.setdefault("code_version", recorder.code_version)
-        if step is not None:
-            kw.setdefault("source_step", step.step)
-            kw["parent_ids"] = list(dict.fromkeys([*(kw.get("parent_ids") or ()),
-                                                   *step.consumed]))
+    tracker = tracking.current()
+    produced_by = None if tracker is None else tracker.provenance(catalog)
+    in_run = produced_by is not None
+    for field, value in (produced_by or {}).items():
+        if field == "parent_ids":
+            kw["parent_ids"] = list(dict.fromkeys([*(kw.get("parent_ids") or ()), *value]))
+        else:
+            kw.setdefault(field, value)
     kw.setdefault("artifact_type", artifact_type)
     with warnings.catch_warnings():
         if in_run:  # a re-run logs the same content again: expected, not news
             warnings.simplefilter("ignore", DuplicateArtifactWarning)
         artifact = catalog.register_artifact(key, data=data, metadata=merged, **kw)
-    if active is not None and in_run:
-        active.remember(data, artifact)
-        if step is not None:
-            step.logged[key] = artifact.id
-        else:
-            active.recorder.link(produced=[artifact.id])
-            active.produced.append(artifact.id)
+    if tracker is not None and in_run:
+        tracker.logged(catalog, key, data, artifact)
     return artifact
 
 

@@ -32,3 +32,13 @@ def test_python_examples_run(where: str, code: str, tmp_path: Path,
 def test_the_readme_shows_the_two_commands() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "make demo" in readme and "make test" in readme
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_pages_stand_alone(page: Path) -> None:
+    """Users have the repository, not the specification it was written from: no page
+    cites it, or a file outside the repository."""
+    text = page.read_text()
+    assert not re.search(r"\bSPEC\b", text), f"{page.name} cites the SPEC"
+    outside = re.findall(r"\]\(\.\./[^)]*\)|\.\./shared\b|\bshared/research\b", text)
+    assert outside == [], f"{page.name} points outside the repository: {outside}"

@@ -93,7 +93,7 @@ def test_small_values_land_without_a_scratch_file(
 
     for cls in (TextMaterializer, JsonMaterializer):
         monkeypatch.setattr(cls, "save", no_file)
-    monkeypatch.setattr("archivist.content.tempfile.mkdtemp", no_file)
+    monkeypatch.setattr("archivist.catalog.content.tempfile.mkdtemp", no_file)
     art = local_catalog.get(local_catalog.register("v", data=value))
     assert local_catalog.load(art) == value
     expected = {"text": {"encoding": "utf-8"}}.get(art.format or "", {})

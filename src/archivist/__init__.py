@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from archivist.backends.remote.backend import RemoteCatalogBackend
 from archivist.catalog import ArtifactCatalog
+from archivist.catalog.graph import LineageGraph
 from archivist.errors import (
     ArchivistError,
     ArtifactNotFoundError,
@@ -24,7 +25,6 @@ from archivist.errors import (
     PickleNotAllowedError,
     StorageError,
 )
-from archivist.graph import LineageGraph
 from archivist.model import Artifact, GcReport, HistoryEntry, RunRecord, TaskRecord, VerifyReport
 from archivist.pipelines.client import Run
 from archivist.pipelines.flow import Flow, Parameter

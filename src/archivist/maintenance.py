@@ -16,9 +16,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
 
-from archivist.backends.base import ListFilter
 from archivist.errors import StorageError
-from archivist.model import Artifact, GcReport, VerifyReport
+from archivist.model import Artifact, GcReport, ListFilter, VerifyReport
 from archivist.store.blobs import Blobs
 from archivist.store.references import reference_changed
 

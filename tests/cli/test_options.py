@@ -8,7 +8,7 @@ import pytest
 import typer
 
 from archivist.cli.options import parse_pairs, parse_value
-from archivist.cli.progress import THRESHOLD, transfer_bar
+from archivist.cli.progress import THRESHOLD, _quiet, transfer_bar
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -57,11 +57,14 @@ def test_malformed_pairs_are_usage_errors(items: list[str]) -> None:
         parse_pairs(items, "--tag")
 
 
-def test_small_transfers_get_the_quiet_callback() -> None:
-    with transfer_bar("x", 10) as progress:
-        progress(5, 10)
-    with transfer_bar("x", None) as progress:
-        progress(5, None)
+def test_small_transfers_get_the_quiet_callback(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # a terminal: only the size keeps it quiet
+    for size in (10, THRESHOLD, None):
+        with transfer_bar("x", size) as progress:
+            assert progress is _quiet, size
+            progress(5, size)
+    assert capsys.readouterr().err == ""
 
 
 def test_big_transfers_drive_a_bar(monkeypatch: pytest.MonkeyPatch,

@@ -5,14 +5,19 @@ import os
 import time
 from pathlib import Path
 
-from archivist.store.hashcache import HashCache, NullHashCache
+from archivist.store.hashcache import RACY_COARSE_NS, HashCache, NullHashCache
 
 D = "sha256:" + "d" * 64
 
 
+def later() -> int:
+    """A hash time past the cache's racy window after any change made so far: the clock
+    the cache is given, instead of waiting the window out."""
+    return time.time_ns() + RACY_COARSE_NS + 1
+
+
 def _old_file(path: Path, data: bytes = b"x") -> os.stat_result:
     path.write_bytes(data)
-    time.sleep(0.12)
     return os.stat(path)
 
 
@@ -21,7 +26,7 @@ def test_get_after_put(tmp_path: Path) -> None:
     st = _old_file(f)
     with HashCache(tmp_path / "hc.db") as cache:
         assert cache.get(st, str(f)) is None
-        assert cache.put_many([(str(f), st, D)], hashed_at_ns=time.time_ns()) == 1
+        assert cache.put_many([(str(f), st, D)], hashed_at_ns=later()) == 1
         assert cache.get(st, str(f)) == D
         assert cache.get(os.stat(f), str(tmp_path / "." / "f")) == D  # absolute path key
     with HashCache(tmp_path / "hc.db") as again:  # persisted
@@ -32,7 +37,7 @@ def test_any_stat_change_misses(tmp_path: Path) -> None:
     f = tmp_path / "f"
     st = _old_file(f)
     with HashCache(tmp_path / "hc.db") as cache:
-        cache.put_many([(str(f), st, D)], hashed_at_ns=time.time_ns())
+        cache.put_many([(str(f), st, D)], hashed_at_ns=later())
         f.write_bytes(b"y")  # same size, new content
         os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))  # mtime restored, as cp -p does
         assert cache.get(os.stat(f), str(f)) is None  # ctime still differs
@@ -54,13 +59,13 @@ def test_a_broken_cache_file_degrades_to_no_cache(tmp_path: Path) -> None:
     st = _old_file(f)
     with HashCache(db) as cache:
         assert cache.get(st, str(f)) is None
-        assert cache.put_many([(str(f), st, D)], hashed_at_ns=time.time_ns()) == 0
+        assert cache.put_many([(str(f), st, D)], hashed_at_ns=later()) == 0
 
 
 def test_null_cache() -> None:
     cache = NullHashCache()
     st = os.stat(".")
-    assert cache.put_many([(".", st, D)], hashed_at_ns=time.time_ns()) == 0
+    assert cache.put_many([(".", st, D)], hashed_at_ns=later()) == 0
     assert cache.get(st, ".") is None
 
 
@@ -69,13 +74,12 @@ def _writer(db: str, folder: str, worker: int) -> None:
         for i in range(20):
             p = os.path.join(folder, f"f{i}")
             cache.put_many([(p, os.stat(p), "sha256:" + f"{worker:02d}" * 32)],
-                           hashed_at_ns=time.time_ns())
+                           hashed_at_ns=later())
 
 
 def test_several_processes(tmp_path: Path) -> None:
     for i in range(20):
         (tmp_path / f"f{i}").write_bytes(b"x")
-    time.sleep(0.12)
     db = str(tmp_path / "hc.db")
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_writer, args=(db, str(tmp_path), w)) for w in range(4)]
@@ -96,7 +100,7 @@ def test_a_mangled_row_is_a_miss(tmp_path: Path) -> None:
     f = tmp_path / "f"
     st = _old_file(f)
     with HashCache(tmp_path / "hc.db") as cache:
-        cache.put_many([(str(f), st, D)], hashed_at_ns=time.time_ns())
+        cache.put_many([(str(f), st, D)], hashed_at_ns=later())
     with sqlite3.connect(tmp_path / "hc.db") as conn:
         conn.execute("UPDATE hashes SET digest = 'sha256:../../x'")
     conn.close()

@@ -12,8 +12,16 @@ from pathlib import Path
 import pytest
 
 from archivist.errors import IntegrityError, InvalidInputError, PermissionDeniedError
-from archivist.store import HashCache, Manifest, NullHashCache, build_manifest, materialize
+from archivist.store import (
+    HashCache,
+    Manifest,
+    NullHashCache,
+    build_manifest,
+    manifest,
+    materialize,
+)
 from archivist.store.fscalls import FsCalls
+from archivist.store.hashcache import RACY_COARSE_NS
 from archivist.store.localfs import LocalBlobs
 
 from .conftest import CountingCalls, FailNth, sha, store_files
@@ -142,11 +150,12 @@ def test_failures_mid_tree_leave_no_temps(tmp_path: Path,
 
 
 def test_hash_cache_rehashes_only_the_changed_file(tmp_path: Path,
-                                                   make_local: Callable[..., LocalBlobs]
-                                                   ) -> None:
+                                                   make_local: Callable[..., LocalBlobs],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     files = {f"d{i % 10}/f{i:04d}": os.urandom(64) for i in range(300)}
     src = make_tree(tmp_path / "src", files)
-    time.sleep(0.15)  # older than the cache's racy window (see hashcache.py)
+    # hashes are taken past the cache's racy window (see hashcache.py): no waiting it out
+    monkeypatch.setattr(manifest, "now_ns", lambda: time.time_ns() + RACY_COARSE_NS + 1)
     calls = CountingCalls()
     store = make_local(calls)
     with HashCache(tmp_path / "hashcache.db") as cache:

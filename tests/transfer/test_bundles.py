@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from archivist import ArtifactCatalog, ConflictError, IntegrityError, InvalidInputError
-from archivist.transfer.bundles.format import blob_member, canonical
 from archivist.store.hashing import hash_bytes
+from archivist.transfer.bundles.format import blob_member, canonical
 from tests.helpers import assert_store_consistent, snapshot
 from tests.transfer.conftest import Populated, live_records, populate, runs_of
 

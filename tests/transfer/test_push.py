@@ -11,9 +11,9 @@ import pytest
 
 from archivist import ArtifactCatalog, ConflictError, IntegrityError
 from archivist.backends.base import NewRun
-from archivist.transfer.bundles import export_bundle
 from archivist.ids import new_id
 from archivist.model import TaskRecord
+from archivist.transfer.bundles import export_bundle
 from archivist.transfer.push import push
 from tests.helpers import snapshot
 from tests.transfer.conftest import Populated, count_puts, live_records, runs_of

@@ -22,102 +22,21 @@ Rules every implementation keeps (``tests/contract`` checks them on each):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from archivist.model import ApiKey, Artifact, HistoryEntry, RunRecord, TaskRecord
+from archivist.model import (
+    ApiKey,
+    Artifact,
+    HistoryEntry,
+    LineageRows,
+    ListFilter,
+    NewRun,
+    NewVersion,
+    RunRecord,
+    TaskRecord,
+)
 from archivist.query.ast import Query
 from archivist.refs import Ref
-
-
-@dataclass(frozen=True)
-class NewVersion:
-    """A validated registration, ready to be written (the catalog builds it)."""
-
-    id: str
-    project: str
-    name: str
-    artifact_type: str
-    created_at: float
-    kind: str = "none"
-    format: str | None = None
-    digest: str | None = None
-    size: int | None = None
-    reference_uri: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    tags: dict[str, Any] = field(default_factory=dict)
-    aliases: tuple[str, ...] = ()
-    partitions: dict[str, str] = field(default_factory=dict)
-    parent_ids: tuple[str, ...] = ()
-    blob_digests: tuple[str, ...] = ()
-    description: str | None = None
-    source_step: str | None = None
-    source_run_id: str | None = None
-    source_pipeline: str | None = None
-    user: str | None = None
-    code_version: str | None = None
-    #: version number to keep (bundle import); ``None`` lets the backend assign the next
-    version: int | None = None
-
-
-@dataclass(frozen=True)
-class NewRun:
-    """A run to create (the pipeline recorder or a bundle import builds it).
-
-    Times are seconds since the epoch. ``number=None`` lets the backend assign the next
-    number of ``(project, pipeline)``; a bundle import passes the original one.
-    """
-
-    id: str
-    project: str
-    pipeline: str
-    started_at: float
-    kind: str = "pipeline"
-    status: str = "running"
-    ended_at: float | None = None
-    parameters: dict[str, Any] = field(default_factory=dict)
-    user: str | None = None
-    host: str | None = None
-    code_version: str | None = None
-    code_dirty: bool | None = None
-    source_hash: str | None = None
-    error: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-    number: int | None = None
-
-
-@dataclass(frozen=True)
-class ListFilter:
-    """Filters of ``list_versions``; every field set must hold."""
-
-    project: str
-    artifact_type: Sequence[str] = ()
-    name: str | None = None
-    tags: dict[str, Any] = field(default_factory=dict)
-    partitions: dict[str, str] = field(default_factory=dict)
-    since: float | None = None
-    until: float | None = None
-    source_step: str | None = None
-    source_run_id: str | None = None
-    source_pipeline: str | None = None
-    digest: str | None = None
-    kind: str | None = None
-    latest_only: bool = False
-    include_deleted: bool = False
-    oldest_first: bool = False
-    limit: int = 100
-    offset: int = 0
-
-
-@dataclass(frozen=True)
-class LineageRows:
-    """Result of a lineage walk: ids within reach, per direction, and the edges seen."""
-
-    parents: list[str]
-    children: list[str]
-    upstream: list[str]
-    downstream: list[str]
-    edges: list[tuple[str, str]]
 
 
 class Backend(Protocol):

@@ -15,13 +15,13 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from archivist import __version__
 from archivist.cli import changing, maintenance, output, reading, registering, serving
 from archivist.cli import flows as flow_commands
 from archivist.cli import runs as runs_commands
 from archivist.cli import transfer as transfer_commands
 from archivist.cli.session import Session
 from archivist.errors import ArchivistError
+from archivist.version import __version__
 
 
 class ArchivistGroup(TyperGroup):

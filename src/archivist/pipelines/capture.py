@@ -37,7 +37,7 @@ from archivist.pipelines.context import (
     current_step,
     paused,
 )
-from archivist.pipelines.step import StepSpec
+from archivist.pipelines.stepspec import StepSpec
 
 #: how a task's return value was shaped, kept in its details so a cache hit rebuilds it
 SHAPE_NONE, SHAPE_SINGLE, SHAPE_TUPLE = "none", "single", "tuple"

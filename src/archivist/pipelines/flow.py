@@ -46,7 +46,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from archivist.errors import InvalidFlowError, InvalidInputError
 from archivist.pipelines.flowgraph import FlowGraph
 from archivist.pipelines.flowtask import CONTEXT_ATTRIBUTE, BranchView, TaskContext
-from archivist.pipelines.step import spec_of
+from archivist.pipelines.flowtypes import FlowBase
+from archivist.pipelines.stepspec import spec_of
 
 if TYPE_CHECKING:
     import os
@@ -132,7 +133,7 @@ class Parameter:
         return f"Parameter({self.name!r}, {default})"
 
 
-class Flow:
+class Flow(FlowBase):
     """Base class of class flows; see the module docstring for an example.
 
     Subclasses define ``@step`` methods, among them ``start`` and ``end``; the graph is
@@ -321,7 +322,7 @@ def step_function(value: object) -> Callable[..., Any] | None:
     """The plain function under a ``@step``-decorated method, or ``None``.
 
     Flows use the same ``@step`` as function pipelines; its wrapper carries the
-    :class:`~archivist.pipelines.step.StepSpec` whose ``fn`` the engine calls directly
+    :class:`~archivist.pipelines.stepspec.StepSpec` whose ``fn`` the engine calls directly
     (so a flow's step never records itself as a function step as well).
     """
     spec = spec_of(value)

@@ -26,6 +26,7 @@ from archivist.model import RunRecord, TaskRecord
 from archivist.pipelines.flowgraph import FlowGraph
 from archivist.pipelines.flowstate import Frame, Held, TaskInput, TaskOutcome, TaskSpec
 from archivist.pipelines.flowtask import run_task
+from archivist.pipelines.flowtypes import FlowBase
 from archivist.pipelines.flowvalues import ValueCache
 from archivist.pipelines.openlineage import listener_for
 from archivist.pipelines.runs import RunListener, RunRecorder
@@ -34,12 +35,11 @@ from archivist.pipelines.workers import CatalogLocation, WorkerPool
 if TYPE_CHECKING:
     from archivist.catalog import ArtifactCatalog
     from archivist.pipelines.client import Run
-    from archivist.pipelines.flow import Flow
 
 CatalogArg = Any  # ArtifactCatalog | str | os.PathLike[str] | None
 
 
-def start_run(flow_cls: type[Flow], given: Mapping[str, Any], *, catalog: CatalogArg,
+def start_run(flow_cls: type[FlowBase], given: Mapping[str, Any], *, catalog: CatalogArg,
               max_workers: int, project: str | None, openlineage: Any = None) -> Run:
     """``Flow.run``: see there."""
     graph = flow_cls.graph()
@@ -53,7 +53,7 @@ def start_run(flow_cls: type[Flow], given: Mapping[str, Any], *, catalog: Catalo
         return _client_run(recorder.pathspec, cat, catalog)
 
 
-def resume_run(flow_cls: type[Flow], ref: str | None, *, catalog: CatalogArg,
+def resume_run(flow_cls: type[FlowBase], ref: str | None, *, catalog: CatalogArg,
                max_workers: int, project: str | None, openlineage: Any = None) -> Run:
     """``Flow.resume``: see there."""
     graph = flow_cls.graph()
@@ -74,7 +74,7 @@ def resume_run(flow_cls: type[Flow], ref: str | None, *, catalog: CatalogArg,
         return _client_run(recorder.pathspec, cat, catalog)
 
 
-def resolve_parameters(flow_cls: type[Flow], given: Mapping[str, Any]) -> dict[str, Any]:
+def resolve_parameters(flow_cls: type[FlowBase], given: Mapping[str, Any]) -> dict[str, Any]:
     """Attribute name -> value: the given ones (by parameter name), else the defaults.
 
     Raises:
@@ -102,7 +102,7 @@ def resolve_parameters(flow_cls: type[Flow], given: Mapping[str, Any]) -> dict[s
 class Engine:
     """Schedules, runs and records the tasks of one run."""
 
-    def __init__(self, flow_cls: type[Flow], graph: FlowGraph, catalog: ArtifactCatalog,
+    def __init__(self, flow_cls: type[FlowBase], graph: FlowGraph, catalog: ArtifactCatalog,
                  recorder: RunRecorder, parameters: dict[str, Any], max_workers: int,
                  given_catalog: CatalogArg) -> None:
         self.flow_cls = flow_cls
@@ -306,7 +306,7 @@ def _listeners(openlineage: Any, catalog: ArtifactCatalog) -> list[RunListener]:
     return [emitter] if emitter is not None else []
 
 
-def _by_name(flow_cls: type[Flow], values: Mapping[str, Any]) -> dict[str, Any]:
+def _by_name(flow_cls: type[FlowBase], values: Mapping[str, Any]) -> dict[str, Any]:
     declared = flow_cls.parameters()
     return {declared[attr].name: value for attr, value in values.items()}
 

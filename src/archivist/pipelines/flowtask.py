@@ -37,12 +37,12 @@ from archivist.errors import (
 )
 from archivist.pipelines.flowgraph import FlowGraph, Transition
 from archivist.pipelines.flowstate import Held, TaskInput, TaskOutcome, TaskSpec
+from archivist.pipelines.flowtypes import FlowBase
 from archivist.pipelines.flowvalues import IMMUTABLE, ValueCache, items_of
 from archivist.store.hashing import hash_file
 
 if TYPE_CHECKING:
     from archivist.catalog import ArtifactCatalog
-    from archivist.pipelines.flow import Flow
 
 #: The ``self.<name>`` attributes the engine itself keeps on a task's flow object.
 CONTEXT_ATTRIBUTE = "_archivist_task"
@@ -161,7 +161,7 @@ class TaskContext:
         self.values.put(held.version_id, value)
         return value, True
 
-    def attribute(self, obj: Flow, name: str) -> Any:
+    def attribute(self, obj: Any, name: str) -> Any:
         """``self.<name>`` not set by this task: the inherited value, loaded once."""
         held = self.available.get(name)
         if held is None:
@@ -213,7 +213,7 @@ class TaskContext:
                 "the same steps every time", step=step)
         self.transition = Transition(chosen, foreach)
 
-    def merge(self, obj: Flow, inputs: Sequence[BranchView], include: Sequence[str] | None,
+    def merge(self, obj: Any, inputs: Sequence[BranchView], include: Sequence[str] | None,
               exclude: Sequence[str] | None) -> None:
         """``merge_artifacts``: see :meth:`archivist.Flow.merge_artifacts`."""
         if not self.is_join:
@@ -257,7 +257,7 @@ class TaskContext:
             self.consumed[held.version_id] = None
 
 
-def run_task(flow_cls: type[Flow], graph: FlowGraph, spec: TaskSpec,
+def run_task(flow_cls: type[FlowBase], graph: FlowGraph, spec: TaskSpec,
              catalog: ArtifactCatalog, values: ValueCache | None) -> TaskOutcome:
     """Run one task and persist its attributes; failures come back in the outcome."""
     started = time.time()
@@ -288,7 +288,7 @@ def run_task(flow_cls: type[Flow], graph: FlowGraph, spec: TaskSpec,
                        started_at=started, ended_at=time.time())
 
 
-def _persist(obj: Flow, context: TaskContext) -> tuple[dict[str, Held], list[str]]:
+def _persist(obj: Any, context: TaskContext) -> tuple[dict[str, Held], list[str]]:
     spec = context.spec
     state = dict(context.available)
     changed: dict[str, Any] = {}

@@ -30,10 +30,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from archivist import names
-from archivist.backends.base import NewRun
 from archivist.errors import ConflictError, InvalidInputError
 from archivist.ids import new_id
-from archivist.model import RUN_KINDS, RunRecord, TaskRecord
+from archivist.model import RUN_KINDS, NewRun, RunRecord, TaskRecord
 from archivist.pipelines.provenance import Provenance, describe
 
 if TYPE_CHECKING:

@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 from archivist.errors import InvalidFlowError, InvalidInputError
 from archivist.pipelines.flowstate import TaskOutcome, TaskSpec
 from archivist.pipelines.flowtask import run_task
+from archivist.pipelines.flowtypes import FlowBase
 from archivist.pipelines.flowvalues import ValueCache
 
 if TYPE_CHECKING:
     from archivist.catalog import ArtifactCatalog
-    from archivist.pipelines.flow import Flow
 
 #: Module names given to flow files imported by path (``archivist flow run flow.py``).
 FILE_MODULE_PREFIX = "archivist_flowfile_"
@@ -95,7 +95,7 @@ class FlowLocator:
     file: str | None
 
     @classmethod
-    def of(cls, flow_cls: type[Flow]) -> FlowLocator:
+    def of(cls, flow_cls: type[FlowBase]) -> FlowLocator:
         """Where ``flow_cls`` is defined.
 
         Raises:
@@ -116,7 +116,7 @@ class FlowLocator:
                 "a .py file or run with max_workers=1", step="")
         return cls(flow_cls.__module__, flow_cls.__qualname__, file)
 
-    def load(self) -> type[Flow]:
+    def load(self) -> type[FlowBase]:
         """Import the module (by name, else from its file) and return the class.
 
         Raises:
@@ -140,7 +140,7 @@ class FlowLocator:
         if found is None:
             raise InvalidFlowError(f"module {self.module!r} has no flow {self.qualname!r}",
                                    step="")
-        flow: type[Flow] = found
+        flow: type[FlowBase] = found
         return flow
 
 
@@ -177,7 +177,7 @@ class _WorkerState:
     the tasks of a foreach load the shared sequence once per worker, not once each."""
 
     catalog: ArtifactCatalog | None = None
-    flows: dict[FlowLocator, type[Flow]] = {}
+    flows: dict[FlowLocator, type[FlowBase]] = {}
     values = ValueCache()
 
 
@@ -221,7 +221,7 @@ def _context() -> multiprocessing.context.BaseContext:
 class WorkerPool:
     """A pool of ``max_workers`` spawned processes running tasks of one flow."""
 
-    def __init__(self, flow_cls: type[Flow], location: CatalogLocation,
+    def __init__(self, flow_cls: type[FlowBase], location: CatalogLocation,
                  max_workers: int) -> None:
         self.locator = FlowLocator.of(flow_cls)
         self._pool = ProcessPoolExecutor(max_workers=max_workers, mp_context=_context(),

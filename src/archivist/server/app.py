@@ -16,7 +16,6 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
-from archivist import __version__
 from archivist.errors import InvalidInputError
 from archivist.server import errors
 from archivist.server.deps import STATE_KEY
@@ -35,6 +34,7 @@ from archivist.server.routes import (
 )
 from archivist.server.settings import SETTINGS_VARIABLE, ServerSettings
 from archivist.server.state import ServerState
+from archivist.version import __version__
 
 DESCRIPTION = """\
 The archivist catalog over HTTP: every operation of the Python API, JSON in and out.

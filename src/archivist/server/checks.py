@@ -9,9 +9,8 @@ import math
 from dataclasses import replace
 
 from archivist import names
-from archivist.backends.base import NewRun, NewVersion
 from archivist.errors import InvalidInputError, InvalidNameError
-from archivist.model import KINDS, RUN_KINDS, TaskRecord, check_status
+from archivist.model import KINDS, RUN_KINDS, NewRun, NewVersion, TaskRecord, check_status
 from archivist.store.blobs import Blobs
 from archivist.store.hashing import check_digest
 from archivist.store.manifest import MAX_MANIFEST_BYTES, Manifest

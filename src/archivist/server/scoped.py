@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from archivist.backends.base import Backend, ListFilter, ServerStore
-from archivist.model import Artifact
+from archivist.backends.base import Backend, ServerStore
+from archivist.model import Artifact, ListFilter
 
 
 class ProjectRows:

@@ -12,6 +12,9 @@ would otherwise spend seconds syncing.
 Tests fail the Nth filesystem call by passing an
 :class:`~archivist.store.fscalls.FsCalls` subclass (or patching ``LOCAL_FS.hook``): every
 call the store makes on its own files and its sources goes through it.
+
+It is one module of a little over 400 lines on purpose: the write path's syscalls, their
+order and the seam they go through must be read together to be checked.
 """
 
 from __future__ import annotations

@@ -30,14 +30,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO, Protocol
 
 from archivist import names
-from archivist.backends.base import Backend, ListFilter, NewVersion
+from archivist.backends.base import Backend
 from archivist.errors import (
     ConflictError,
     IntegrityError,
     InvalidInputError,
 )
 from archivist.ids import new_id
-from archivist.model import Artifact, RunRecord
+from archivist.model import Artifact, ListFilter, NewVersion, RunRecord
 from archivist.store.blobs import Blobs
 from archivist.store.hashing import Readable
 from archivist.transfer.copier_runs import copy_runs, plan_runs

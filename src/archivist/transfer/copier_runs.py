@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from archivist.backends.base import Backend, NewRun
+from archivist.backends.base import Backend
 from archivist.errors import ArtifactNotFoundError, ConflictError
-from archivist.model import RunRecord
+from archivist.model import NewRun, RunRecord
 
 #: A run of the source with the target's copy of it (``None``: the target lacks it).
 Planned = tuple[RunRecord, RunRecord | None]

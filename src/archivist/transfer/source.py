@@ -15,14 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from archivist.backends.base import Backend, NewVersion
+from archivist.backends.base import Backend
 from archivist.errors import (
     ArtifactNotFoundError,
     ConflictError,
     IntegrityError,
     InvalidNameError,
 )
-from archivist.model import Artifact, RunRecord
+from archivist.model import Artifact, NewVersion, RunRecord
 from archivist.refs import check_run_ref
 from archivist.store.blobs import Blobs
 from archivist.store.manifest import MAX_MANIFEST_BYTES, Manifest

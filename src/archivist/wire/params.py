@@ -9,8 +9,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from archivist.backends.base import ListFilter
 from archivist.errors import InvalidInputError
+from archivist.model import ListFilter
 
 #: Bounds of one page of a list (``limit`` query parameter).
 MAX_PAGE = 1000

@@ -6,9 +6,18 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
-from archivist.backends.base import LineageRows, NewRun, NewVersion
 from archivist.errors import InvalidInputError
-from archivist.model import Artifact, GcReport, HistoryEntry, RunRecord, TaskRecord, VerifyReport
+from archivist.model import (
+    Artifact,
+    GcReport,
+    HistoryEntry,
+    LineageRows,
+    NewRun,
+    NewVersion,
+    RunRecord,
+    TaskRecord,
+    VerifyReport,
+)
 from archivist.wire._shape import (
     as_list,
     as_object,

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from archivist.backends.base import LineageRows, ListFilter, NewRun, NewVersion
 from archivist.backends.remote.blobs import RemoteBlobs
 from archivist.backends.remote.cache import BlobCache, cache_from_env
 from archivist.backends.remote.transport import (
@@ -27,7 +26,18 @@ from archivist.backends.remote.transport import (
     transport_errors,
 )
 from archivist.errors import ArtifactNotFoundError, InvalidInputError, StorageError
-from archivist.model import Artifact, GcReport, HistoryEntry, RunRecord, TaskRecord, VerifyReport
+from archivist.model import (
+    Artifact,
+    GcReport,
+    HistoryEntry,
+    LineageRows,
+    ListFilter,
+    NewRun,
+    NewVersion,
+    RunRecord,
+    TaskRecord,
+    VerifyReport,
+)
 from archivist.query.ast import Query
 from archivist.refs import Ref
 from archivist.store.references import reference_changed

@@ -1,4 +1,8 @@
-"""``SqlBackend``: the metadata store on SQLAlchemy Core, for SQLite and PostgreSQL."""
+"""``SqlBackend``: the metadata store on SQLAlchemy Core, for SQLite and PostgreSQL.
+
+It is one module of a little over 400 lines on purpose: each method is a short delegation
+to the statement modules beside it, and the contract reads best as one list.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from archivist.backends.base import LineageRows, ListFilter, NewRun, NewVersion
 from archivist.backends.sql import aliasing, documents, lineage, locks, reads, runs, serverstore
 from archivist.backends.sql import engine as engines
 from archivist.backends.sql.search import compile_search
@@ -26,7 +29,16 @@ from archivist.backends.sql.tables import (
     versions,
 )
 from archivist.errors import ArtifactNotFoundError, ConflictError
-from archivist.model import Artifact, HistoryEntry, RunRecord, TaskRecord
+from archivist.model import (
+    Artifact,
+    HistoryEntry,
+    LineageRows,
+    ListFilter,
+    NewRun,
+    NewVersion,
+    RunRecord,
+    TaskRecord,
+)
 from archivist.query.ast import Query
 from archivist.refs import Ref, parse_ref
 

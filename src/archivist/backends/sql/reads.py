@@ -9,7 +9,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from archivist.backends.base import ListFilter
 from archivist.backends.sql.engine import read_transaction, translate_errors
 from archivist.backends.sql.tables import (
     aliases,
@@ -21,7 +20,7 @@ from archivist.backends.sql.tables import (
     versions,
 )
 from archivist.errors import ArtifactNotFoundError
-from archivist.model import Artifact, HistoryEntry
+from archivist.model import Artifact, HistoryEntry, ListFilter
 from archivist.refs import Ref
 
 MAX_SQL_INT = 2**31 - 1

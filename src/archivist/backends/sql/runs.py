@@ -15,11 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from archivist.backends.base import NewRun
 from archivist.backends.sql import engine as engines
 from archivist.backends.sql.tables import pipelines, run_io, run_tasks, runs
 from archivist.errors import ArtifactNotFoundError, ConflictError
-from archivist.model import RunRecord, TaskRecord
+from archivist.model import NewRun, RunRecord, TaskRecord
 
 
 def create_run(engine: sa.Engine, run: NewRun) -> RunRecord:

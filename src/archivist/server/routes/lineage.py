@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from archivist import wire
-from archivist.backends.base import LineageRows
+from archivist.model import LineageRows
 from archivist.server import responses
 from archivist.server.auth import Principal
 from archivist.server.checks import check_version_id

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from archivist import names, wire
-from archivist.backends.base import NewVersion
 from archivist.errors import ArtifactNotFoundError, InvalidInputError
+from archivist.model import NewVersion
 from archivist.refs import parse_ref
 from archivist.server import responses
 from archivist.server.auth import Principal, version_not_found

@@ -25,9 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from archivist.backends.base import NewVersion
 from archivist.errors import IntegrityError, InvalidInputError
-from archivist.model import RunRecord
+from archivist.model import NewVersion, RunRecord
 from archivist.store.hashing import READ_SIZE, hash_bytes, verifying_reader
 from archivist.store.manifest import MAX_MANIFEST_BYTES as MAX_DIRECTORY_MANIFEST
 from archivist.store.manifest import Manifest

@@ -22,9 +22,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from archivist import names
-from archivist.backends.base import NewVersion
 from archivist.errors import InvalidInputError
-from archivist.model import KINDS
+from archivist.model import KINDS, NewVersion
 from archivist.store.hashing import check_digest
 from archivist.store.paths import check_relative_path
 from archivist.store.references import check_uri

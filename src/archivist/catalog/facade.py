@@ -3,51 +3,60 @@
 A thin façade: it validates every input once (``names``, ``refs``), lands bytes through
 ``content`` and ``store``, and delegates rows to a backend. Every backend therefore sees
 the same clean input and every error message is the same whichever backend is behind.
+
+The lineage, run and transfer methods are written beside it (``lineage.py``,
+``runs.py``, ``moving.py``) as small classes it is assembled from; what they need of it
+is the ``CatalogCore`` protocol of ``core.py``.
 """
 
 from __future__ import annotations
 
 import builtins
 import contextlib
-import getpass
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, TypeAlias, overload
+from typing import IO, Any, overload
 
-from archivist import logbook, names, tracking
+from archivist import names, tracking
 from archivist.backends import open_backend
-from archivist.backends.base import Backend, ListFilter
+from archivist.backends.base import Backend
+from archivist.catalog.arguments import (
+    MAX_LIMIT,
+    Artifacts,
+    list_filter,
+    login,
+    page,
+)
+from archivist.catalog.content import Ingest
+from archivist.catalog.diffing import diff_versions
+from archivist.catalog.lineage import LineageMethods
+from archivist.catalog.moving import MovingMethods
+from archivist.catalog.reading import Reader
+from archivist.catalog.registration import Registrar
+from archivist.catalog.runs import RunMethods
 from archivist.config import resolve
-from archivist.content import Ingest
-from archivist.diffing import diff_versions
 from archivist.errors import (
     ArtifactNotFoundError,
     InvalidInputError,
 )
-from archivist.graph import LineageGraph
 from archivist.materializers.registry import MaterializerRegistry, default_registry
-from archivist.model import Artifact, GcReport, HistoryEntry, RunRecord, VerifyReport, check_status
+from archivist.model import (
+    Artifact,
+    GcReport,
+    HistoryEntry,
+    VerifyReport,
+)
 from archivist.query.parser import parse_query
-from archivist.reading import Reader
-from archivist.refs import check_run_ref, parse_ref
-from archivist.registration import Registrar
+from archivist.refs import parse_ref
 from archivist.store.blobs import Blobs
 from archivist.store.hashcache import HashCache, NullHashCache
-from archivist.timeutil import parse_duration, to_epoch
-from archivist.transfer.bundles import ExportReport, export_bundle, import_bundle
-from archivist.transfer.copier import CopyReport
-from archivist.transfer.templates import TemplateExport, export_files, is_template
-
-MAX_LIMIT = 10_000
-
-#: ``list`` is also a method name of the catalog; annotate with this alias inside it.
-Artifacts: TypeAlias = builtins.list[Artifact]
+from archivist.timeutil import parse_duration
 
 
-class ArtifactCatalog:
+class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods):
     """The artifact catalog.
 
     ``ArtifactCatalog()`` opens the local catalog in ``$ARCHIVIST_HOME`` or ``./.archivist``
@@ -80,7 +89,7 @@ class ArtifactCatalog:
         self.blobs: Blobs = opened.blobs
         self.home: Path | None = opened.home
         self._maintenance = opened.maintenance
-        self.user = user or _login()
+        self.user = user or login()
         self.materializers = materializers or default_registry()
         hashes = self.home / "hashcache.db" if self.home else opened.hash_cache
         cache = HashCache(hashes) if hashes is not None else NullHashCache()
@@ -206,11 +215,11 @@ class ArtifactCatalog:
         Raises:
             InvalidInputError: a bad limit/offset or filter value.
         """
-        return self._located(self.backend.list_versions(self._filter(
-            artifact_type=artifact_type, name=name, tags=tags, partitions=partitions,
-            since=since, until=until, limit=limit, offset=offset, latest_only=latest_only,
-            source_step=source_step, source_run_id=source_run_id,
-            source_pipeline=source_pipeline, project=project)))
+        return self._located(self.backend.list_versions(list_filter(
+            self._scope(project), artifact_type=artifact_type, name=name, tags=tags,
+            partitions=partitions, since=since, until=until, limit=limit, offset=offset,
+            latest_only=latest_only, source_step=source_step, source_run_id=source_run_id,
+            source_pipeline=source_pipeline)))
 
     def list_artifacts(self, name: str | None = None, **kw: Any) -> Artifacts:
         """Alias of :meth:`list` with ``name`` first."""
@@ -221,10 +230,11 @@ class ArtifactCatalog:
         names.check_name(name)
         out: Artifacts = []
         while True:
-            page = self.backend.list_versions(self._filter(
-                name=name, limit=MAX_LIMIT, offset=len(out), oldest_first=True, project=project))
-            out += self._located(page)
-            if len(page) < MAX_LIMIT:
+            found = self.backend.list_versions(list_filter(
+                self._scope(project), name=name, limit=MAX_LIMIT, offset=len(out),
+                oldest_first=True))
+            out += self._located(found)
+            if len(found) < MAX_LIMIT:
                 return out
 
     def search(self, query: str, limit: int = 100, offset: int = 0, *,
@@ -235,7 +245,7 @@ class ArtifactCatalog:
             InvalidQueryError: a malformed query, with the position of the bad token.
         """
         parsed = parse_query(query)
-        limit, offset = _page(limit, offset)
+        limit, offset = page(limit, offset)
         scope = self._scope(project)
         return self._located(self.backend.search(parsed, scope, limit, offset))
 
@@ -294,32 +304,6 @@ class ArtifactCatalog:
         """Tombstone a version: hidden from list/search/latest, kept (as deleted) in
         lineage; its bytes are freed by :meth:`gc` once nothing live refers to them."""
         self.backend.delete_version(self._resolve(ref).id, self.user)
-
-    # -- lineage -----------------------------------------------------------------------
-    def get_lineage(self, ref: str | Artifact, depth: int = 1,
-                    direction: str = "both") -> dict[str, Any]:
-        """Parents and children one hop away; with ``depth > 1`` also ``upstream``,
-        ``downstream`` (ids within ``depth`` hops), ``nodes`` (records) and ``edges``."""
-        root = (self._resolve(ref) if not isinstance(ref, str) or not _is_id(ref)
-                else self._by_id(ref))
-        rows = self.backend.lineage(root.id, _direction(direction), _depth(depth))
-        out: dict[str, Any] = {"id": root.id, "parents": rows.parents, "children": rows.children}
-        if depth is None or depth > 1:
-            ids = [root.id, *dict.fromkeys(rows.upstream + rows.downstream)]
-            out.update(upstream=rows.upstream, downstream=rows.downstream,
-                       nodes=self._located(self.backend.get_versions_by_id(ids)),
-                       edges=rows.edges)
-        return out
-
-    def lineage_graph(self, ref: str | Artifact, direction: str = "both",
-                      depth: int | None = None) -> LineageGraph:
-        """The lineage around a version as a graph with Mermaid/DOT/JSON exports."""
-        root = (self._resolve(ref) if not isinstance(ref, str) or not _is_id(ref)
-                else self._by_id(ref))
-        rows = self.backend.lineage(root.id, _direction(direction), _depth(depth))
-        ids = [root.id, *dict.fromkeys(rows.upstream + rows.downstream)]
-        nodes = {a.id: a for a in self._located(self.backend.get_versions_by_id(ids))}
-        return LineageGraph(root=root.id, nodes=nodes, edges=rows.edges)
 
     def _by_id(self, version_id: str) -> Artifact:
         """By id, deleted versions included (lineage shows them)."""
@@ -383,100 +367,6 @@ class ArtifactCatalog:
         return self._maintenance.gc(dry_run=dry_run, grace=parse_duration(grace),
                                     scratch=self._ingest.scratch)
 
-    # -- runs (docs/pipelines.md) -----------------------------------------------------
-    def runs(self, pipeline: str | None = None, status: str | None = None, limit: int = 100,
-             offset: int = 0, *, project: str | None = None) -> builtins.list[RunRecord]:
-        """Runs of pipelines, flows and steps, newest first.
-
-        Raises:
-            InvalidNameError, InvalidInputError: a malformed pipeline, status or page.
-        """
-        if pipeline is not None:
-            names.check_name(pipeline, "pipeline")
-        limit, offset = _page(limit, offset)
-        return self.backend.list_runs(self._scope(project), pipeline, check_status(status),
-                                      limit, offset)
-
-    def get_run(self, ref: str | RunRecord, *, project: str | None = None) -> RunRecord:
-        """The run ``ref`` names: its id or its pathspec ``"<pipeline>/<number>"``.
-
-        Raises:
-            InvalidNameError: a malformed reference.
-            ArtifactNotFoundError: no such run; the message lists what exists.
-        """
-        if isinstance(ref, RunRecord):
-            ref = ref.id
-        return self.backend.get_run(check_run_ref(ref), self._scope(project))
-
-    # -- logging helpers (docs/pipelines.md; inside a run they join its lineage) --------
-    def log_dataset(self, key: str, df: Any, preview: int = 20, stats: bool = True,
-                    **kw: Any) -> Artifact:
-        """A DataFrame/Table as Parquet with schema, preview and stats in its metadata."""
-        return logbook.log_dataset(self, key, df, preview=preview, stats=stats, **kw)
-
-    def log_model(self, key: str, model: Any, metrics: Mapping[str, Any] | None = None,
-                  **kw: Any) -> Artifact:
-        """A model, with ``metrics`` as metadata keys (``metadata.accuracy>0.9``)."""
-        return logbook.log_model(self, key, model, metrics=metrics, **kw)
-
-    def log_plot(self, key: str, figure: Any, **kw: Any) -> Artifact:
-        """A matplotlib figure rendered to PNG."""
-        return logbook.log_plot(self, key, figure, **kw)
-
-    def log_metrics(self, key: str, metrics: Mapping[str, Any], **kw: Any) -> Artifact:
-        """A metrics mapping, stored as JSON and kept queryable in the metadata."""
-        return logbook.log_metrics(self, key, metrics, **kw)
-
-    # -- moving between catalogs (docs/storage.md, "Bundles") -----------------------------
-    def export(self, refs_or_query: Any, dest: str | os.PathLike[str], *,
-               ancestors: bool = False) -> ExportReport | TemplateExport:
-        """Write the versions ``refs_or_query`` names (a search query, a list of refs,
-        or ``None`` for every live version of the project) with their runs and blobs to
-        a new bundle at ``dest`` (a ``.tar`` file when the name ends in ``.tar``, else a
-        folder); ``ancestors=True`` adds every live version they derive from.
-
-        A ``dest`` holding ``{{`` is a path template: that is :meth:`export_files`
-        (kept here for code written before it had its own name).
-
-        Raises:
-            InvalidInputError: ``dest`` exists (an empty folder is fine).
-            InvalidQueryError, ArtifactNotFoundError: a bad query or ref.
-            ConflictError: a ref names a deleted version (bundles carry live ones).
-            IntegrityError: a chosen version's bytes are missing or corrupt.
-        """
-        if is_template(dest):
-            return self.export_files(refs_or_query, dest)
-        return export_bundle(self, refs_or_query, dest, ancestors=ancestors)
-
-    def export_files(self, run_or_refs: Any, template: str | os.PathLike[str]) -> TemplateExport:
-        """Write the bytes of a run's versions (``run_or_refs``: a run id, pathspec or
-        record) or of the given refs to readable paths made from ``template``, e.g.
-        ``"./artifacts/{{project}}/{{run.uid}}/{{name}}"`` (docs/pipelines.md, "Export").
-
-        Raises:
-            InvalidInputError: an unknown placeholder, an unsafe rendered path, two
-                versions rendered to one path, or a run placeholder for a version made
-                outside any run.
-            ArtifactNotFoundError: the run or a ref does not exist.
-            PermissionDeniedError: a rendered path resolves outside the root.
-        """
-        return export_files(self, run_or_refs, template)
-
-    def import_bundle(self, src: str | os.PathLike[str], *,
-                      project: str | None = None) -> CopyReport:
-        """Import a bundle made by :meth:`export`: ids, version numbers, tags, aliases,
-        lineage and runs preserved; versions already here are skipped, so importing
-        twice changes nothing. The versions land in this catalog's project, or in
-        ``project`` when given.
-
-        Raises:
-            InvalidInputError: a malformed bundle (format, records, unsafe member paths).
-            IntegrityError: a blob or record file does not match its digest.
-            ConflictError: an id or version number here belongs to another version.
-            Nothing is written when any of these is raised.
-        """
-        return import_bundle(self, src, project=project)
-
     # -- helpers -----------------------------------------------------------------------
     @overload
     def _located(self, found: Artifact) -> Artifact: ...
@@ -495,53 +385,3 @@ class ArtifactCatalog:
         # ``None`` means this catalog's project; an empty string is an invalid name, never
         # a silent fallback (KFP #9889: a dropped scope parameter skipped the check).
         return names.check_name(project, "project") if project is not None else self.project
-
-    def _filter(self, *, artifact_type: Any = None, tags: Any = None, partitions: Any = None,
-                since: Any = None, until: Any = None, limit: int = 100, offset: int = 0,
-                project: str | None = None, **rest: Any) -> ListFilter:
-        types = [artifact_type] if isinstance(artifact_type, str) else list(artifact_type or ())
-        for t in types:
-            names.check_artifact_type(t)
-        if rest.get("name") is not None:
-            names.check_name(rest["name"])
-        limit, offset = _page(limit, offset)
-        return ListFilter(project=self._scope(project), artifact_type=types,
-                          tags=names.check_tags(tags),
-                          partitions=names.check_partitions(partitions),
-                          since=to_epoch(since), until=to_epoch(until), limit=limit,
-                          offset=offset, **rest)
-
-
-def _page(limit: int, offset: int) -> tuple[int, int]:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInputError(f"limit must be an integer from 1 to {MAX_LIMIT}")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidInputError("offset must be a non-negative integer")
-    return limit, offset
-
-
-def _direction(direction: str) -> str:
-    table = {"both": "both", "up": "up", "upstream": "up", "parents": "up", "down": "down",
-             "downstream": "down", "children": "down"}
-    if direction not in table:
-        raise InvalidInputError("direction must be 'up', 'down' or 'both'")
-    return table[direction]
-
-
-def _depth(depth: int | None) -> int | None:
-    if depth is None:
-        return None
-    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 1000:
-        raise InvalidInputError("depth must be an integer from 1 to 1000 (or None: unbounded)")
-    return depth
-
-
-def _is_id(text: str) -> bool:
-    return bool(names.ID_PATTERN.fullmatch(text))
-
-
-def _login() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"

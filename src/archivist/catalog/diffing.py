@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from archivist.model import Artifact
 
 if TYPE_CHECKING:
-    from archivist.reading import Reader
+    from archivist.catalog.reading import Reader
 
 #: Metadata keys a dataset materializer writes; compared in the ``dataset`` section.
 DATASET_KEYS = ("schema", "rows", "preview", "stats")

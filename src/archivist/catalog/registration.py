@@ -20,8 +20,8 @@ from dataclasses import replace
 from typing import Any
 
 from archivist import names
-from archivist.backends.base import Backend, NewVersion
-from archivist.content import Content, Ingest
+from archivist.backends.base import Backend
+from archivist.catalog.content import Content, Ingest
 from archivist.errors import (
     ArchivistError,
     ArtifactNotFoundError,
@@ -30,7 +30,7 @@ from archivist.errors import (
     InvalidInputError,
 )
 from archivist.ids import new_id
-from archivist.model import Artifact
+from archivist.model import Artifact, NewVersion
 from archivist.refs import parse_ref
 
 LEASE_SECONDS = 3600.0

@@ -1,0 +1,91 @@
+"""The façade's arguments, checked and turned into what a backend takes: list filters,
+page bounds, lineage directions and depths."""
+
+from __future__ import annotations
+
+import builtins
+import getpass
+from typing import Any, TypeAlias
+
+from archivist import names
+from archivist.errors import InvalidInputError
+from archivist.model import Artifact, ListFilter
+from archivist.timeutil import to_epoch
+
+#: The most versions one ``list``/``search`` call returns.
+MAX_LIMIT = 10_000
+
+#: ``list`` is also a method name of the catalog; annotate with this alias inside it.
+Artifacts: TypeAlias = builtins.list[Artifact]
+
+_DIRECTIONS = {"both": "both", "up": "up", "upstream": "up", "parents": "up", "down": "down",
+               "downstream": "down", "children": "down"}
+
+
+def list_filter(project: str, *, artifact_type: Any = None, tags: Any = None,
+                partitions: Any = None, since: Any = None, until: Any = None,
+                limit: int = 100, offset: int = 0, **rest: Any) -> ListFilter:
+    """The :class:`ListFilter` of a ``list`` call in ``project`` (already checked).
+
+    Raises:
+        InvalidNameError, InvalidInputError: a bad type, name, tag, partition, time or page.
+    """
+    types = [artifact_type] if isinstance(artifact_type, str) else list(artifact_type or ())
+    for t in types:
+        names.check_artifact_type(t)
+    if rest.get("name") is not None:
+        names.check_name(rest["name"])
+    limit, offset = page(limit, offset)
+    return ListFilter(project=project, artifact_type=types, tags=names.check_tags(tags),
+                      partitions=names.check_partitions(partitions), since=to_epoch(since),
+                      until=to_epoch(until), limit=limit, offset=offset, **rest)
+
+
+def page(limit: int, offset: int) -> tuple[int, int]:
+    """``limit`` (1 to :data:`MAX_LIMIT`) and ``offset`` (0 or more), checked.
+
+    Raises:
+        InvalidInputError: anything else.
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInputError(f"limit must be an integer from 1 to {MAX_LIMIT}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InvalidInputError("offset must be a non-negative integer")
+    return limit, offset
+
+
+def direction_of(direction: str) -> str:
+    """``up``, ``down`` or ``both``, from any of their spellings.
+
+    Raises:
+        InvalidInputError: another word.
+    """
+    if direction not in _DIRECTIONS:
+        raise InvalidInputError("direction must be 'up', 'down' or 'both'")
+    return _DIRECTIONS[direction]
+
+
+def depth_of(depth: int | None) -> int | None:
+    """A lineage depth: 1 to 1000, or ``None`` (unbounded).
+
+    Raises:
+        InvalidInputError: anything else.
+    """
+    if depth is None:
+        return None
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 1000:
+        raise InvalidInputError("depth must be an integer from 1 to 1000 (or None: unbounded)")
+    return depth
+
+
+def is_id(text: str) -> bool:
+    """Whether ``text`` has the form of a version id."""
+    return bool(names.ID_PATTERN.fullmatch(text))
+
+
+def login() -> str:
+    """The user recorded for changes made through a catalog opened without ``user=``."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -27,7 +27,7 @@ from archivist.errors import (
 )
 from archivist.model import Artifact, GcReport, HistoryEntry, RunRecord, TaskRecord, VerifyReport
 from archivist.pipelines.client import Run
-from archivist.pipelines.flow import Flow, Parameter
+from archivist.pipelines.flows.flow import Flow, Parameter
 from archivist.pipelines.pipeline import pipeline
 from archivist.pipelines.step import step
 from archivist.version import __version__

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from archivist import ArtifactCatalog, Flow, InvalidFlowError, step
-from archivist.pipelines.flowgraph import transitions
+from archivist.pipelines.flows.graph import transitions
 from tests.pipelines.flow_examples import BranchFlow, ForeachFlow, LinearFlow
 
 

@@ -15,6 +15,7 @@ from archivist import (
     MergeConflictError,
     Parameter,
     Run,
+    StorageError,
     step,
 )
 from tests.pipelines.flow_examples import BranchFlow, ForeachFlow, LinearFlow
@@ -378,3 +379,21 @@ def test_an_attribute_named_like_a_step_is_refused(local_catalog: ArtifactCatalo
 
     with pytest.raises(InvalidFlowError, match=r"self\.end, which is the name of a step"):
         Shadow().run(catalog=local_catalog)
+
+
+def test_a_value_that_cannot_be_stored_names_the_attribute(
+        local_catalog: ArtifactCatalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = local_catalog.register
+
+    def failing(name: str, *args: Any, **kw: Any) -> str:
+        if name == "LinearFlow.numbers":
+            raise StorageError("the disk is full", path="/data")
+        return real(name, *args, **kw)
+
+    monkeypatch.setattr(local_catalog, "register", failing)
+    with pytest.raises(StorageError) as raised:
+        LinearFlow().run(catalog=local_catalog)
+    assert str(raised.value) == ("cannot store self.numbers of step 'start': the disk is "
+                                 "full")
+    assert raised.value.details == {"path": "/data"}  # the same error, saying where
+    assert isinstance(raised.value.__cause__, StorageError)

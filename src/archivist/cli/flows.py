@@ -19,8 +19,8 @@ from archivist.cli.options import JsonFlag, parse_pairs
 from archivist.cli.session import open_catalog
 from archivist.errors import ArchivistError, InvalidInputError
 from archivist.pipelines.client import Run
-from archivist.pipelines.flow import Flow
-from archivist.pipelines.workers import import_file
+from archivist.pipelines.flows.flow import Flow
+from archivist.pipelines.flows.workers import import_file
 
 flow_app = typer.Typer(name="flow", no_args_is_help=True,
                        help="Run, resume and show class flows (docs/pipelines.md).")

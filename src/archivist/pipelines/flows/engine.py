@@ -1,9 +1,9 @@
 """Running a flow: schedule its tasks, record them, resume a failed run.
 
-The engine walks the validated graph (:mod:`archivist.pipelines.flowgraph`): when a task
+The engine walks the validated graph (:mod:`archivist.pipelines.flows.graph`): when a task
 ends, its successors become ready — one task per branch, one per foreach item, and a join
 once every input it closes has arrived. With ``max_workers > 1`` ready tasks run in a
-:class:`~archivist.pipelines.workers.WorkerPool`; otherwise in this process. Every run
+:class:`~archivist.pipelines.flows.workers.WorkerPool`; otherwise in this process. Every run
 and task is written through :class:`~archivist.pipelines.runs.RunRecorder`.
 
 Resume: a task of the new run is *reused* (not executed; recorded ``cached``, with the
@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 from archivist.errors import ArchivistError, ArtifactNotFoundError, InvalidInputError
 from archivist.model import RunRecord, TaskRecord
-from archivist.pipelines.flowgraph import FlowGraph
-from archivist.pipelines.flowstate import Frame, Held, TaskInput, TaskOutcome, TaskSpec
-from archivist.pipelines.flowtask import run_task
-from archivist.pipelines.flowtypes import FlowBase
-from archivist.pipelines.flowvalues import ValueCache
+from archivist.pipelines.flows.base import FlowBase
+from archivist.pipelines.flows.graph import FlowGraph
+from archivist.pipelines.flows.state import Frame, Held, TaskInput, TaskOutcome, TaskSpec
+from archivist.pipelines.flows.task import run_task
+from archivist.pipelines.flows.values import ValueCache
+from archivist.pipelines.flows.workers import CatalogLocation, WorkerPool
 from archivist.pipelines.openlineage import listener_for
 from archivist.pipelines.runs import RunListener, RunRecorder
-from archivist.pipelines.workers import CatalogLocation, WorkerPool
 
 if TYPE_CHECKING:
     from archivist.catalog import ArtifactCatalog

@@ -31,7 +31,7 @@
 Parameters are class attributes: a :class:`Parameter`, or a public annotated attribute
 (``alpha: float = 0.5``; without a default it is required). Their values are read-only
 in steps, recorded with the run and stored as versions by ``start``. Other public
-attributes set on ``self`` are stored per task (see :mod:`archivist.pipelines.flowtask`);
+attributes set on ``self`` are stored per task (see :mod:`archivist.pipelines.flows.task`);
 ``_private`` ones live only as long as the task. Steps must not rely on ``__init__``:
 each task gets a fresh object.
 """
@@ -44,9 +44,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from archivist.errors import InvalidFlowError, InvalidInputError
-from archivist.pipelines.flowgraph import FlowGraph
-from archivist.pipelines.flowtask import CONTEXT_ATTRIBUTE, BranchView, TaskContext
-from archivist.pipelines.flowtypes import FlowBase
+from archivist.pipelines.flows.base import FlowBase
+from archivist.pipelines.flows.graph import FlowGraph
+from archivist.pipelines.flows.task import CONTEXT_ATTRIBUTE, BranchView, TaskContext
 from archivist.pipelines.stepspec import spec_of
 
 if TYPE_CHECKING:
@@ -291,7 +291,7 @@ class Flow(FlowBase):
             Exception: the exception of a failed step, re-raised after the run is recorded
                 as failed (its note names the run to resume).
         """
-        from archivist.pipelines.flowrun import start_run
+        from archivist.pipelines.flows.engine import start_run
 
         return start_run(type(self), parameters, catalog=catalog, max_workers=max_workers,
                          project=project, openlineage=openlineage)
@@ -312,7 +312,7 @@ class Flow(FlowBase):
             InvalidInputError: the run belongs to another flow.
             Exception: as :meth:`run`.
         """
-        from archivist.pipelines.flowrun import resume_run
+        from archivist.pipelines.flows.engine import resume_run
 
         return resume_run(type(self), run, catalog=catalog, max_workers=max_workers,
                           project=project, openlineage=openlineage)

@@ -1,8 +1,8 @@
 """What the flow engine uses of a ``Flow`` subclass: :class:`FlowBase`.
 
-The engine (:mod:`~archivist.pipelines.flowrun`, :mod:`~archivist.pipelines.flowtask`,
-:mod:`~archivist.pipelines.workers`) runs a flow class without importing
-:mod:`archivist.pipelines.flow`, which imports the engine to run itself: it sees the class
+The engine (:mod:`~archivist.pipelines.flows.engine`, :mod:`~archivist.pipelines.flows.task`,
+:mod:`~archivist.pipelines.flows.workers`) runs a flow class without importing
+:mod:`archivist.pipelines.flows.flow`, which imports the engine to run itself: it sees the class
 as a ``type[FlowBase]``, the base :class:`archivist.Flow` fills in.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from archivist.pipelines.flowgraph import FlowGraph
+from archivist.pipelines.flows.graph import FlowGraph
 
 
 class DeclaredParameter(Protocol):

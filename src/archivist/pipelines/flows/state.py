@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from archivist.pipelines.flowgraph import Transition
+from archivist.pipelines.flows.graph import Transition
 
 
 @dataclass(frozen=True)

@@ -35,10 +35,10 @@ from archivist.errors import (
     InvalidNameError,
     MergeConflictError,
 )
-from archivist.pipelines.flowgraph import FlowGraph, Transition
-from archivist.pipelines.flowstate import Held, TaskInput, TaskOutcome, TaskSpec
-from archivist.pipelines.flowtypes import FlowBase
-from archivist.pipelines.flowvalues import IMMUTABLE, ValueCache, items_of
+from archivist.pipelines.flows.base import FlowBase
+from archivist.pipelines.flows.graph import FlowGraph, Transition
+from archivist.pipelines.flows.state import Held, TaskInput, TaskOutcome, TaskSpec
+from archivist.pipelines.flows.values import IMMUTABLE, ValueCache, items_of
 from archivist.store.hashing import hash_file
 
 if TYPE_CHECKING:
@@ -345,9 +345,9 @@ def _register(context: TaskContext, name: str, value: Any, parents: list[str]) -
             source_run_id=spec.run_id, source_pipeline=spec.flow,
             code_version=spec.code_version)
     except ArchivistError as exc:
-        exc.message = f"cannot store self.{name} of step {spec.step!r}: {exc.message}"
-        exc.args = (exc.message,)
-        raise
+        # the same error (type, details), saying which attribute; the original is chained
+        raise type(exc)(f"cannot store self.{name} of step {spec.step!r}: {exc.message}",
+                        **exc.details) from exc
 
 
 def _digest(catalog: ArtifactCatalog, value: Any) -> str | None:

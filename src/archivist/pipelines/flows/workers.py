@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archivist.errors import InvalidFlowError, InvalidInputError
-from archivist.pipelines.flowstate import TaskOutcome, TaskSpec
-from archivist.pipelines.flowtask import run_task
-from archivist.pipelines.flowtypes import FlowBase
-from archivist.pipelines.flowvalues import ValueCache
+from archivist.pipelines.flows.base import FlowBase
+from archivist.pipelines.flows.state import TaskOutcome, TaskSpec
+from archivist.pipelines.flows.task import run_task
+from archivist.pipelines.flows.values import ValueCache
 
 if TYPE_CHECKING:
     from archivist.catalog import ArtifactCatalog
@@ -213,7 +213,7 @@ def _context() -> multiprocessing.context.BaseContext:
     """
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["archivist.pipelines.workers"])
+        context.set_forkserver_preload(["archivist.pipelines.flows.workers"])
         return context
     return multiprocessing.get_context("spawn")
 

@@ -20,10 +20,12 @@ LAYERS: list[tuple[str, ...]] = [
     # records and rules every layer shares
     ("archivist.errors", "archivist._types", "archivist.ids", "archivist.timeutil",
      "archivist.names", "archivist.refs", "archivist.model", "archivist.version",
+     "archivist.limits",
      "archivist.config"),
-    # bytes, the query language, serializers, the wire format, what a run is told
+    # bytes, the query language, serializers, the wire format, what a run is told, the
+    # rules of a record
     ("archivist.store", "archivist.query", "archivist.materializers", "archivist.wire",
-     "archivist.tracking"),
+     "archivist.tracking", "archivist.records"),
     # metadata rows, and checking them against the bytes (verify, gc)
     ("archivist.backends", "archivist.maintenance", "archivist.keys"),
     # what the catalog is made of, and what it moves between catalogs

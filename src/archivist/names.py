@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from archivist.errors import InvalidInputError, InvalidNameError
+from archivist.errors import ConflictError, InvalidInputError, InvalidNameError
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 ID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -221,3 +221,12 @@ def _check_string(value: str, where: str) -> None:
 
 def _show(value: str) -> str:
     return repr(value if len(value) <= 40 else value[:40] + "…")
+
+
+def case_conflict(project: str, existing: str, wanted: str) -> ConflictError:
+    """The error of registering ``wanted`` where ``existing`` is the same name in another
+    case: names are unique per project regardless of case."""
+    return ConflictError(
+        f"an artifact named {existing!r} already exists in project {project!r}; names are "
+        f"unique regardless of case (register under {existing!r} or pick another name than "
+        f"{wanted!r})", existing=existing)

@@ -9,11 +9,9 @@ from typing import Any, TypeAlias
 
 from archivist import names
 from archivist.errors import InvalidInputError
+from archivist.limits import MAX_LINEAGE_DEPTH, MAX_LIST
 from archivist.model import Artifact, ListFilter
 from archivist.timeutil import to_epoch
-
-#: The most versions one ``list``/``search`` call returns.
-MAX_LIMIT = 10_000
 
 #: ``list`` is also a method name of the catalog; annotate with this alias inside it.
 Artifacts: TypeAlias = builtins.list[Artifact]
@@ -42,13 +40,13 @@ def list_filter(project: str, *, artifact_type: Any = None, tags: Any = None,
 
 
 def page(limit: int, offset: int) -> tuple[int, int]:
-    """``limit`` (1 to :data:`MAX_LIMIT`) and ``offset`` (0 or more), checked.
+    """``limit`` (1 to :data:`MAX_LIST`) and ``offset`` (0 or more), checked.
 
     Raises:
         InvalidInputError: anything else.
     """
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInputError(f"limit must be an integer from 1 to {MAX_LIMIT}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
+        raise InvalidInputError(f"limit must be an integer from 1 to {MAX_LIST}")
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
         raise InvalidInputError("offset must be a non-negative integer")
     return limit, offset
@@ -66,15 +64,18 @@ def direction_of(direction: str) -> str:
 
 
 def depth_of(depth: int | None) -> int | None:
-    """A lineage depth: 1 to 1000, or ``None`` (unbounded).
+    """A lineage depth: 1 to :data:`~archivist.limits.MAX_LINEAGE_DEPTH`, or ``None``
+    (unbounded).
 
     Raises:
         InvalidInputError: anything else.
     """
     if depth is None:
         return None
-    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 1000:
-        raise InvalidInputError("depth must be an integer from 1 to 1000 (or None: unbounded)")
+    if (isinstance(depth, bool) or not isinstance(depth, int)
+            or not 1 <= depth <= MAX_LINEAGE_DEPTH):
+        raise InvalidInputError(f"depth must be an integer from 1 to {MAX_LINEAGE_DEPTH} "
+                                "(or None: unbounded)")
     return depth
 
 

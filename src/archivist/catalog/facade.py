@@ -24,7 +24,6 @@ from archivist import names, tracking
 from archivist.backends import open_backend
 from archivist.backends.base import Backend
 from archivist.catalog.arguments import (
-    MAX_LIMIT,
     Artifacts,
     list_filter,
     login,
@@ -42,6 +41,7 @@ from archivist.errors import (
     ArtifactNotFoundError,
     InvalidInputError,
 )
+from archivist.limits import MAX_LIST
 from archivist.materializers.registry import MaterializerRegistry, default_registry
 from archivist.model import (
     Artifact,
@@ -231,10 +231,10 @@ class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods):
         out: Artifacts = []
         while True:
             found = self.backend.list_versions(list_filter(
-                self._scope(project), name=name, limit=MAX_LIMIT, offset=len(out),
+                self._scope(project), name=name, limit=MAX_LIST, offset=len(out),
                 oldest_first=True))
             out += self._located(found)
-            if len(found) < MAX_LIMIT:
+            if len(found) < MAX_LIST:
                 return out
 
     def search(self, query: str, limit: int = 100, offset: int = 0, *,

@@ -40,13 +40,7 @@ class MovingMethods:
         """Write the bytes of a run's versions (``run_or_refs``: a run id, pathspec or
         record) or of the given refs to readable paths made from ``template``, e.g.
         ``"./artifacts/{{project}}/{{run.uid}}/{{name}}"`` (docs/pipelines.md, "Export").
-
-        Raises:
-            InvalidInputError: an unknown placeholder, an unsafe rendered path, two
-                versions rendered to one path, or a run placeholder for a version made
-                outside any run.
-            ArtifactNotFoundError: the run or a ref does not exist.
-            PermissionDeniedError: a rendered path resolves outside the root.
+        Placeholders, rules and errors: :func:`archivist.transfer.templates.export_files`.
         """
         return export_files(self, run_or_refs, template)
 

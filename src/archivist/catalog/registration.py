@@ -25,7 +25,6 @@ from archivist.catalog.content import Content, Ingest
 from archivist.errors import (
     ArchivistError,
     ArtifactNotFoundError,
-    ConflictError,
     DuplicateArtifactWarning,
     InvalidInputError,
 )
@@ -118,10 +117,7 @@ class Registrar:
             return
         existing = self.backend.spelling(project, name)
         if existing is not None and existing != name:
-            raise ConflictError(
-                f"an artifact named {existing!r} already exists in project {project!r}; "
-                f"names are unique regardless of case (register under {existing!r} or "
-                f"pick another name than {name!r})", existing=existing)
+            raise names.case_conflict(project, existing, name)
 
     def _stage(self, record: NewVersion, content: Content) -> None:
         """Queue a registration of the open batch. Its blobs are already in the store:

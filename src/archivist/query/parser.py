@@ -27,6 +27,7 @@ import re
 from dataclasses import replace
 
 from archivist.errors import InvalidNameError, InvalidQueryError
+from archivist.limits import MAX_LINEAGE_DEPTH
 from archivist.names import NAME_PATTERN
 from archivist.query import lexer
 from archivist.query.ast import (
@@ -47,7 +48,6 @@ from archivist.query.lexer import Item, Piece, RawTerm, Segment, Split, error
 from archivist.refs import parse_ref
 
 MAX_TERMS = 64
-MAX_LINEAGE_DEPTH = 1000
 MAX_SORT_KEYS = 8  # distinct keys; each tags.KEY is a join, and SQLite joins at most 64
 
 _SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from archivist.limits import MAX_BATCH
+
 JsonScalar = str | int | float | bool | None
 _ID = "0193f0c2-9b7e-7c3a-8f00-1a2b3c4d5e6f"
 _DIGEST = "sha256:" + "ab" * 32
@@ -72,7 +74,7 @@ class NewVersionIn(Request):
 
 
 class CreateVersions(Request):
-    versions: list[NewVersionIn] = Field(min_length=1, max_length=10_000)
+    versions: list[NewVersionIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class ArtifactOut(Response):
@@ -116,7 +118,7 @@ class ArtifactPage(ArtifactList):
 
 
 class Lookup(Request):
-    ids: list[str] = Field(max_length=10_000, examples=[[_ID]])
+    ids: list[str] = Field(max_length=MAX_BATCH, examples=[[_ID]])
 
 
 class TagUpdate(Request):
@@ -160,7 +162,7 @@ class ProjectList(Response):
 
 # -- blobs and leases -----------------------------------------------------------------------
 class Digests(Request):
-    digests: list[str] = Field(max_length=10_000, examples=[[_DIGEST]],
+    digests: list[str] = Field(max_length=MAX_BATCH, examples=[[_DIGEST]],
                                description="At most 10,000 per request.")
 
 

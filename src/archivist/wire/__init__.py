@@ -32,10 +32,10 @@ an ``Artifact`` are ignored, so an older client can read a newer server.
 
 from __future__ import annotations
 
+from archivist.limits import MAX_PAGE
 from archivist.wire.errors import error_from_dict, error_to_dict
 from archivist.wire.params import (
     DEFAULT_PAGE,
-    MAX_PAGE,
     decode_cursor,
     decode_tag_value,
     encode_cursor,

@@ -10,10 +10,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from archivist.errors import InvalidInputError
+from archivist.limits import MAX_PAGE
 from archivist.model import ListFilter
 
 #: Bounds of one page of a list (``limit`` query parameter).
-MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 _TRUE, _FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
 

@@ -39,6 +39,7 @@ from archivist.model import (
     RunRecord,
     TaskRecord,
 )
+from archivist.names import case_conflict
 from archivist.query.ast import Query
 from archivist.refs import Ref, parse_ref
 
@@ -84,10 +85,7 @@ class SqlBackend(serverstore.ServerRows):
             row = conn.execute(upsert, {"project": project, "name": names[key],
                                         "name_folded": key[1], "last_version": count}).one()
             if row.name != names[key]:
-                raise ConflictError(
-                    f"an artifact named {row.name!r} already exists in project {project!r}; "
-                    f"names are unique regardless of case (register under {row.name!r} or "
-                    f"pick another name than {names[key]!r})", existing=row.name)
+                raise case_conflict(project, row.name, names[key])
             numbers[key] = (row.pk, row.last_version - count + 1)
         rows = []
         raises = []

@@ -8,7 +8,7 @@ A bundle is a folder (or an uncompressed ``.tar`` of the same members)::
     blobs/sha256/ab/cdef…     the exact bytes of every blob the versions need
 
 Everything here is plain data checking: a bundle is untrusted input, so every record is
-validated with the same rules (``names.py``, ``store/``) that ``register`` applies, and
+validated with the rules every writer shares (:mod:`archivist.records`), and
 anything unknown is refused rather than ignored (a newer format must say so with its
 ``format`` number). See docs/storage.md, "Bundles".
 """
@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-from collections.abc import Mapping
 from typing import Any
 
-from archivist import names
-from archivist.errors import InvalidInputError
-from archivist.model import KINDS, NewVersion
+from archivist import names, records
+from archivist.errors import InvalidInputError, InvalidNameError
+from archivist.limits import MAX_NUMBER
+from archivist.model import NewVersion
 from archivist.store.hashing import check_digest
 from archivist.store.paths import check_relative_path
-from archivist.store.references import check_uri
+from archivist.wire import new_version_from_dict, new_version_to_dict
 
 FORMAT = 1
 MANIFEST = "bundle.json"
@@ -35,7 +34,6 @@ RUNS = "runs.jsonl"
 #: The roles of the record files a manifest may list, and where the writer puts them.
 FILES = {"versions": VERSIONS, "runs": RUNS}
 MAX_MANIFEST_BYTES = 512 * 1024 * 1024
-MAX_VERSION = 2**31 - 1
 _MANIFEST_KEYS = frozenset({"format", "archivist", "created_at", "project", "files",
                             "blobs"})
 _FILE_KEYS = frozenset({"path", "digest", "size", "records"})
@@ -57,101 +55,35 @@ def blob_member(digest: str) -> str:
 
 
 # -- version records -----------------------------------------------------------------------
-def record_to_dict(record: NewVersion) -> dict[str, Any]:
-    """A version record as written to ``versions.jsonl`` (tuples become lists)."""
-    out = dataclasses.asdict(record)
-    for key in ("aliases", "parent_ids", "blob_digests"):
-        out[key] = list(out[key])
-    return out
+#: A version record as written to ``versions.jsonl``: the wire form of the HTTP API.
+record_to_dict = new_version_to_dict
 
 
 def record_from_dict(raw: object, where: str) -> NewVersion:
-    """Validate one line of ``versions.jsonl`` and build the record.
+    """Validate one line of ``versions.jsonl`` and build the record: every key present
+    (the bundle's own rule), then the wire form's types and the rules every writer shares
+    (:func:`archivist.records.check_new_version`; ``file://`` references allowed, as in
+    the catalog the bundle came from). A bundle keeps version numbers: one is required.
 
     Raises:
         InvalidInputError: unknown or missing keys, or any value ``register`` would refuse
-            (names, tags, metadata, partitions, digests, URIs, sizes, version numbers);
-            the message starts with ``where`` (e.g. ``versions.jsonl line 3``).
-        InvalidNameError: a malformed name, alias, project or tag key.
+            (tags, metadata, partitions, digests, URIs, sizes, version numbers); the
+            message starts with ``where`` (e.g. ``versions.jsonl line 3``).
+        InvalidNameError: a malformed id, name, alias, project or tag key.
     """
     if not isinstance(raw, dict):
         raise InvalidInputError(f"{where}: a version record must be a JSON object")
     if set(raw) != _RECORD_KEYS:
         unknown, missing = sorted(set(raw) - _RECORD_KEYS), sorted(_RECORD_KEYS - set(raw))
         raise InvalidInputError(f"{where}: unknown keys {unknown}, missing keys {missing}")
-    r = dict(raw)
-    if not isinstance(r["id"], str) or not names.ID_PATTERN.fullmatch(r["id"]):
-        raise InvalidInputError(f"{where}: id {str(r['id'])[:60]!r} is not a version id")
-    kind = r["kind"]
-    if kind not in KINDS:
-        raise InvalidInputError(f"{where}: kind {str(kind)[:20]!r} is not one of {KINDS}")
-    digest = None if r["digest"] is None else check_digest(r["digest"])
-    blob_digests = tuple(check_digest(d) for d in _strings(r["blob_digests"], where,
-                                                           "blob_digests"))
-    _check_content(kind, digest, blob_digests, r["reference_uri"], where)
-    aliases = [names.check_alias(a) for a in _strings(r["aliases"], where, "aliases")]
-    parents = _strings(r["parent_ids"], where, "parent_ids")
-    if len(parents) > names.MAX_PARENTS or not all(names.ID_PATTERN.fullmatch(p)
-                                                   for p in parents):
-        raise InvalidInputError(f"{where}: parent_ids must be at most {names.MAX_PARENTS} "
-                                "version ids")
-    return NewVersion(
-        id=r["id"], project=names.check_name(r["project"], "project"),
-        name=names.check_name(r["name"]),
-        artifact_type=names.check_artifact_type(r["artifact_type"]),
-        created_at=_epoch(r["created_at"], where), kind=kind,
-        format=names.check_text(r["format"], "format", names.MAX_TYPE), digest=digest,
-        size=_count(r["size"], where, "size"),
-        reference_uri=None if r["reference_uri"] is None else check_uri(r["reference_uri"]),
-        metadata=names.check_metadata(_mapping(r["metadata"], where, "metadata")),
-        tags=names.check_tags(_mapping(r["tags"], where, "tags")),
-        aliases=tuple(dict.fromkeys(aliases)),
-        partitions=names.check_partitions(_mapping(r["partitions"], where, "partitions")),
-        parent_ids=tuple(dict.fromkeys(parents)), blob_digests=blob_digests,
-        description=names.check_text(r["description"], "description", names.MAX_DESCRIPTION),
-        source_step=names.check_text(r["source_step"], "source_step"),
-        source_run_id=names.check_text(r["source_run_id"], "source_run_id"),
-        source_pipeline=names.check_text(r["source_pipeline"], "source_pipeline"),
-        user=names.check_text(r["user"], "user"),
-        code_version=names.check_text(r["code_version"], "code_version"),
-        version=_version(r["version"], where),
-    )
-
-
-def _check_content(kind: str, digest: str | None, blob_digests: tuple[str, ...],
-                   reference_uri: object, where: str) -> None:
-    """The blobs a record claims must be the ones its kind needs."""
-    if kind == "file" and (digest is None or blob_digests != (digest,)):
-        raise InvalidInputError(f"{where}: a file version needs its digest as its only blob")
-    if kind == "directory" and (digest is None or not blob_digests
-                                or blob_digests[0] != digest):
-        raise InvalidInputError(f"{where}: a directory version needs its manifest digest "
-                                "as its first blob")
-    if kind in ("reference", "none") and blob_digests:
-        raise InvalidInputError(f"{where}: a {kind} version stores no blobs")
-    if kind == "none" and digest is not None:
-        raise InvalidInputError(f"{where}: a metadata-only version has no digest")
-    if (kind == "reference") != (reference_uri is not None):
-        raise InvalidInputError(f"{where}: reference_uri is set exactly for references")
-
-
-def _strings(value: object, where: str, key: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InvalidInputError(f"{where}: {key} must be a list of strings")
-    return list(value)
-
-
-def _mapping(value: object, where: str, key: str) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise InvalidInputError(f"{where}: {key} must be a JSON object")
-    return value
-
-
-def _epoch(value: object, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
-            value) or value < 0:
-        raise InvalidInputError(f"{where}: created_at must be seconds since the epoch")
-    return float(value)
+    try:
+        record = records.check_new_version(new_version_from_dict(raw), allow_file_uri=True)
+    except (InvalidNameError, InvalidInputError) as exc:
+        raise type(exc)(f"{where}: {exc.message}", **exc.details) from None
+    if record.version is None:
+        raise InvalidInputError(f"{where}: version must be an integer from 1 to "
+                                f"{MAX_NUMBER}")
+    return record
 
 
 def _count(value: object, where: str, key: str) -> int | None:
@@ -159,12 +91,6 @@ def _count(value: object, where: str, key: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
         raise InvalidInputError(f"{where}: {key} must be a non-negative integer")
-    return value
-
-
-def _version(value: object, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_VERSION:
-        raise InvalidInputError(f"{where}: version must be an integer from 1 to {MAX_VERSION}")
     return value
 
 

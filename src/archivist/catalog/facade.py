@@ -34,7 +34,7 @@ from archivist.catalog.diffing import diff_versions
 from archivist.catalog.lineage import LineageMethods
 from archivist.catalog.moving import MovingMethods
 from archivist.catalog.reading import Reader
-from archivist.catalog.registration import Registrar
+from archivist.catalog.registration import Registrar, Registration
 from archivist.catalog.runs import RunMethods
 from archivist.config import resolve
 from archivist.errors import (
@@ -134,12 +134,12 @@ class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods):
             ConflictError: the name exists with another case, or the catalog is busy.
             StorageError: the blob store or database failed (nothing is visible).
         """
-        return self._registrar.register(
+        return self._registrar.register(Registration(
             name=name, artifact_type=artifact_type, data=data, path=path, uri=uri,
             metadata=metadata, tags=tags, aliases=aliases, parent_ids=parent_ids,
             partitions=partitions, description=description, source_step=source_step,
             source_run_id=source_run_id, source_pipeline=source_pipeline, project=project,
-            code_version=code_version, default_project=self.project)
+            code_version=code_version), self.project)
 
     def register_artifact(self, name: str, path: str | os.PathLike[str] | None = None,
                           artifact_type: str | None = None,

@@ -15,8 +15,8 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from archivist import names
@@ -40,6 +40,29 @@ KNOWN = 4096
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Registration:
+    """What :meth:`ArtifactCatalog.register` was asked, as given (unchecked): the
+    argument list written once, for :meth:`Registrar.register` to check and carry out."""
+
+    name: str
+    artifact_type: str | None = None
+    data: Any = None
+    path: str | os.PathLike[str] | None = None
+    uri: str | None = None
+    metadata: Mapping[str, Any] | None = None
+    tags: Mapping[str, Any] | None = None
+    aliases: Sequence[str] | None = None
+    parent_ids: Sequence[Any] | None = None
+    partitions: Mapping[str, Any] | None = None
+    description: str | None = None
+    source_step: str | None = None
+    source_run_id: str | None = None
+    source_pipeline: str | None = None
+    project: str | None = None
+    code_version: str | None = None
+
+
 class Registrar:
     """Does the work of ``ArtifactCatalog.register``, ``batch`` and ``register_many``."""
 
@@ -58,35 +81,38 @@ class Registrar:
     def in_batch(self) -> bool:
         return self._batch.records is not None
 
-    def register(self, *, name: str, artifact_type: str | None, data: Any,
-                 path: str | os.PathLike[str] | None, uri: str | None, metadata: Any,
-                 tags: Any, aliases: Any, parent_ids: Any, partitions: Any, description: Any,
-                 source_step: Any, source_run_id: Any, source_pipeline: Any, project: Any,
-                 code_version: Any, default_project: str) -> str:
-        names.check_name(name)
-        if artifact_type is not None:
-            names.check_artifact_type(artifact_type)
-        alias_list = [names.check_alias(a) for a in _as_list(aliases, "aliases")]
-        parents = _as_list(parent_ids, "parent_ids")
+    def register(self, asked: Registration, default_project: str) -> str:
+        """Check ``asked``, land its content, write its rows; the new version's id.
+
+        Raises:
+            As :meth:`ArtifactCatalog.register`.
+        """
+        name = names.check_name(asked.name)
+        if asked.artifact_type is not None:
+            names.check_artifact_type(asked.artifact_type)
+        alias_list = [names.check_alias(a) for a in _as_list(asked.aliases, "aliases")]
+        parents = _as_list(asked.parent_ids, "parent_ids")
         if len(parents) > names.MAX_PARENTS:
             raise InvalidInputError(f"{len(parents)} parents; the limit is {names.MAX_PARENTS}")
-        scope = names.check_name(project, "project") if project is not None else default_project
+        scope = (names.check_name(asked.project, "project") if asked.project is not None
+                 else default_project)
         record = NewVersion(
-            id=new_id(), project=scope, name=name, artifact_type=artifact_type or "",
-            created_at=time.time(), metadata=names.check_metadata(metadata),
-            tags=names.check_tags(tags), aliases=tuple(dict.fromkeys(alias_list)),
-            partitions=names.check_partitions(partitions),
-            description=names.check_text(description, "description", names.MAX_DESCRIPTION),
-            source_step=names.check_text(source_step, "source_step"),
-            source_run_id=names.check_text(source_run_id, "source_run_id"),
-            source_pipeline=names.check_text(source_pipeline, "source_pipeline"),
-            code_version=names.check_text(code_version, "code_version"), user=self.user,
+            id=new_id(), project=scope, name=name, artifact_type=asked.artifact_type or "",
+            created_at=time.time(), metadata=names.check_metadata(asked.metadata),
+            tags=names.check_tags(asked.tags), aliases=tuple(dict.fromkeys(alias_list)),
+            partitions=names.check_partitions(asked.partitions),
+            description=names.check_text(asked.description, "description",
+                                         names.MAX_DESCRIPTION),
+            source_step=names.check_text(asked.source_step, "source_step"),
+            source_run_id=names.check_text(asked.source_run_id, "source_run_id"),
+            source_pipeline=names.check_text(asked.source_pipeline, "source_pipeline"),
+            code_version=names.check_text(asked.code_version, "code_version"), user=self.user,
         )
         if parents:
             record = replace(record, parent_ids=tuple(self._resolve_parents(parents, scope)))
-        if data is not None or path is not None or uri is not None:
+        if asked.data is not None or asked.path is not None or asked.uri is not None:
             self._check_spelling(scope, name)  # before any byte lands (the rows check again)
-        with self.ingest.content(data=data, path=path, uri=uri) as content:
+        with self.ingest.content(data=asked.data, path=asked.path, uri=asked.uri) as content:
             record = _with_content(record, content)
             if self._batch.records is not None:
                 self._stage(record, content)

@@ -140,12 +140,12 @@ class _Pipeline:
             try:
                 result = fn(*args, **kwargs)
             except BaseException as exc:
-                wrapper.last_run = self._end(opened, exc)  # type: ignore[attr-defined]
+                wrapper.__dict__["last_run"] = self._end(opened, exc)
                 raise
-            wrapper.last_run = self._end(opened, None)  # type: ignore[attr-defined]
+            wrapper.__dict__["last_run"] = self._end(opened, None)
             return result
 
-        wrapper.last_run = None  # type: ignore[attr-defined]
+        wrapper.__dict__["last_run"] = None  # read as fn.last_run: the run of the last call
         return wrapper
 
     def _start(self, name: str, parameters: Mapping[str, Any], source: Any) -> _Open:

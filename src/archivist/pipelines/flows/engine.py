@@ -326,4 +326,4 @@ def _note(exc: BaseException, pathspec: str, step: str | None, flow: str) -> Non
                  f"{flow}().resume({pathspec!r}) or `archivist flow resume FILE --run "
                  f"{pathspec}`")
     with contextlib.suppress(AttributeError, TypeError):
-        exc.archivist_run = pathspec  # type: ignore[attr-defined]  # read by the CLI
+        exc.__dict__["archivist_run"] = pathspec  # read by the CLI

@@ -6,6 +6,8 @@ describes the bytes the server holds for it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from archivist import records
 from archivist.errors import InvalidInputError
 from archivist.model import NewRun, NewVersion, TaskRecord
@@ -55,8 +57,9 @@ def check_task(task: TaskRecord, run_id: str, task_id: str) -> TaskRecord:
     return records.check_task(task)
 
 
-def check_content(record: NewVersion, blobs: Blobs) -> None:
-    """Whether ``record`` describes the bytes the store holds for it (its blobs exist).
+def check_content(record: NewVersion, blobs: Blobs, sizes: Mapping[str, int]) -> None:
+    """Whether ``record`` describes the bytes the store holds for it; ``sizes`` holds the
+    size of each of its blobs, as the store reported them.
 
     A file's ``size`` must be its blob's; a directory's manifest must be one the client
     would accept on download (no ``../``, absolute or ``.git`` paths, no setuid bits …),
@@ -68,7 +71,7 @@ def check_content(record: NewVersion, blobs: Blobs) -> None:
     # (that a file's or directory's digest is among its blobs is a record rule, checked)
     if record.kind not in ("file", "directory") or record.digest is None:
         return
-    stored = blobs.size(record.digest)
+    stored = sizes[record.digest]
     if record.kind == "file":
         if record.size is not None and record.size != stored:
             raise InvalidInputError(f"the version {record.name!r} says it is {record.size} "

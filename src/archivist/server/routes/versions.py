@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from archivist import names, wire
-from archivist.errors import ArtifactNotFoundError, InvalidInputError
+from archivist.errors import ArtifactNotFoundError, IntegrityError, InvalidInputError
 from archivist.model import NewVersion
 from archivist.refs import parse_ref
 from archivist.server import responses
@@ -18,6 +18,7 @@ from archivist.server.checks import check_content, check_new_version, check_vers
 from archivist.server.deps import PrincipalDep, ReadProject, StateDep, WriteProject
 from archivist.server.schemas import ArtifactList, ArtifactOut, ArtifactPage, CreateVersions, Lookup
 from archivist.server.state import ServerState
+from archivist.store.blobs import Blobs
 
 router = APIRouter(prefix="/api/v1", tags=["versions"])
 MINIMAL = "return=minimal"
@@ -61,19 +62,31 @@ def create_versions(project: WriteProject, body: CreateVersions, state: StateDep
     blobs = state.blobs(project)
     needed = list(dict.fromkeys(d for r in records for d in r.blob_digests))
     seen = state.visible_blobs(project, needed)
+    sizes: dict[str, int] = {}
     for digest in needed:
-        if digest not in seen or not blobs.exists(digest):
+        size = _stored_size(blobs, digest) if digest in seen else None
+        if size is None:
             raise InvalidInputError(f"blob {digest} was not uploaded to project {project!r}; "
                                     f"PUT its bytes to …/projects/{project}/blobs/{digest} "
                                     "first", digest=digest)
+        sizes[digest] = size
     for record in records:
-        check_content(record, blobs)
+        check_content(record, blobs, sizes)
     records = [r if r.user is not None else replace(r, user=principal.user) for r in records]
     state.backend.create_versions(records)
     if prefer is not None and MINIMAL in prefer.replace(" ", "").lower().split(","):
         return Response(status_code=201, headers={"Preference-Applied": MINIMAL})
     return responses.artifacts(state.backend.get_versions_by_id([r.id for r in records]),
                                status=201)
+
+
+def _stored_size(blobs: Blobs, digest: str) -> int | None:
+    """The size of a stored blob, or ``None`` when its bytes are not there: one look at
+    the store answers both."""
+    try:
+        return blobs.size(digest)
+    except IntegrityError:
+        return None
 
 
 def _check_parents(state: ServerState, principal: Principal,

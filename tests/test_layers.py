@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("archivist.store", "archivist.query", "archivist.materializers", "archivist.wire",
      "archivist.tracking", "archivist.records"),
     # metadata rows, and checking them against the bytes (verify, gc)
-    ("archivist.backends", "archivist.maintenance", "archivist.keys"),
+    ("archivist.backends", "archivist.maintenance"),
     # what the catalog is made of, and what it moves between catalogs
     ("archivist.catalog.arguments", "archivist.catalog.registration",
      "archivist.catalog.content", "archivist.catalog.reading", "archivist.catalog.diffing",
@@ -36,8 +36,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("archivist.catalog",),
     # pipelines that record themselves
     ("archivist.pipelines",),
-    # the two ways in from outside Python
-    ("archivist.server", "archivist.cli"),
+    # the two ways in from outside Python (``archivist.keys`` is the old name of
+    # ``archivist.server.keys``)
+    ("archivist.server", "archivist.cli", "archivist.keys"),
     # the public names
     ("archivist",),
 ]

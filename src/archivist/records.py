@@ -1,6 +1,6 @@
 """One validator per record written to a metadata store, whoever sends it: a client of
-the catalog server, a bundle being imported (and, field by field, the catalog's own
-``register``, through the same :mod:`archivist.names` rules).
+the catalog server, a bundle being imported, and the catalog's own ``register`` (which
+checks what a version says of itself, :func:`check_described`, before its bytes land).
 
 Each function returns the record with its values normalized (aliases de-duplicated,
 a reference URI's scheme lowercased) or raises the typed error naming the first rule
@@ -16,7 +16,15 @@ from dataclasses import replace
 from archivist import names
 from archivist.errors import InvalidInputError, InvalidNameError
 from archivist.limits import MAX_BLOBS, MAX_NUMBER
-from archivist.model import KINDS, RUN_KINDS, NewRun, NewVersion, TaskRecord, check_status
+from archivist.model import (
+    KINDS,
+    RUN_KINDS,
+    NewRun,
+    NewVersion,
+    RunRecord,
+    TaskRecord,
+    check_status,
+)
 from archivist.store.hashing import check_digest
 from archivist.store.references import check_uri
 
@@ -34,7 +42,8 @@ def check_version_id(value: str, what: str = "version id") -> str:
 
 
 def check_new_version(record: NewVersion, *, allow_file_uri: bool = False) -> NewVersion:
-    """``record``, normalized, if it may be written.
+    """``record``, normalized, if it may be written: :func:`check_described`, then what
+    it says of its content.
 
     Args:
         allow_file_uri: accept ``file:///…`` references (a bundle made from a local
@@ -45,10 +54,7 @@ def check_new_version(record: NewVersion, *, allow_file_uri: bool = False) -> Ne
         InvalidInputError: a bad kind, time, size, number, digest or URI; blobs that do
             not fit the kind; metadata, tags, partitions or texts over the limits.
     """
-    check_version_id(record.id)
-    names.check_name(record.project, "project")
-    names.check_name(record.name)
-    names.check_artifact_type(record.artifact_type)
+    record = check_described(record)
     if record.kind not in KINDS:
         raise InvalidInputError(f"kind must be one of {', '.join(KINDS)}, got "
                                 f"{record.kind!r:.40}")
@@ -56,11 +62,6 @@ def check_new_version(record: NewVersion, *, allow_file_uri: bool = False) -> Ne
     if record.size is not None and not 0 <= record.size < 2**63:
         raise InvalidInputError("size must be a non-negative 64-bit integer")
     _check_number(record.version, "version")
-    if len(record.parent_ids) > names.MAX_PARENTS:
-        raise InvalidInputError(f"{len(record.parent_ids)} parents; the limit is "
-                                f"{names.MAX_PARENTS}")
-    for parent in record.parent_ids:
-        check_version_id(parent, "parent id")
     if len(record.blob_digests) > MAX_BLOBS:
         raise InvalidInputError(f"{len(record.blob_digests)} blobs; the limit is {MAX_BLOBS}")
     blobs = tuple(check_digest(d) for d in record.blob_digests)
@@ -68,8 +69,32 @@ def check_new_version(record: NewVersion, *, allow_file_uri: bool = False) -> Ne
     _check_blobs(record.kind, digest, blobs, record.reference_uri)
     uri = None if record.reference_uri is None else check_uri(record.reference_uri,
                                                                allow_file=allow_file_uri)
+    return replace(record, reference_uri=uri)
+
+
+def check_described(record: NewVersion, *, typed: bool = True) -> NewVersion:
+    """``record``, normalized, if what it says of itself may be written: its ids, names,
+    aliases, parents, metadata, tags, partitions and texts (not its content). The
+    catalog's ``register`` checks this much before any byte lands.
+
+    Args:
+        typed: the artifact type is known (``register`` may learn it from the content).
+
+    Raises:
+        InvalidNameError: a malformed id, project, name, alias, tag key, type or parent id.
+        InvalidInputError: too many parents; metadata, tags, partitions or texts over the
+            limits.
+    """
+    check_version_id(record.id)
+    names.check_name(record.project, "project")
+    names.check_name(record.name)
+    if typed or record.artifact_type:
+        names.check_artifact_type(record.artifact_type)
+    check_parent_count(len(record.parent_ids))
+    for parent in record.parent_ids:
+        check_version_id(parent, "parent id")
     return replace(
-        record, reference_uri=uri, metadata=names.check_metadata(record.metadata),
+        record, metadata=names.check_metadata(record.metadata),
         tags=names.check_tags(record.tags),
         aliases=tuple(dict.fromkeys(names.check_alias(a) for a in record.aliases)),
         parent_ids=tuple(dict.fromkeys(record.parent_ids)),
@@ -82,6 +107,12 @@ def check_new_version(record: NewVersion, *, allow_file_uri: bool = False) -> Ne
         source_pipeline=names.check_text(record.source_pipeline, "source_pipeline"),
         user=names.check_text(record.user, "user"),
         code_version=names.check_text(record.code_version, "code_version"))
+
+
+def check_parent_count(count: int) -> None:
+    """Raises ``InvalidInputError`` when a version names more parents than allowed."""
+    if count > names.MAX_PARENTS:
+        raise InvalidInputError(f"{count} parents; the limit is {names.MAX_PARENTS}")
 
 
 def _check_blobs(kind: str, digest: str | None, blobs: tuple[str, ...],
@@ -124,6 +155,33 @@ def check_new_run(run: NewRun) -> NewRun:
         code_version=names.check_text(run.code_version, "code_version"),
         source_hash=names.check_text(run.source_hash, "source_hash"),
         error=names.check_text(run.error, "error", names.MAX_DESCRIPTION))
+
+
+def check_run_record(run: RunRecord) -> RunRecord:
+    """``run`` (a whole run, with its tasks: a bundle's), if it may be written: its run
+    checked as :func:`check_new_run`, each task as :func:`check_task`, and the versions
+    it links are ids.
+
+    Raises:
+        As :func:`check_new_run` and :func:`check_task`.
+    """
+    new = check_new_run(new_run_of(run))
+    tasks = [check_task(t) for t in run.tasks]
+    for version_id in (*run.consumed, *run.produced):
+        check_version_id(version_id)
+    return replace(run, parameters=new.parameters, details=new.details, tasks=tasks)
+
+
+def new_run_of(run: RunRecord) -> NewRun:
+    """What creating ``run`` in another catalog writes (its number kept)."""
+    return NewRun(
+        id=run.id, project=run.project, pipeline=run.pipeline,
+        started_at=run.started_at.timestamp(), kind=run.kind, status=run.status,
+        ended_at=None if run.ended_at is None else run.ended_at.timestamp(),
+        parameters=dict(run.parameters), user=run.user, host=run.host,
+        code_version=run.code_version, code_dirty=run.code_dirty,
+        source_hash=run.source_hash, error=run.error, details=dict(run.details),
+        number=run.number)
 
 
 def check_task(task: TaskRecord) -> TaskRecord:

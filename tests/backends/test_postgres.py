@@ -17,7 +17,7 @@ from archivist import ArtifactCatalog, ConflictError, InvalidInputError, Storage
 from archivist.backends.sql.backend import SqlBackend
 from archivist.backends.sql.engine import read_transaction, translate_errors
 from archivist.backends.sql.tables import versions
-from tests.fixtures.services import free_port
+from tests.fixtures.services import loopback_socket
 
 
 def test_a_url_without_driver_uses_psycopg(postgres_url: str, tmp_path: Path) -> None:
@@ -28,9 +28,10 @@ def test_a_url_without_driver_uses_psycopg(postgres_url: str, tmp_path: Path) ->
 
 
 def test_an_unreachable_server_is_a_storage_error(tmp_path: Path) -> None:
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing"
-    with pytest.raises(StorageError, match="cannot reach the catalog database"):
-        ArtifactCatalog(url, blobs=str(tmp_path / "blobs"))
+    with loopback_socket() as closed:  # bound, never listening: connections are refused
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{closed.getsockname()[1]}/nothing"
+        with pytest.raises(StorageError, match="cannot reach the catalog database"):
+            ArtifactCatalog(url, blobs=str(tmp_path / "blobs"))
 
 
 def test_a_constraint_violation_is_a_conflict(postgres_url: str) -> None:

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from archivist import ArtifactCatalog, Run
 from archivist.server.settings import ServerSettings
-from tests.fixtures.services import free_port
 from tests.pipelines.flow_examples import BranchFlow, ForeachFlow, ResumeFlow
 from tests.remote import harness
+from tests.server.processes import server_process
 
 
 @pytest.fixture
@@ -74,31 +70,9 @@ def test_a_flow_on_a_catalog_server(server_catalog: ArtifactCatalog, tmp_path: P
 @pytest.fixture
 def server_url(tmp_path: Path) -> Iterator[str]:
     """A real ``archivist server`` on loopback (workers reach it over HTTP)."""
-    port = free_port()
-    log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "archivist.cli", "server", "--home", str(tmp_path / "srv"),
-             "--port", str(port), "--insecure-single-user"], stdout=log,
-            stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while not _healthy(url):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the server did not start: {log_path.read_text()[-2000:]}")
-                time.sleep(0.1)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(10)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/health", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
+    with server_process(["--home", str(tmp_path / "srv"), "--insecure-single-user"],
+                        tmp_path / "server.log") as server:
+        yield server.url
 
 
 def test_workers_on_a_real_server(server_url: str) -> None:

@@ -5,49 +5,25 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from archivist import ArtifactCatalog, RemoteCatalogBackend
 from archivist.backends.remote.cache import BlobCache
 from archivist.store.hashing import hash_file
-from tests.fixtures.services import free_port
+from tests.server.processes import server_process
 
 MB = 1024 * 1024
 
 
 @pytest.fixture
 def server_url(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "archivist.cli", "server", "--home", str(tmp_path / "home"),
-         "--port", str(port), "--insecure-single-user"],
-        stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.close()
-                pytest.fail("the server did not start:\n"
-                            + (tmp_path / "server.log").read_text()[-3000:])
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
+    with server_process(["--home", str(tmp_path / "home"), "--insecure-single-user"],
+                        tmp_path / "server.log") as server:
+        yield server.url
 
 
 def big_file(path: Path, size: int) -> Path:

@@ -1,10 +1,14 @@
 """Real ``archivist server`` processes for the tests that need them (streaming memory,
-several servers on one catalog): started on 127.0.0.1 on a free port, stopped after."""
+several servers on one catalog, remote and worker tests): on 127.0.0.1, stopped after.
+
+The server binds port 0 and the kernel picks the port, which uvicorn logs; a port looked up
+free beforehand could be taken (by a parallel test worker) before the server bound it."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,7 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.fixtures.services import free_port
+#: uvicorn's line once it listens (``--workers N``: the parent's, before the workers start).
+_LISTENING = re.compile(rb"Uvicorn running on (http://127\.0\.0\.1:\d+)")
 
 
 @dataclass(frozen=True)
@@ -27,34 +32,19 @@ class Running:
 
 @contextlib.contextmanager
 def server_process(args: list[str], log: Path, *, timeout: float = 60.0) -> Iterator[Running]:
-    """``archivist server --host 127.0.0.1 --port <free> <args>`` until the block exits.
+    """``archivist server --host 127.0.0.1 --port 0 <args>`` until the block exits.
 
     Raises:
         AssertionError: the server did not answer ``/health`` within ``timeout`` seconds
             (the message holds the end of its log).
     """
-    port = free_port()
     command = [sys.executable, "-m", "archivist.cli", "server", "--host", "127.0.0.1",
-               "--port", str(port), *args]
+               "--port", "0", *args]
     with log.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT,
                                    env=dict(os.environ), start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"the server exited with {process.returncode}:\n"
-                                     f"{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the server did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
-        yield Running(url=url, pid=process.pid, log=log)
+        yield Running(url=_serving_url(process, log, timeout), pid=process.pid, log=log)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -63,3 +53,28 @@ def server_process(args: list[str], log: Path, *, timeout: float = 60.0) -> Iter
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def _serving_url(process: subprocess.Popen[bytes], log: Path, timeout: float) -> str:
+    """The server's URL (its port read from its log) once it answers ``/health``."""
+    deadline = time.monotonic() + timeout
+    url: str | None = None
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited with {process.returncode}:\n"
+                                 f"{log.read_text()[-3000:]}")
+        if url is None:
+            listening = _LISTENING.search(log.read_bytes())
+            url = listening.group(1).decode() if listening else None
+        if url is not None and _healthy(url):
+            return url
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the server did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.1)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -25,7 +25,7 @@ from archivist.backends.remote.backend import RemoteCatalogBackend
 from archivist.server import ServerSettings, create_app
 from archivist.transfer.push import push
 from tests.cli.conftest import Cli
-from tests.fixtures.services import free_port
+from tests.fixtures.services import loopback_socket
 from tests.helpers import snapshot
 from tests.transfer.conftest import Populated, count_puts, live_records, runs_of
 
@@ -115,21 +115,22 @@ def live_team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, s
     """A real uvicorn server on a free loopback port: (URL, write key, its home)."""
     home = tmp_path_factory.mktemp("live-team")
     app = create_app(ServerSettings(home=str(home)))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", ws="none"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    secret = keys.create_key(app.state.archivist.store, "default", "write", "laptop")[1]
-    try:
-        yield f"http://127.0.0.1:{port}", secret, home
-    finally:
-        server.should_exit = True
-        thread.join(20)
+    with loopback_socket() as sock:  # bound here and handed over: no port race
+        port = sock.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                               log_level="warning", ws="none"))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        secret = keys.create_key(app.state.archivist.store, "default", "write", "laptop")[1]
+        try:
+            yield f"http://127.0.0.1:{port}", secret, home
+        finally:
+            server.should_exit = True
+            thread.join(20)
 
 
 def test_cli_push_to_a_running_server(source: Populated, live_team: tuple[str, str, Path],

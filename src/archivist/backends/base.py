@@ -264,6 +264,15 @@ class ServerStore(Protocol):
         """Live versions per project (for the server's metrics)."""
         ...
 
+    def count_types(self, project: str) -> dict[str, int]:
+        """Live versions of ``project`` per artifact type (the web UI's home page)."""
+        ...
+
+    def aliased(self, project: str, limit: int) -> list[tuple[str, str, str, int]]:
+        """``(name, alias, version id, version number)`` of every alias of ``project``,
+        by name then alias, at most ``limit`` of them (the web UI's home page)."""
+        ...
+
     def visible_blobs(self, project: str, digests: Iterable[str]) -> set[str]:
         """Which of ``digests`` ``project`` may see in a blob store shared by projects:
         those one of its versions needs (deleted ones included) or it uploaded itself

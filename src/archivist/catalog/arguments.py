@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import builtins
 import getpass
-from typing import Any, TypeAlias
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeAlias, TypedDict
 
 from archivist import names
 from archivist.errors import InvalidInputError
@@ -15,6 +17,48 @@ from archivist.timeutil import to_epoch
 
 #: ``list`` is also a method name of the catalog; annotate with this alias inside it.
 Artifacts: TypeAlias = builtins.list[Artifact]
+
+
+
+class VersionFields(TypedDict, total=False):
+    """Keyword arguments of ``register`` that describe a version, not its content:
+    what ``register_artifact`` and the ``log_*`` helpers pass on (typed, written once)."""
+
+    tags: Mapping[str, Any] | None
+    aliases: Sequence[str] | None
+    parent_ids: Sequence[str] | None
+    partitions: Mapping[str, str] | None
+    description: str | None
+    source_step: str | None
+    source_run_id: str | None
+    source_pipeline: str | None
+    project: str | None
+    code_version: str | None
+
+
+class LogFields(VersionFields, total=False):
+    """What the ``log_*`` helpers pass on to ``register``: :class:`VersionFields`, a type
+    instead of the helper's, and metadata merged over the helper's keys."""
+
+    artifact_type: str | None
+    metadata: Mapping[str, Any] | None
+
+
+class Filters(TypedDict, total=False):
+    """Filters of ``list`` besides the name and page, for the calls that pass them on
+    (``list_artifacts``, ``get_latest``)."""
+
+    artifact_type: str | Sequence[str] | None
+    tags: Mapping[str, Any] | None
+    partitions: Mapping[str, str] | None
+    since: datetime | str | float | None
+    until: datetime | str | float | None
+    latest_only: bool
+    source_step: str | None
+    source_run_id: str | None
+    source_pipeline: str | None
+    project: str | None
+
 
 _DIRECTIONS = {"both": "both", "up": "up", "upstream": "up", "parents": "up", "down": "down",
                "downstream": "down", "children": "down"}

@@ -23,6 +23,7 @@ from archivist.materializers.registry import (
     IN_MEMORY_LIMIT,
     InMemoryMaterializer,
     MaterializerRegistry,
+    Written,
 )
 from archivist.store.blobs import Blobs
 from archivist.store.hashcache import HashCache, now_ns
@@ -113,6 +114,12 @@ class Ingest:
 
     @contextlib.contextmanager
     def _from_data(self, data: Any) -> Iterator[Content]:
+        if isinstance(data, Written):  # written once already: store that file
+            digest, size = self.blobs.put_file(data.path, digest=data.digest)
+            yield Content(kind="file", digest=digest, size=size, format=data.format,
+                          metadata=dict(data.metadata), default_type=data.artifact_type,
+                          blob_digests=(digest,), sources={digest: data.path})
+            return
         materializer = self.registry.for_object(data)
         if isinstance(materializer, InMemoryMaterializer):
             payload, extra = materializer.encode(data)

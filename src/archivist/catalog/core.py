@@ -8,15 +8,17 @@ and mypy checks that the catalog provides it.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, overload
+from typing import Protocol, overload
 
 from archivist.backends.base import Backend
+from archivist.catalog.logbook import Registering
 from archivist.model import Artifact
 from archivist.store.blobs import Blobs
 
 
-class CatalogCore(Protocol):
-    """The catalog's state and its own lookups (defined in ``facade.py``)."""
+class CatalogCore(Registering, Protocol):
+    """The catalog's state, its own lookups (defined in ``facade.py``) and
+    ``register_artifact``."""
 
     project: str
     user: str
@@ -33,6 +35,3 @@ class CatalogCore(Protocol):
     def _located(self, found: list[Artifact]) -> list[Artifact]: ...
 
     def _scope(self, project: str | None) -> str: ...
-
-    def register_artifact(self, name: str, *, data: Any, metadata: Any,
-                          **kw: Any) -> Artifact: ...

@@ -18,13 +18,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, overload
+from typing import IO, Any, Unpack, overload
 
 from archivist import names, tracking
 from archivist.backends import open_backend
 from archivist.backends.base import Backend
 from archivist.catalog.arguments import (
     Artifacts,
+    Filters,
+    VersionFields,
     list_filter,
     login,
     page,
@@ -143,8 +145,11 @@ class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods):
 
     def register_artifact(self, name: str, path: str | os.PathLike[str] | None = None,
                           artifact_type: str | None = None,
-                          metadata: Mapping[str, Any] | None = None, **kw: Any) -> Artifact:
-        """Like :meth:`register`, returning the :class:`Artifact` record.
+                          metadata: Mapping[str, Any] | None = None, *, data: Any = None,
+                          uri: str | None = None,
+                          **fields: Unpack[VersionFields]) -> Artifact:
+        """Like :meth:`register` (the same arguments; ``path``, ``artifact_type`` and
+        ``metadata`` also by position), returning the :class:`Artifact` record.
 
         Raises:
             InvalidInputError: inside ``batch()``, where records exist only after the block.
@@ -152,8 +157,8 @@ class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods):
         if self._registrar.in_batch:
             raise InvalidInputError("register_artifact cannot return a record inside batch(); "
                                     "use register() and read the records after the batch")
-        return self._resolve(self.register(name, artifact_type, path=path, metadata=metadata,
-                                            **kw))
+        return self._resolve(self.register(name, artifact_type, data=data, path=path, uri=uri,
+                                           metadata=metadata, **fields))
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[ArtifactCatalog]:
@@ -221,9 +226,10 @@ class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods):
             latest_only=latest_only, source_step=source_step, source_run_id=source_run_id,
             source_pipeline=source_pipeline)))
 
-    def list_artifacts(self, name: str | None = None, **kw: Any) -> Artifacts:
-        """Alias of :meth:`list` with ``name`` first."""
-        return self.list(name=name, **kw)
+    def list_artifacts(self, name: str | None = None, *, limit: int = 100, offset: int = 0,
+                       **filters: Unpack[Filters]) -> Artifacts:
+        """Alias of :meth:`list` with ``name`` first (the other filters by keyword)."""
+        return self.list(name=name, limit=limit, offset=offset, **filters)
 
     def versions(self, name: str, *, project: str | None = None) -> Artifacts:
         """All live versions of ``name``, oldest first."""
@@ -249,12 +255,11 @@ class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods):
         scope = self._scope(project)
         return self._located(self.backend.search(parsed, scope, limit, offset))
 
-    def get_latest(self, name: str | None = None, *, source_step: str | None = None,
-                   partitions: Mapping[str, str] | None = None,
-                   **filters: Any) -> Artifact | None:
-        """The newest live version matching (partition-aware); ``None`` if none does."""
-        found = self.list(name=name, source_step=source_step, partitions=partitions, limit=1,
-                          **filters)
+    def get_latest(self, name: str | None = None,
+                   **filters: Unpack[Filters]) -> Artifact | None:
+        """The newest live version matching the filters of :meth:`list`
+        (partition-aware); ``None`` if none does."""
+        found = self.list(name=name, limit=1, **filters)
         if found:
             tracking.note_read(self, found[0])
         return found[0] if found else None

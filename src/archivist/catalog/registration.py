@@ -17,9 +17,9 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
-from archivist import names
+from archivist import names, records
 from archivist.backends.base import Backend
 from archivist.catalog.content import Content, Ingest
 from archivist.errors import (
@@ -87,27 +87,18 @@ class Registrar:
         Raises:
             As :meth:`ArtifactCatalog.register`.
         """
-        name = names.check_name(asked.name)
-        if asked.artifact_type is not None:
-            names.check_artifact_type(asked.artifact_type)
-        alias_list = [names.check_alias(a) for a in _as_list(asked.aliases, "aliases")]
         parents = _as_list(asked.parent_ids, "parent_ids")
-        if len(parents) > names.MAX_PARENTS:
-            raise InvalidInputError(f"{len(parents)} parents; the limit is {names.MAX_PARENTS}")
-        scope = (names.check_name(asked.project, "project") if asked.project is not None
-                 else default_project)
-        record = NewVersion(
-            id=new_id(), project=scope, name=name, artifact_type=asked.artifact_type or "",
-            created_at=time.time(), metadata=names.check_metadata(asked.metadata),
-            tags=names.check_tags(asked.tags), aliases=tuple(dict.fromkeys(alias_list)),
-            partitions=names.check_partitions(asked.partitions),
-            description=names.check_text(asked.description, "description",
-                                         names.MAX_DESCRIPTION),
-            source_step=names.check_text(asked.source_step, "source_step"),
-            source_run_id=names.check_text(asked.source_run_id, "source_run_id"),
-            source_pipeline=names.check_text(asked.source_pipeline, "source_pipeline"),
-            code_version=names.check_text(asked.code_version, "code_version"), user=self.user,
-        )
+        records.check_parent_count(len(parents))
+        record = records.check_described(NewVersion(
+            id=new_id(), project=default_project if asked.project is None else asked.project,
+            name=asked.name, artifact_type=asked.artifact_type or "", created_at=time.time(),
+            metadata=_as_object(asked.metadata), tags=_as_object(asked.tags),
+            aliases=tuple(_as_list(asked.aliases, "aliases")),
+            partitions=_as_object(asked.partitions), description=asked.description,
+            source_step=asked.source_step, source_run_id=asked.source_run_id,
+            source_pipeline=asked.source_pipeline, code_version=asked.code_version,
+            user=self.user), typed=asked.artifact_type is not None)
+        scope, name = record.project, record.name
         if parents:
             record = replace(record, parent_ids=tuple(self._resolve_parents(parents, scope)))
         if asked.data is not None or asked.path is not None or asked.uri is not None:
@@ -290,6 +281,11 @@ class _Batch(threading.local):
         self.records: list[NewVersion] | None = None
         self.contents: list[Content] = []
         self.ids: set[str] = set()
+
+
+def _as_object(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``None`` as ``{}``; anything else as given, for the record check to judge."""
+    return {} if value is None else cast("dict[str, Any]", value)
 
 
 def _as_list(value: Any, what: str) -> list[Any]:

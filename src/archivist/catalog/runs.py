@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Unpack
 
 from archivist import names
 from archivist.catalog import logbook
-from archivist.catalog.arguments import page
+from archivist.catalog.arguments import LogFields, page
 from archivist.catalog.core import CatalogCore
 from archivist.model import Artifact, RunRecord, check_status
 from archivist.refs import check_run_ref
@@ -46,19 +46,20 @@ class RunMethods:
 
 
     def log_dataset(self: CatalogCore, key: str, df: Any, preview: int = 20, stats: bool = True,
-                    **kw: Any) -> Artifact:
+                    **fields: Unpack[LogFields]) -> Artifact:
         """A DataFrame/Table as Parquet with schema, preview and stats in its metadata."""
-        return logbook.log_dataset(self, key, df, preview=preview, stats=stats, **kw)
+        return logbook.log_dataset(self, key, df, preview=preview, stats=stats, **fields)
 
     def log_model(self: CatalogCore, key: str, model: Any, metrics: Mapping[str, Any] | None = None,
-                  **kw: Any) -> Artifact:
+                  **fields: Unpack[LogFields]) -> Artifact:
         """A model, with ``metrics`` as metadata keys (``metadata.accuracy>0.9``)."""
-        return logbook.log_model(self, key, model, metrics=metrics, **kw)
+        return logbook.log_model(self, key, model, metrics=metrics, **fields)
 
-    def log_plot(self: CatalogCore, key: str, figure: Any, **kw: Any) -> Artifact:
+    def log_plot(self: CatalogCore, key: str, figure: Any, **fields: Unpack[LogFields]) -> Artifact:
         """A matplotlib figure rendered to PNG."""
-        return logbook.log_plot(self, key, figure, **kw)
+        return logbook.log_plot(self, key, figure, **fields)
 
-    def log_metrics(self: CatalogCore, key: str, metrics: Mapping[str, Any], **kw: Any) -> Artifact:
+    def log_metrics(self: CatalogCore, key: str, metrics: Mapping[str, Any],
+                    **fields: Unpack[LogFields]) -> Artifact:
         """A metrics mapping, stored as JSON and kept queryable in the metadata."""
-        return logbook.log_metrics(self, key, metrics, **kw)
+        return logbook.log_metrics(self, key, metrics, **fields)

@@ -72,6 +72,7 @@ def server(
     See docs/server.md.
     """
     import uvicorn
+    from sqlalchemy.engine import make_url
 
     from archivist.server.settings import SETTINGS_VARIABLE, ServerSettings
     from archivist.server.state import ServerState
@@ -85,6 +86,11 @@ def server(
     ServerState(settings).close()  # fail here, once, on a bad catalog; migrate before workers
     options: dict[str, Any] = {"host": host, "port": port, "access_log": False,
                                "log_config": _log_config(), "timeout_graceful_shutdown": 10}
+    served = (settings.home if settings.database is None else
+              make_url(settings.database).render_as_string(hide_password=True))
+    shown = f"{host}:{port}" if port else f"{host} (a free port: see uvicorn's line below)"
+    output.note(f"serving the catalog {served} at http://{shown}/ (web UI; the REST API "
+                "under /api/v1, its docs at /docs)", label="archivist")
     if insecure_single_user:
         output.note("--insecure-single-user: no API keys; anyone on this machine is admin",
                     label="warning")
@@ -161,7 +167,7 @@ def create(
     as_json: JsonFlag = False,
 ) -> None:
     """Make an API key; its secret is printed now and never again."""
-    from archivist import keys
+    from archivist.server import keys
 
     with _store(ctx, database) as store:
         key, secret = keys.create_key(store, project, scope, name)
@@ -180,7 +186,7 @@ def create(
 def list_keys(ctx: typer.Context, database: DatabaseOpt = None,
               as_json: JsonFlag = False) -> None:
     """Every key (never the secrets), revoked ones included."""
-    from archivist import keys
+    from archivist.server import keys
 
     with _store(ctx, database) as store:
         found = keys.list_keys(store)
@@ -205,7 +211,7 @@ def revoke(ctx: typer.Context,
            key_id: Annotated[str, typer.Argument(metavar="ID", help="The key's id.")],
            database: DatabaseOpt = None) -> None:
     """Revoke a key: it authenticates no more (at once, on every server process)."""
-    from archivist import keys
+    from archivist.server import keys
 
     with _store(ctx, database) as store:
         key = keys.revoke_key(store, key_id)

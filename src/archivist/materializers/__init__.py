@@ -45,6 +45,7 @@ from archivist.materializers.registry import (
     ConsentAwareMaterializer,
     Materializer,
     MaterializerRegistry,
+    Written,
     default_registry,
 )
 from archivist.materializers.tensors import SafetensorsMaterializer
@@ -65,6 +66,7 @@ __all__ = [
     "SafetensorsMaterializer",
     "SkopsMaterializer",
     "TextMaterializer",
+    "Written",
     "canonical_json",
     "dataset_stats",
     "default_registry",

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast, runtime_checkable
 
@@ -36,6 +37,7 @@ from archivist.errors import (
     InvalidInputError,
     PickleNotAllowedError,
 )
+from archivist.store.hashing import hash_file
 
 HEAD_SIZE = 64
 """How many leading bytes :meth:`Materializer.sniff` is shown."""
@@ -117,6 +119,22 @@ class ConsentAwareMaterializer(Materializer, Protocol):
     def load(self, path: Path, *, allow_pickle: bool = False) -> object:
         """Read the object back; raise PickleNotAllowedError if it needs consent."""
         ...
+
+
+@dataclass(frozen=True)
+class Written:
+    """A value already written to one file by its materializer, and that file's digest.
+
+    ``catalog.register(name, data=written)`` stores the file as that value (its format,
+    metadata and default type), without serializing the value again: a flow writes a value
+    once to see whether its content changed, and stores that same file if it did.
+    """
+
+    path: Path
+    digest: str
+    format: str
+    metadata: dict[str, Any]
+    artifact_type: str
 
 
 class MaterializerRegistry:
@@ -222,6 +240,17 @@ class MaterializerRegistry:
         except BaseException:
             dest.unlink(missing_ok=True)
             raise
+
+    def write(self, obj: object, dest: Path) -> Written:
+        """:meth:`save` ``obj`` to ``dest`` and hash the file: what registering it would
+        record (:class:`Written`).
+
+        Raises:
+            As :meth:`save`.
+        """
+        m, extra = self.save(obj, dest)
+        return Written(path=dest, digest=hash_file(dest)[0], format=m.name, metadata=extra,
+                       artifact_type=m.artifact_type)
 
     def load(self, name: str, path: Path, *, allow_pickle: bool) -> object:
         """Load the file at ``path``, recorded with format ``name``: the one choke point.
@@ -352,5 +381,6 @@ __all__ = [
     "ConsentAwareMaterializer",
     "Materializer",
     "MaterializerRegistry",
+    "Written",
     "default_registry",
 ]

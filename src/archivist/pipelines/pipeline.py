@@ -24,9 +24,10 @@ import inspect
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from archivist import names
+from archivist.catalog.arguments import LogFields
 from archivist.errors import InvalidInputError
 from archivist.materializers._jsonsafe import json_safe
 from archivist.model import RunRecord
@@ -73,22 +74,23 @@ class PipelineRun:
         return self.catalog.get_run(self.recorder.id)
 
     def log_dataset(self, key: str, df: Any, preview: int = 20, stats: bool = True,
-                    **kw: Any) -> Artifact:
+                    **fields: Unpack[LogFields]) -> Artifact:
         """See :meth:`ArtifactCatalog.log_dataset`."""
-        return self.catalog.log_dataset(key, df, preview=preview, stats=stats, **kw)
+        return self.catalog.log_dataset(key, df, preview=preview, stats=stats, **fields)
 
     def log_model(self, key: str, model: Any, metrics: Mapping[str, Any] | None = None,
-                  **kw: Any) -> Artifact:
+                  **fields: Unpack[LogFields]) -> Artifact:
         """See :meth:`ArtifactCatalog.log_model`."""
-        return self.catalog.log_model(key, model, metrics=metrics, **kw)
+        return self.catalog.log_model(key, model, metrics=metrics, **fields)
 
-    def log_plot(self, key: str, figure: Any, **kw: Any) -> Artifact:
+    def log_plot(self, key: str, figure: Any, **fields: Unpack[LogFields]) -> Artifact:
         """See :meth:`ArtifactCatalog.log_plot`."""
-        return self.catalog.log_plot(key, figure, **kw)
+        return self.catalog.log_plot(key, figure, **fields)
 
-    def log_metrics(self, key: str, metrics: Mapping[str, Any], **kw: Any) -> Artifact:
+    def log_metrics(self, key: str, metrics: Mapping[str, Any],
+                    **fields: Unpack[LogFields]) -> Artifact:
         """See :meth:`ArtifactCatalog.log_metrics`."""
-        return self.catalog.log_metrics(key, metrics, **kw)
+        return self.catalog.log_metrics(key, metrics, **fields)
 
     def __repr__(self) -> str:
         return f"PipelineRun({self.recorder.pathspec!r}, id={self.recorder.id!r})"

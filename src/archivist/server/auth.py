@@ -12,9 +12,10 @@ import functools
 import getpass
 from dataclasses import dataclass
 
-from archivist import keys, names
+from archivist import names
 from archivist.errors import ArtifactNotFoundError
 from archivist.model import ApiKey, Artifact
+from archivist.server import keys
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 the project a route works in, checked for the scope the route needs.
 
     @router.get("/projects/{project}/versions")
-    def list_versions(project: ReadProject, state: StateDep) -> …
+    def list_versions(project: ReadProject, service: ServiceDep) -> …
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from archivist.errors import UnauthenticatedError
 from archivist.server.auth import Principal
+from archivist.server.service import Service
 from archivist.server.state import ServerState
 
 STATE_KEY = "archivist"
@@ -58,6 +59,14 @@ async def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_service(state: StateDep, principal: PrincipalDep) -> Service:
+    """What the caller may do (:class:`archivist.server.service.Service`)."""
+    return Service(state, principal)
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
 
 ProjectPath = Annotated[str, Path(description="Project (namespace) name.",
                                   examples=["default"])]

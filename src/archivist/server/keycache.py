@@ -19,9 +19,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from archivist import keys
 from archivist.backends.base import ServerStore
 from archivist.model import ApiKey
+from archivist.server import keys
 
 #: Entries kept at most; past it the cache starts again empty (keys are few in practice).
 MAX_ENTRIES = 10_000

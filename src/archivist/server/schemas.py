@@ -13,6 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from archivist.limits import MAX_BATCH
+from archivist.model import NewRun, NewVersion, TaskRecord
+from archivist.wire import task_from_dict
 
 JsonScalar = str | int | float | bool | None
 _ID = "0193f0c2-9b7e-7c3a-8f00-1a2b3c4d5e6f"
@@ -71,6 +73,12 @@ class NewVersionIn(Request):
     code_version: str | None = None
     version: int | None = Field(None, ge=1, description="Number to keep (bundle import); "
                                                          "null assigns the next one.")
+
+    def record(self) -> NewVersion:
+        """The record this body describes (its fields are the record's, by name)."""
+        return NewVersion(**{**dict(self), "aliases": tuple(self.aliases),
+                             "parent_ids": tuple(self.parent_ids),
+                             "blob_digests": tuple(self.blob_digests)})
 
 
 class CreateVersions(Request):
@@ -268,6 +276,10 @@ class NewRunIn(Request):
     details: dict[str, Any] = Field(default_factory=dict)
     number: int | None = Field(None, ge=1)
 
+    def record(self) -> NewRun:
+        """The record this body describes (its fields are the record's, by name)."""
+        return NewRun(**dict(self))
+
 
 class CreateRun(Request):
     run: NewRunIn
@@ -298,6 +310,14 @@ class TaskIn(Request):
     produced: list[str] = Field(default_factory=list)
     data: dict[str, str] = Field(default_factory=dict)
     details: dict[str, Any] = Field(default_factory=dict)
+
+    def record(self) -> TaskRecord:
+        """The record this body describes (times parsed from ISO 8601).
+
+        Raises:
+            InvalidInputError: a time that is not ISO 8601.
+        """
+        return task_from_dict(dict(self))
 
 
 class RunLinks(Request):

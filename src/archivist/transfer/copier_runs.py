@@ -10,7 +10,8 @@ from datetime import datetime
 
 from archivist.backends.base import Backend
 from archivist.errors import ArtifactNotFoundError, ConflictError
-from archivist.model import NewRun, RunRecord
+from archivist.model import RunRecord
+from archivist.records import new_run_of
 
 #: A run of the source with the target's copy of it (``None``: the target lacks it).
 Planned = tuple[RunRecord, RunRecord | None]
@@ -60,7 +61,7 @@ def copy_runs(backend: Backend, planned: Sequence[Planned]) -> tuple[list[str], 
     skipped: list[str] = []
     for run, held in planned:
         if held is None:
-            backend.create_run(_new_run(run))
+            backend.create_run(new_run_of(run))
         ended = (run.status, run.ended_at, run.error, run.details)
         changed = held is not None and (
             held.status, held.ended_at, held.error, held.details) != ended
@@ -84,17 +85,6 @@ def copy_runs(backend: Backend, planned: Sequence[Planned]) -> tuple[list[str], 
 
 def _epoch(value: datetime | None) -> float | None:
     return None if value is None else value.timestamp()
-
-
-def _new_run(run: RunRecord) -> NewRun:
-    return NewRun(
-        id=run.id, project=run.project, pipeline=run.pipeline,
-        started_at=run.started_at.timestamp(), kind=run.kind, status=run.status,
-        ended_at=_epoch(run.ended_at),
-        parameters=dict(run.parameters), user=run.user, host=run.host,
-        code_version=run.code_version, code_dirty=run.code_dirty,
-        source_hash=run.source_hash, error=run.error, details=dict(run.details),
-        number=run.number)
 
 
 def _missing(wanted: Iterable[str], have: Iterable[str]) -> list[str]:

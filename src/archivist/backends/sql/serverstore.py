@@ -1,4 +1,5 @@
-"""The catalog server's rows on SQL: API keys, version counts, blob visibility, leases.
+"""The catalog server's rows on SQL: API keys, version counts, blob visibility, leases,
+and the summaries of the web UI's home page.
 
 :class:`ServerRows` is the ``ServerStore`` half of ``SqlBackend`` (contract in
 ``backends/base.py``); the statements are the functions below.
@@ -15,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from archivist.backends.sql import engine as engines
 from archivist.backends.sql.tables import (
+    aliases,
     api_keys,
     blob_claims,
     blob_refs,
@@ -96,6 +98,23 @@ def revoke_key(engine: sa.Engine, key_id: str, at: float) -> None:
 def count_versions(engine: sa.Engine) -> dict[str, int]:
     with engines.read_transaction(engine) as conn:
         return {str(project): int(count) for project, count in conn.execute(_COUNTS)}
+
+
+def count_types(engine: sa.Engine, project: str) -> dict[str, int]:
+    stmt = (sa.select(versions.c.artifact_type, sa.func.count())
+            .where(versions.c.project == project, versions.c.deleted_at.is_(None))
+            .group_by(versions.c.artifact_type))
+    with engines.read_transaction(engine) as conn:
+        return {str(kind): int(count) for kind, count in conn.execute(stmt)}
+
+
+def aliased(engine: sa.Engine, project: str, limit: int) -> list[tuple[str, str, str, int]]:
+    stmt = (sa.select(versions.c.name, aliases.c.alias, versions.c.id, versions.c.version)
+            .join(versions, versions.c.seq == aliases.c.seq)
+            .where(versions.c.project == project)
+            .order_by(versions.c.name, aliases.c.alias).limit(limit))
+    with engines.read_transaction(engine) as conn:
+        return [(str(n), str(a), str(i), int(v)) for n, a, i, v in conn.execute(stmt)]
 
 
 def visible_blobs(engine: sa.Engine, project: str, digests: Iterable[str]) -> set[str]:
@@ -205,6 +224,12 @@ class ServerRows:
 
     def count_versions(self) -> dict[str, int]:
         return count_versions(self.engine)
+
+    def count_types(self, project: str) -> dict[str, int]:
+        return count_types(self.engine, project)
+
+    def aliased(self, project: str, limit: int) -> list[tuple[str, str, str, int]]:
+        return aliased(self.engine, project, limit)
 
     def visible_blobs(self, project: str, digests: Iterable[str]) -> set[str]:
         return visible_blobs(self.engine, project, digests)

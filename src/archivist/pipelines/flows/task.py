@@ -39,7 +39,6 @@ from archivist.pipelines.flows.base import FlowBase
 from archivist.pipelines.flows.graph import FlowGraph, Transition
 from archivist.pipelines.flows.state import Held, TaskInput, TaskOutcome, TaskSpec
 from archivist.pipelines.flows.values import IMMUTABLE, ValueCache, items_of
-from archivist.store.hashing import hash_file
 
 if TYPE_CHECKING:
     from archivist.catalog import ArtifactCatalog
@@ -309,24 +308,27 @@ def _persist(obj: Any, context: TaskContext) -> tuple[dict[str, Held], list[str]
                   and isinstance(value, IMMUTABLE)):  # else: read, and cannot have changed
             compare[name] = value
     keys = context.content_keys([state[name] for name in compare])
-    for name, value in compare.items():
-        if _digest(context.catalog, value) != keys[state[name].version_id]:
-            changed[name] = value  # else carried: the content of the version it came from
-    if not changed:
-        return state, []
-    parents = list(context.consumed)[:names.MAX_PARENTS]
-    ids: dict[str, str] = {}
-    with warnings.catch_warnings():
-        # A value equal to an earlier version's is expected in a flow (the bytes are
-        # stored once); the duplicate warning is for hand registrations.
-        warnings.simplefilter("ignore", DuplicateArtifactWarning)
-        with context.catalog.batch():
-            for name, value in changed.items():
-                ids[name] = _register(context, name, value, parents)
+    with tempfile.TemporaryDirectory(prefix="archivist-flow-") as folder:
+        for index, (name, value) in enumerate(compare.items()):
+            # written once: hashed to compare, and stored as is if it changed
+            written = context.catalog.materializers.write(value, Path(folder) / str(index))
+            if written.digest != keys[state[name].version_id]:
+                changed[name] = written  # else carried: the content of the version it came from
+        if not changed:
+            return state, []
+        parents = list(context.consumed)[:names.MAX_PARENTS]
+        ids: dict[str, str] = {}
+        with warnings.catch_warnings():
+            # A value equal to an earlier version's is expected in a flow (the bytes are
+            # stored once); the duplicate warning is for hand registrations.
+            warnings.simplefilter("ignore", DuplicateArtifactWarning)
+            with context.catalog.batch():
+                for name, value in changed.items():
+                    ids[name] = _register(context, name, value, parents)
     for name, version_id in ids.items():
         state[name] = Held(version_id)
         if context.values is not None:
-            context.values.put(version_id, changed[name])
+            context.values.put(version_id, compare.get(name, changed[name]))
     return state, list(ids.values())
 
 
@@ -348,11 +350,3 @@ def _register(context: TaskContext, name: str, value: Any, parents: list[str]) -
         # the same error (type, details), saying which attribute; the original is chained
         raise type(exc)(f"cannot store self.{name} of step {spec.step!r}: {exc.message}",
                         **exc.details) from exc
-
-
-def _digest(catalog: ArtifactCatalog, value: Any) -> str | None:
-    """The digest ``register(data=value)`` would record, without registering."""
-    with tempfile.TemporaryDirectory(prefix="archivist-flow-") as folder:
-        target = Path(folder) / "object"
-        catalog.materializers.save(value, target)
-        return hash_file(target)[0]

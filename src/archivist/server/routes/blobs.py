@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from email.utils import formatdate
 from typing import Any
 
@@ -13,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from archivist import wire
-from archivist.errors import ArtifactNotFoundError, InvalidInputError, StorageError
+from archivist.errors import InvalidInputError
 from archivist.server import responses
 from archivist.server.blobtransfer import (
     RangeNotSatisfiable,
@@ -21,10 +20,9 @@ from archivist.server.blobtransfer import (
     parse_range,
     spool_upload,
 )
-from archivist.server.deps import AdminProject, ReadProject, StateDep, WriteProject
+from archivist.server.deps import AdminProject, ReadProject, ServiceDep, WriteProject
 from archivist.server.errors import envelope
 from archivist.server.schemas import BlobStored, DigestPage, Digests, Missing
-from archivist.store.adopt import adopt
 from archivist.store.hashing import check_digest
 
 router = APIRouter(prefix="/api/v1/projects/{project}/blobs", tags=["blobs"])
@@ -45,39 +43,31 @@ _DOWNLOAD: dict[int | str, dict[str, Any]] = {
             openapi_extra=responses.query_docs(
                 ("limit", "Page size, 1-1000 (default 100).", False),
                 ("cursor", "next_cursor of the previous page.", False)))
-def list_blobs(project: AdminProject, request: Request, state: StateDep) -> JSONResponse:
+def list_blobs(project: AdminProject, request: Request, service: ServiceDep) -> JSONResponse:
     """The digests in the project's blob store, sorted (in a store shared by projects,
     only those the project may see: its versions' and its own uploads)."""
     limit, offset = wire.page_from_params(request.query_params.multi_items())
-    mine = state.project_digests(project)
-    found = sorted(mine(state.blobs(project).iter_digests()))[offset:offset + limit]
+    found = service.list_blobs(project, limit, offset)
     return JSONResponse({"data": found, "next_cursor": wire.next_cursor(offset, limit,
                                                                         len(found))})
 
 
 @router.post("/missing", response_model=Missing, responses=responses.errors(403, 404))
-def missing(project: ReadProject, body: Digests, state: StateDep) -> JSONResponse:
+def missing(project: ReadProject, body: Digests, service: ServiceDep) -> JSONResponse:
     """Which of these digests the project's store lacks (ask before uploading). In a store
     shared by projects, a blob the project has not uploaded itself and no version of it
     needs is missing too, whoever else holds it: the project proves it has the bytes by
     uploading them."""
-    digests = list(dict.fromkeys(check_digest(d) for d in body.digests))
-    blobs = state.blobs(project)
-    seen = state.visible_blobs(project, digests)
-    return JSONResponse({"missing": [d for d in digests
-                                     if d not in seen or not blobs.exists(d)]})
+    return JSONResponse({"missing": service.missing_blobs(project, body.digests)})
 
 
 @router.head("/{digest}", responses={200: {"description": "Present; Content-Length is "
                                                          "its size."},
                                      **responses.errors(403, 404)})
-def head_blob(project: ReadProject, digest: str, state: StateDep) -> Response:
+def head_blob(project: ReadProject, digest: str, service: ServiceDep) -> Response:
     """Whether the project's store has this blob, its size and when it was stored
     (`Last-Modified`: gc's grace period counts from it)."""
-    check_digest(digest)
-    blobs = state.blobs(project)
-    if not state.visible_blobs(project, [digest]) or not blobs.exists(digest):
-        raise _no_blob(digest)
+    blobs = service.readable_blob(project, digest)
     return Response(status_code=200, headers={
         "content-length": str(blobs.size(digest)), "accept-ranges": "bytes",
         "last-modified": formatdate(blobs.mtime(digest), usegmt=True)})
@@ -86,7 +76,7 @@ def head_blob(project: ReadProject, digest: str, state: StateDep) -> Response:
 @router.put("/{digest}", status_code=201, response_model=BlobStored, openapi_extra=_UPLOAD,
             responses=responses.errors(403, 404, 413))
 async def put_blob(project: WriteProject, digest: str, request: Request,
-                   state: StateDep) -> JSONResponse:
+                   service: ServiceDep) -> JSONResponse:
     """Upload a blob's bytes (streamed, any size up to the server's limit).
 
     The body is spooled and hashed; it becomes visible only if it hashes to `digest`
@@ -94,6 +84,7 @@ async def put_blob(project: WriteProject, digest: str, request: Request,
     store shared by projects it is how a project shows it holds those bytes.
     """
     check_digest(digest)
+    state = service.state
     settings = state.settings
     blobs = state.blobs(project)
     async with spool_upload(request, settings.max_blob_size, settings.spool_dir,
@@ -104,27 +95,21 @@ async def put_blob(project: WriteProject, digest: str, request: Request,
                 "stored (was the file changed or cut short?)", expected=digest,
                 actual=spooled.digest)
         # The spool is what was hashed: the store takes it without reading it again.
-        stored, size = await run_in_threadpool(adopt, blobs, spooled.path, digest,
-                                               spooled.size)
-    if stored != digest or size != spooled.size:
-        raise StorageError(f"the blob store kept {stored} ({size} bytes) for {digest}",
-                           digest=digest)
-    if not settings.blobs_per_project:
-        await run_in_threadpool(state.store.claim_blobs, project, [digest], time.time())
+        size = await run_in_threadpool(service.store_upload, project, digest, spooled.path,
+                                       spooled.size)
     state.metrics.blob_bytes_in.inc(size)
     return JSONResponse({"digest": digest, "size": size}, status_code=201)
 
 
 @router.get("/{digest}", response_class=StreamingResponse, responses={
     **_DOWNLOAD, **responses.errors(403, 404)})
-def get_blob(project: ReadProject, digest: str, request: Request, state: StateDep) -> Response:
+def get_blob(project: ReadProject, digest: str, request: Request,
+             service: ServiceDep) -> Response:
     """Download a blob of the project (streamed; `Range: bytes=a-b` answers 206). In a
     store shared by projects: one that a version of the project needs or that the
     project uploaded itself."""
-    check_digest(digest)
-    blobs = state.blobs(project)
-    if not state.visible_blobs(project, [digest]) or not blobs.exists(digest):
-        raise _no_blob(digest)
+    blobs = service.readable_blob(project, digest)
+    state = service.state
     if state.settings.presign and blobs.path(digest).startswith("s3://"):
         return RedirectResponse(_presigned(blobs.path(digest), state.settings.presign_expires),
                                 status_code=307)
@@ -153,6 +138,3 @@ def _presigned(url: str, expires: int) -> str:
     fs, path = fsspec.core.url_to_fs(url)
     return str(fs.sign(path, expiration=expires))
 
-
-def _no_blob(digest: str) -> ArtifactNotFoundError:
-    return ArtifactNotFoundError(f"blob {digest} is not in this project", digest=digest)

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from archivist.server import responses
-from archivist.server.deps import PrincipalDep, StateDep
+from archivist.server.deps import PrincipalDep, ServiceDep, StateDep
 from archivist.server.metrics import CONTENT_TYPE
 from archivist.server.schemas import Health, ProjectList
 
@@ -30,10 +30,8 @@ def metrics(state: StateDep, principal: PrincipalDep) -> Response:
 
 
 @router.get("/api/v1/projects", response_model=ProjectList, responses=responses.errors())
-def projects(state: StateDep, principal: PrincipalDep) -> JSONResponse:
+def projects(service: ServiceDep) -> JSONResponse:
     """The projects this key sees: its own (every project with versions when the server
     runs without keys)."""
-    if principal.key is not None:
-        return JSONResponse({"data": [principal.key.project]})
-    return JSONResponse({"data": state.backend.projects()})
+    return JSONResponse({"data": service.projects()})
 

@@ -1,4 +1,4 @@
-"""Search in the query language of SPEC §3 (docs/query-language.md)."""
+"""Search in the query language (docs/query-language.md)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from fastapi.responses import JSONResponse
 
 from archivist import wire
 from archivist.errors import InvalidInputError
-from archivist.query.parser import parse_query
 from archivist.server import responses
-from archivist.server.deps import ReadProject, StateDep
+from archivist.server.deps import ReadProject, ServiceDep
 from archivist.server.schemas import ArtifactPage
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
@@ -23,12 +22,12 @@ _QUERY = responses.query_docs(
 
 @router.get("/projects/{project}/search", response_model=ArtifactPage,
             responses=responses.errors(403, 404), openapi_extra=_QUERY)
-def search(project: ReadProject, request: Request, state: StateDep) -> JSONResponse:
+def search(project: ReadProject, request: Request, service: ServiceDep) -> JSONResponse:
     """Live versions matching a query, in the query's order."""
     items = request.query_params.multi_items()
     limit, offset = wire.page_from_params(items, known=("q",))
     queries = [value for key, value in items if key == "q"]
     if len(queries) != 1:
         raise InvalidInputError("give the query once, as q=…")
-    found = state.backend.search(parse_query(queries[0]), project, limit, offset)
+    found = service.search(project, queries[0], limit, offset)
     return responses.page(found, offset, limit)

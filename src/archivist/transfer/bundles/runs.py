@@ -1,6 +1,7 @@
-"""Validating the run records of a bundle (``runs.jsonl``: one ``RunRecord.to_dict()``
-per line) before they reach a backend. A bundle is untrusted input: every field is
-checked with the rules the run API applies, and unknown keys are refused."""
+"""Reading the run records of a bundle (``runs.jsonl``: one ``RunRecord.to_dict()`` per
+line) before they reach a backend. A bundle is untrusted input: its JSON must have
+exactly the keys and types of a run record, and the values are then checked with the
+rules every writer of runs shares (:func:`archivist.records.check_run_record`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 
 from archivist import names
 from archivist.errors import InvalidInputError
+from archivist.limits import MAX_NUMBER
 from archivist.model import RUN_KINDS, RUN_STATUSES, RunRecord, TaskRecord
+from archivist.records import check_run_record
 
 _RUN_KEYS = frozenset({
     "id", "project", "pipeline", "number", "pathspec", "kind", "status", "started_at",
@@ -18,8 +21,6 @@ _RUN_KEYS = frozenset({
 _TASK_KEYS = frozenset({
     "id", "run_id", "step", "index", "status", "started_at", "ended_at", "cached",
     "cache_key", "error", "consumed", "produced", "data", "details"})
-MAX_ERROR = 64 * 1024
-MAX_NUMBER = 2**31 - 1
 
 
 def run_from_dict(raw: object, where: str) -> RunRecord:
@@ -31,7 +32,7 @@ def run_from_dict(raw: object, where: str) -> RunRecord:
     """
     doc = _object(raw, _RUN_KEYS, where, "run record")
     run_id = _id(doc["id"], where, "id")
-    pipeline = names.check_name(doc["pipeline"], "pipeline")
+    pipeline = _str(doc["pipeline"], where, "pipeline")
     number = _int(doc["number"], where, "number", 1)
     if doc["pathspec"] != f"{pipeline}/{number}":
         raise InvalidInputError(f"{where}: pathspec does not match pipeline and number")
@@ -45,20 +46,19 @@ def run_from_dict(raw: object, where: str) -> RunRecord:
     started = _time(doc["started_at"], where, "started_at")
     if started is None:
         raise InvalidInputError(f"{where}: started_at is required")
-    return RunRecord(
-        id=run_id, project=names.check_name(doc["project"], "project"), pipeline=pipeline,
+    return check_run_record(RunRecord(
+        id=run_id, project=_str(doc["project"], where, "project"), pipeline=pipeline,
         number=number, started_at=started, kind=_choice(doc["kind"], RUN_KINDS, where, "kind"),
         status=_choice(doc["status"], RUN_STATUSES, where, "status"),
         ended_at=_time(doc["ended_at"], where, "ended_at"),
-        parameters=names.check_metadata(_dict(doc["parameters"], where, "parameters")),
-        user=names.check_text(doc["user"], "user"), host=names.check_text(doc["host"], "host"),
-        code_version=names.check_text(doc["code_version"], "code_version"),
-        code_dirty=dirty,
-        source_hash=names.check_text(doc["source_hash"], "source_hash", 71),
-        error=names.check_text(doc["error"], "description", MAX_ERROR),
+        parameters=_dict(doc["parameters"], where, "parameters"),
+        user=_opt_str(doc["user"], where, "user"), host=_opt_str(doc["host"], where, "host"),
+        code_version=_opt_str(doc["code_version"], where, "code_version"), code_dirty=dirty,
+        source_hash=_opt_str(doc["source_hash"], where, "source_hash"),
+        error=_opt_str(doc["error"], where, "error"),
         consumed=_ids(doc["consumed"], where, "consumed"),
         produced=_ids(doc["produced"], where, "produced"), tasks=tasks,
-        details=names.check_metadata(_dict(doc["details"], where, "details")))
+        details=_dict(doc["details"], where, "details")))
 
 
 def _task(raw: object, where: str, run_id: str) -> TaskRecord:
@@ -69,19 +69,18 @@ def _task(raw: object, where: str, run_id: str) -> TaskRecord:
         raise InvalidInputError(f"{where}: cached must be true or false")
     data = _dict(doc["data"], where, "data")
     for key, value in data.items():
-        names.check_text(key, "task data key")
         _id(value, where, f"data.{key}")
     return TaskRecord(
-        id=_id(doc["id"], where, "id"), run_id=run_id,
-        step=names.check_name(doc["step"], "step"), index=_int(doc["index"], where, "index", 0),
+        id=_id(doc["id"], where, "id"), run_id=run_id, step=_str(doc["step"], where, "step"),
+        index=_int(doc["index"], where, "index", 0),
         status=_choice(doc["status"], RUN_STATUSES, where, "status"),
         started_at=_time(doc["started_at"], where, "started_at"),
         ended_at=_time(doc["ended_at"], where, "ended_at"), cached=doc["cached"],
-        cache_key=names.check_text(doc["cache_key"], "cache_key", 71),
-        error=names.check_text(doc["error"], "description", MAX_ERROR),
+        cache_key=_opt_str(doc["cache_key"], where, "cache_key"),
+        error=_opt_str(doc["error"], where, "error"),
         consumed=_ids(doc["consumed"], where, "consumed"),
         produced=_ids(doc["produced"], where, "produced"), data=dict(data),
-        details=names.check_metadata(_dict(doc["details"], where, "details")))
+        details=_dict(doc["details"], where, "details"))
 
 
 def _object(raw: object, keys: frozenset[str], where: str, what: str) -> dict[str, Any]:
@@ -100,6 +99,16 @@ def _id(value: object, where: str, key: str) -> str:
 
 def _ids(value: object, where: str, key: str) -> list[str]:
     return [_id(v, where, key) for v in _list(value, where, key)]
+
+
+def _str(value: object, where: str, key: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{where}: {key} must be a string")
+    return value
+
+
+def _opt_str(value: object, where: str, key: str) -> str | None:
+    return None if value is None else _str(value, where, key)
 
 
 def _list(value: object, where: str, key: str) -> list[Any]:

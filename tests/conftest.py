@@ -10,9 +10,10 @@ import pytest
 from archivist import ArtifactCatalog
 from tests.helpers import isolate_environment
 
-#: Real services, started on first use: PostgreSQL (postgres_url), S3 (s3_blobs_url), and
-#: an HTTP reference target on loopback (internal_service).
-pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.s3", "tests.fixtures.http_target"]
+#: Real services, started on first use: PostgreSQL (postgres_url), S3 (s3_blobs_url), an
+#: HTTP reference target on loopback (internal_service), and a headless Chromium (page).
+pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.s3", "tests.fixtures.http_target",
+                  "tests.fixtures.browser"]
 
 
 @pytest.fixture(autouse=True)

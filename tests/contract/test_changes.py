@@ -59,3 +59,23 @@ def test_delete_is_a_tombstone(catalog: ArtifactCatalog) -> None:
         catalog.tag(child, a=1)
     assert catalog.register("features") == catalog.get("features:2").id, "numbers not reused"
     assert [h.kind for h in catalog.history("features")] == ["alias", "alias", "delete"]
+
+
+def test_history_of_one_version_and_the_newest_few(catalog: ArtifactCatalog) -> None:
+    """What a page showing one version, or the latest changes, asks the store for (the
+    backend, as the server's web UI calls it): no more rows than it shows."""
+    v1 = catalog.register("model", tags={"stage": "dev"})
+    v2 = catalog.register("model")
+    for n in range(5):
+        catalog.tag(v1, round=n)
+    catalog.tag(v2, stage="production")
+    catalog.set_alias(v2, "production")
+    backend, project = catalog.backend, catalog.project
+    mine = backend.history(project, "model", version_id=v2)
+    assert [(h.kind, h.key, h.new) for h in mine] == [
+        ("tag", "stage", "production"), ("alias", "production", v2)]
+    newest = backend.history(project, "model", limit=3)
+    assert [(h.key, h.new) for h in newest] == [("round", 4), ("stage", "production"),
+                                                 ("production", v2)]
+    assert [h.new for h in backend.history(project, "model", version_id=v1, limit=2)] == [3, 4]
+    assert backend.history(project, "model") == [*backend.history(project, "model", limit=100)]

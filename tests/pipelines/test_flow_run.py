@@ -397,3 +397,15 @@ def test_a_value_that_cannot_be_stored_names_the_attribute(
                                  "full")
     assert raised.value.details == {"path": "/data"}  # the same error, saying where
     assert isinstance(raised.value.__cause__, StorageError)
+
+
+def test_a_run_records_its_flows_graph(local_catalog: ArtifactCatalog) -> None:
+    """What the web UI draws for a flow run: the steps and their self.next edges."""
+    from tests.pipelines.flow_examples import BranchFlow
+
+    BranchFlow().run(catalog=local_catalog)
+    graph = local_catalog.get_run("BranchFlow/1").details["graph"]
+    assert graph["steps"] == BranchFlow.graph().order()
+    assert sorted(map(tuple, graph["edges"])) == [
+        ("join", "end"), ("left", "join"), ("right", "join"), ("start", "left"),
+        ("start", "right")]

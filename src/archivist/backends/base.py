@@ -112,8 +112,14 @@ class Backend(Protocol):
         aliases are removed (recorded in history)."""
         ...
 
-    def history(self, project: str, name: str) -> list[HistoryEntry]:
-        """Every tag/alias/delete change of a name, oldest first."""
+    def history(self, project: str, name: str, *, version_id: str | None = None,
+                limit: int | None = None) -> list[HistoryEntry]:
+        """Every tag/alias/delete change of a name, oldest first; only those of one
+        version with ``version_id``, only the newest ``limit`` with ``limit``.
+
+        Raises:
+            ArtifactNotFoundError: no artifact has this name in the project.
+        """
         ...
 
     def lineage(self, version_id: str, direction: str, depth: int | None) -> LineageRows:

@@ -17,8 +17,9 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from archivist.errors import InvalidInputError
-from archivist.server import errors
+from archivist.server import errors, ui
 from archivist.server.deps import STATE_KEY
+from archivist.server.docs import install_docs
 from archivist.server.middleware import BodyLimit, LoopbackOnly, RequestLog
 from archivist.server.routes import (
     artifacts,
@@ -69,12 +70,14 @@ def create_app(settings: ServerSettings) -> FastAPI:
             state.close()
 
     app = FastAPI(title="archivist", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
     setattr(app.state, STATE_KEY, state)
     errors.install(app)
     for module in (health, versions, artifacts, search, lineage, blobs, leases, maintenance,
                    runs, keys):
         app.include_router(module.router)
+    install_docs(app)
+    ui.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_json_size)
     if settings.insecure_single_user:
         app.add_middleware(LoopbackOnly)

@@ -21,6 +21,7 @@ from dataclasses import replace
 
 from archivist import maintenance, names
 from archivist.errors import ArtifactNotFoundError, IntegrityError, InvalidInputError, StorageError
+from archivist.limits import MAX_PAGE
 from archivist.model import (
     ApiKey,
     Artifact,
@@ -173,8 +174,15 @@ class Service:
         names.check_alias(alias)
         self._backend.remove_alias(project, name, alias, self.principal.user)
 
-    def history(self, project: str, name: str) -> list[HistoryEntry]:
-        return self._backend.history(project, names.check_name(name))
+    def history(self, project: str, name: str, *, version_id: str | None = None,
+                limit: int | None = None) -> list[HistoryEntry]:
+        """The name's changes, oldest first (of one version, the newest ``limit``)."""
+        if version_id is not None:
+            check_version_id(version_id)
+        if limit is not None and not 1 <= limit <= MAX_PAGE:
+            raise InvalidInputError(f"limit must be from 1 to {MAX_PAGE}")
+        return self._backend.history(project, names.check_name(name), version_id=version_id,
+                                     limit=limit)
 
     def spelling(self, project: str, name: str) -> str | None:
         return self._backend.spelling(project, names.check_name(name))

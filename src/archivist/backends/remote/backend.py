@@ -214,8 +214,12 @@ class RemoteCatalogBackend:
         self.transport.request("DELETE", f"{API}/versions/{segment(version_id)}",
                                headers=_as_user(user))
 
-    def history(self, project: str, name: str) -> list[HistoryEntry]:
-        body = self.transport.json("GET", f"{self._p(project)}/artifacts/{segment(name)}/history")
+    def history(self, project: str, name: str, *, version_id: str | None = None,
+                limit: int | None = None) -> list[HistoryEntry]:
+        params = [("version", version_id)] if version_id is not None else []
+        params += [("limit", str(limit))] if limit is not None else []
+        body = self.transport.json("GET", f"{self._p(project)}/artifacts/{segment(name)}/history",
+                                   params=params)
         data = self._data(body, "history")
         if not isinstance(data, list):
             raise StorageError("the server's history is not a list")

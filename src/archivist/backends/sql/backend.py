@@ -291,9 +291,11 @@ class SqlBackend(serverstore.ServerRows):
     def find_digest(self, digest: str, project: str) -> list[Artifact]:
         return self.list_versions(ListFilter(project=project, digest=digest, limit=20))
 
-    def history(self, project: str, name: str) -> list[HistoryEntry]:
+    def history(self, project: str, name: str, *, version_id: str | None = None,
+                limit: int | None = None) -> list[HistoryEntry]:
         with engines.read_transaction(self.engine) as conn:
-            return reads.history_entries(conn, project, name)
+            return reads.history_entries(conn, project, name, version_id=version_id,
+                                         limit=limit)
 
     def lineage(self, version_id: str, direction: str, depth: int | None) -> LineageRows:
         with engines.read_transaction(self.engine) as conn:

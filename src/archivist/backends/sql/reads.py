@@ -222,15 +222,20 @@ def list_seqs(conn: sa.Connection, f: ListFilter) -> list[int]:
     return list(conn.execute(query).scalars())
 
 
-def history_entries(conn: sa.Connection, project: str, name: str) -> list[HistoryEntry]:
+def history_entries(conn: sa.Connection, project: str, name: str, *,
+                    version_id: str | None = None,
+                    limit: int | None = None) -> list[HistoryEntry]:
     subject = versions.alias("subject")
-    rows = conn.execute(
-        sa.select(history, subject.c.id.label("version_id"))
-        .join(artifacts, artifacts.c.pk == history.c.artifact_pk)
-        .outerjoin(subject, subject.c.seq == history.c.seq)
-        .where(artifacts.c.project == project, artifacts.c.name == name)
-        .order_by(history.c.pk)
-    ).all()
+    query = (sa.select(history, subject.c.id.label("version_id"))
+             .join(artifacts, artifacts.c.pk == history.c.artifact_pk)
+             .outerjoin(subject, subject.c.seq == history.c.seq)
+             .where(artifacts.c.project == project, artifacts.c.name == name))
+    if version_id is not None:
+        query = query.where(subject.c.id == version_id)
+    if limit is None:
+        rows = conn.execute(query.order_by(history.c.pk)).all()
+    else:  # the newest ``limit``, oldest first
+        rows = conn.execute(query.order_by(history.c.pk.desc()).limit(limit)).all()[::-1]
     if not rows and not conn.execute(sa.select(artifacts.c.pk).where(
             artifacts.c.project == project, artifacts.c.name == name)).first():
         raise ArtifactNotFoundError(f"no artifact named {name!r} in project {project!r}")

@@ -48,6 +48,7 @@ def start_run(flow_cls: type[FlowBase], given: Mapping[str, Any], *, catalog: Ca
     with _opened(catalog, project) as cat:
         recorder = RunRecorder(cat, flow_cls.__name__, kind="flow", source=flow_cls,
                                parameters=_by_name(flow_cls, parameters),
+                               details={"graph": graph_record(graph)},
                                listeners=_listeners(openlineage, cat))
         Engine(flow_cls, graph, cat, recorder, parameters, max_workers, catalog).execute()
         return _client_run(recorder.pathspec, cat, catalog)
@@ -66,12 +67,20 @@ def resume_run(flow_cls: type[FlowBase], ref: str | None, *, catalog: CatalogArg
         recorder = RunRecorder(cat, flow_cls.__name__, kind="flow", source=flow_cls,
                                parameters=_by_name(flow_cls, parameters),
                                details={"resumed_from": old.pathspec,
-                                        "resumed_from_id": old.id},
+                                        "resumed_from_id": old.id,
+                                        "graph": graph_record(graph)},
                                listeners=_listeners(openlineage, cat))
         engine = Engine(flow_cls, graph, cat, recorder, parameters, max_workers, catalog)
         engine.reuse_from(old)
         engine.execute()
         return _client_run(recorder.pathspec, cat, catalog)
+
+
+def graph_record(graph: FlowGraph) -> dict[str, Any]:
+    """The step graph as a run records it in its details (what a UI draws):
+    ``{"steps": [...], "edges": [[from, to], ...]}``, steps in graph order."""
+    return {"steps": graph.order(),
+            "edges": [[n.name, t] for n in graph.nodes.values() for t in n.targets]}
 
 
 def resolve_parameters(flow_cls: type[FlowBase], given: Mapping[str, Any]) -> dict[str, Any]:

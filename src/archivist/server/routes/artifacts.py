@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
+from archivist.limits import MAX_PAGE
 from archivist.server import responses
 from archivist.server.deps import ReadProject, ServiceDep, WriteProject
 from archivist.server.schemas import ArtifactList, HistoryList, Spelling, TagUpdate
@@ -38,9 +41,15 @@ def remove_alias(project: WriteProject, name: str, alias: str, service: ServiceD
 
 @router.get("/projects/{project}/artifacts/{name}/history", response_model=HistoryList,
             responses=responses.errors(403, 404))
-def history(project: ReadProject, name: str, service: ServiceDep) -> JSONResponse:
+def history(project: ReadProject, name: str, service: ServiceDep,
+            version: Annotated[str | None, Query(
+                description="Only the changes of this version (its id).")] = None,
+            limit: Annotated[int | None, Query(
+                ge=1, le=MAX_PAGE, description="Only the newest this many.")] = None,
+            ) -> JSONResponse:
     """Every tag, alias and delete change of a name, oldest first."""
-    return JSONResponse({"data": [e.to_dict() for e in service.history(project, name)]})
+    found = service.history(project, name, version_id=version, limit=limit)
+    return JSONResponse({"data": [e.to_dict() for e in found]})
 
 
 @router.get("/projects/{project}/spellings/{name}", response_model=Spelling,

@@ -80,7 +80,10 @@ def test_stats_and_preview(registry: MaterializerRegistry, tmp_path: Path, frame
         ("t", "timestamp[us, tz=UTC]"), ("flag", "bool")]
     stats = meta["stats"]
     assert stats["n"] == {"count": 5, "nulls": 0, "min": 1, "max": 5, "mean": 3.0,
-                          "std": pytest.approx(frame["n"].std())}
+                          "std": pytest.approx(frame["n"].std()),
+                          "histogram": {"edges": [1.0, 1.4, 1.8, 2.2, 2.6, 3.0, 3.4, 3.8, 4.2,
+                                                  4.6, 5.0],
+                                        "counts": [1, 0, 1, 0, 0, 1, 0, 1, 0, 1]}}
     assert stats["x"]["count"] == 3 and stats["x"]["nulls"] == 2
     assert (stats["x"]["min"], stats["x"]["max"]) == (1.5, 4.0)
     assert stats["x"]["mean"] == pytest.approx(frame["x"].mean())
@@ -226,7 +229,10 @@ def test_float_stats_ignore_nan_in_arrow_tables(registry: MaterializerRegistry,
                                                 tmp_path: Path) -> None:
     _, meta = save(pa.table({"f": [1.0, math.nan, 3.0, None]}), tmp_path, registry)
     assert meta["stats"]["f"] == {"count": 2, "nulls": 2, "min": 1.0, "max": 3.0, "mean": 2.0,
-                                  "std": pytest.approx(math.sqrt(2))}
+                                  "std": pytest.approx(math.sqrt(2)),
+                                  "histogram": {"edges": [1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.2, 2.4,
+                                                          2.6, 2.8, 3.0],
+                                                "counts": [1, 0, 0, 0, 0, 0, 0, 0, 0, 1]}}
 
 
 def test_worst_case_metadata_stays_inside_the_limits(registry: MaterializerRegistry,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,8 @@ def dataset_stats(path: Path, *, max_columns: int | None = None) -> dict[str, An
 
     Used by ``catalog.diff``: the result has the keys the Parquet materializer records at
     save time (``library``, ``schema``, ``rows``, ``columns``, ``preview``, ``stats``)
-    computed the same way, but by default over every column.
+    computed the same way, but by default over every column. The numeric columns are read
+    twice: their histograms need ``min`` and ``max`` before the bins are counted.
 
     Raises:
         IntegrityError: the file is not Parquet, is damaged, or carries a pickled
@@ -116,10 +118,31 @@ def dataset_stats(path: Path, *, max_columns: int | None = None) -> dict[str, An
             meta = {k: v for k, v in (schema.metadata or {}).items() if k != LIBRARY_KEY}
             batches = pf.iter_batches(batch_size=BATCH_ROWS)
             described = profile(schema.with_metadata(meta), pf.metadata.num_rows, batches,
-                                max_columns=max_columns)
+                                max_columns=max_columns, rescan=_rescan(pf, schema))
     except (pa.ArrowException, ValueError, OSError) as e:
         raise IntegrityError(f"stored Parquet file does not read: {e}") from None
     return {"library": library, **described}
+
+
+def _rescan(pf: Any, schema: Any) -> Callable[[Sequence[int]], Iterator[Any]]:
+    """Read the file again, just the given top-level columns (histograms' second pass)."""
+    names = schema.names
+    # pyarrow selects columns by dotted-path prefix ("a" also selects "a.b"): select by
+    # name only when no name is another's, or another's prefix
+    unique = set(names)
+    by_name = len(unique) == len(names) and not any(
+        ".".join(name.split(".")[:k]) in unique
+        for name in names for k in range(1, name.count(".") + 1))
+
+    def again(indices: Sequence[int]) -> Iterator[Any]:
+        if by_name:
+            yield from pf.iter_batches(batch_size=BATCH_ROWS,
+                                       columns=[names[i] for i in indices])
+        else:
+            for batch in pf.iter_batches(batch_size=BATCH_ROWS):
+                yield batch.select(list(indices))
+
+    return again
 
 
 def _check_file(pa: Any, pq: Any, path: Path) -> str:

@@ -12,6 +12,7 @@ from archivist import names
 from archivist.errors import ArtifactNotFoundError
 from archivist.model import ListFilter
 from archivist.server.ui.charts import line_chart, metric_series
+from archivist.server.ui.lookups import version_refs
 from archivist.server.ui.render import page
 from archivist.server.ui.routing import UiRoute
 from archivist.server.ui.session import open_session
@@ -47,5 +48,6 @@ def artifact(request: Request, name: str, page_number: int = 1) -> Response:
     return page(request, "artifact.html", {
         "title": name, "name": name, "results": versions, "metrics": sorted(series),
         "metric": chosen, "chart": chart, "history": list(reversed(history)),
+        "refs": version_refs(ui, history),
         "previous": f"{base}?page_number={number - 1}" if number > 1 else None,
         "next": f"{base}?page_number={number + 1}" if more else None, "base": base})

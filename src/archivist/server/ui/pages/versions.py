@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from archivist.errors import ArchivistError, InvalidInputError
 from archivist.model import Artifact, RunRecord
 from archivist.server.ui.charts import histogram
-from archivist.server.ui.lookups import manifest_of, visible_version
+from archivist.server.ui.lookups import manifest_of, version_refs, visible_version
 from archivist.server.ui.render import page
 from archivist.server.ui.routing import UiRoute
 from archivist.server.ui.session import UiSession, check_form, open_session
@@ -46,6 +46,7 @@ def version(request: Request, version_id: str) -> Response:
     return page(request, "version.html", {
         "title": f"{artifact.name}:{artifact.version}", "a": artifact, "history": history,
         "parents": parents, "children": children, "run": run,
+        "refs": version_refs(ui, history),
         "schema": _list_of_dicts(artifact.metadata.get("schema")),
         "preview": _list_of_dicts(artifact.metadata.get("preview")),
         "columns": columns, "metrics": _metrics(artifact), "metadata": rest,

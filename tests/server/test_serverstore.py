@@ -95,3 +95,29 @@ def test_counts_blob_visibility_and_run_projects(store: SqlBackend) -> None:
     assert store.run_project(run.id) == "q"
     with pytest.raises(ArtifactNotFoundError):
         store.run_project(new_id())
+
+
+def test_the_web_uis_home_page_summaries(store: SqlBackend) -> None:
+    """Per-type counts, the newest versions and every alias of one project (the home
+    page), deleted versions and other projects left out."""
+    def add(project: str, name: str, kind: str, at: float, aliases: tuple[str, ...] = ()
+            ) -> str:
+        version_id = new_id()
+        store.create_versions([NewVersion(id=version_id, project=project, name=name,
+                                          artifact_type=kind, created_at=at,
+                                          aliases=aliases)])
+        return version_id
+
+    old = add("p", "model", "Model", 100.0)
+    new = add("p", "model", "Model", 300.0, ("production",))
+    data = add("p", "data", "Dataset", 200.0, ("raw", "latest"))
+    gone = add("p", "data", "Dataset", 400.0)
+    add("q", "model", "Model", 500.0, ("production",))
+    store.delete_version(gone, "ci")
+    assert store.count_types("p") == {"Model": 2, "Dataset": 1}
+    assert store.count_types("nobody") == {}
+    assert store.recent_ids("p", 2) == [new, data]
+    assert store.recent_ids("p", 10) == [new, data, old]
+    assert store.aliased("p", 10) == [("data", "latest", data, 1), ("data", "raw", data, 1),
+                                      ("model", "production", new, 2)]
+    assert store.aliased("p", 1) == [("data", "latest", data, 1)]

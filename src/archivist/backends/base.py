@@ -274,6 +274,11 @@ class ServerStore(Protocol):
         """Live versions of ``project`` per artifact type (the web UI's home page)."""
         ...
 
+    def recent_ids(self, project: str, limit: int) -> list[str]:
+        """Ids of the newest ``limit`` live versions of ``project`` by creation time (the
+        web UI's home page)."""
+        ...
+
     def aliased(self, project: str, limit: int) -> list[tuple[str, str, str, int]]:
         """``(name, alias, version id, version number)`` of every alias of ``project``,
         by name then alias, at most ``limit`` of them (the web UI's home page)."""

@@ -191,8 +191,14 @@ class Service:
         return self._backend.find_digest(check_digest(digest), project)
 
     def count_types(self, project: str) -> dict[str, int]:
-        """Live versions of ``project`` per artifact type."""
-        return self._store.count_types(project)
+        """Live versions of ``project`` per artifact type (up to ten seconds old:
+        :meth:`ServerState.type_counts`)."""
+        return self.state.type_counts(project)
+
+    def recent(self, project: str, limit: int) -> list[Artifact]:
+        """The newest ``limit`` live versions of ``project``, by creation time."""
+        ids = self._store.recent_ids(project, min(limit, MAX_PAGE))
+        return self._backend.get_versions_by_id(ids)
 
     def aliased(self, project: str, limit: int) -> list[tuple[str, str, str, int]]:
         """``(name, alias, version id, number)`` of the project's aliases."""

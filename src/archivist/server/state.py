@@ -8,6 +8,7 @@ of them can answer any request.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 from archivist.backends import open_backend
@@ -19,6 +20,10 @@ from archivist.server.metrics import ServerMetrics
 from archivist.server.settings import ServerSettings
 from archivist.store.blobs import Blobs
 from archivist.store.stores import open_blobs
+
+#: How long the per-type counts of a project are reused, and for how many projects.
+COUNTS_TTL = 10.0
+COUNTS_KEPT = 1000
 
 
 class ServerState:
@@ -45,6 +50,7 @@ class ServerState:
         self._shared: Blobs | None = None if settings.blobs_per_project else opened.blobs
         self._per_project: dict[str, Blobs] = {}
         self._lock = threading.Lock()
+        self._counts: dict[str, tuple[float, dict[str, int]]] = {}
         self.metrics = ServerMetrics(self.store.count_versions)
         self.keys = KeyCache(self.store, settings.key_cache_ttl)
 
@@ -58,6 +64,22 @@ class ServerState:
                 found = self._per_project[project] = open_blobs(
                     self.settings.blobs_url(project))
             return found
+
+    def type_counts(self, project: str) -> dict[str, int]:
+        """Live versions of ``project`` per type, counted at most every
+        :data:`COUNTS_TTL` seconds (a count walks every version of the project: ~45 ms at
+        100,000; the home and search pages show it on every view)."""
+        now = time.monotonic()
+        with self._lock:
+            held = self._counts.get(project)
+        if held is not None and now - held[0] < COUNTS_TTL:
+            return dict(held[1])
+        counts = self.store.count_types(project)
+        with self._lock:
+            if len(self._counts) >= COUNTS_KEPT:
+                self._counts.clear()
+            self._counts[project] = (now, counts)
+        return dict(counts)
 
     def visible_blobs(self, project: str, digests: Iterable[str]) -> set[str]:
         """Which of ``digests`` ``project`` may see. Its own store is all its own; in a

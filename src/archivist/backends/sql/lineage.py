@@ -53,7 +53,9 @@ def edges_among(conn: sa.Connection, seqs: set[int]) -> list[tuple[str, str]]:
         .select_from(edges)
         .join(parent, parent.c.seq == edges.c.parent)
         .join(child, child.c.seq == edges.c.child)
-        .where(edges.c.parent.in_(members), edges.c.child.in_(members))
+        # ``child + 0``: only ``parent`` may use an index. Both indexed, SQLite probes
+        # every (parent, child) pair (251,001 probes for 501 versions: ~45 ms, not ~1 ms).
+        .where(edges.c.parent.in_(members), (edges.c.child + 0).in_(members))
         .order_by(edges.c.parent, edges.c.child)
     )
     return [(p, c) for p, c in rows]

@@ -18,6 +18,7 @@ from archivist.backends.sql import engine as engines
 from archivist.backends.sql.tables import (
     aliases,
     api_keys,
+    artifacts,
     blob_claims,
     blob_refs,
     inflight,
@@ -108,10 +109,23 @@ def count_types(engine: sa.Engine, project: str) -> dict[str, int]:
         return {str(kind): int(count) for kind, count in conn.execute(stmt)}
 
 
+def recent_ids(engine: sa.Engine, project: str, limit: int) -> list[str]:
+    # By creation time, which an index of the project holds in order: the newest ``limit``
+    # are read and nothing is sorted (newest by ``seq`` would sort every version).
+    stmt = (sa.select(versions.c.id)
+            .where(versions.c.project == project, versions.c.deleted_at.is_(None))
+            .order_by(versions.c.created_at.desc(), versions.c.seq.desc()).limit(limit))
+    with engines.read_transaction(engine) as conn:
+        return [str(i) for i in conn.execute(stmt).scalars()]
+
+
 def aliased(engine: sa.Engine, project: str, limit: int) -> list[tuple[str, str, str, int]]:
+    # From the project's artifacts to their few alias rows, not from its many versions.
     stmt = (sa.select(versions.c.name, aliases.c.alias, versions.c.id, versions.c.version)
+            .select_from(artifacts)
+            .join(aliases, aliases.c.artifact_pk == artifacts.c.pk)
             .join(versions, versions.c.seq == aliases.c.seq)
-            .where(versions.c.project == project)
+            .where(artifacts.c.project == project)
             .order_by(versions.c.name, aliases.c.alias).limit(limit))
     with engines.read_transaction(engine) as conn:
         return [(str(n), str(a), str(i), int(v)) for n, a, i, v in conn.execute(stmt)]
@@ -230,6 +244,9 @@ class ServerRows:
 
     def aliased(self, project: str, limit: int) -> list[tuple[str, str, str, int]]:
         return aliased(self.engine, project, limit)
+
+    def recent_ids(self, project: str, limit: int) -> list[str]:
+        return recent_ids(self.engine, project, limit)
 
     def visible_blobs(self, project: str, digests: Iterable[str]) -> set[str]:
         return visible_blobs(self.engine, project, digests)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from archivist.errors import ArchivistError
-from archivist.model import Artifact, ListFilter
+from archivist.model import Artifact
 from archivist.names import ID_PATTERN
 from archivist.server.ui.compare import compare
 from archivist.server.ui.lookups import visible_version
@@ -84,7 +84,7 @@ def _picker(request: Request, ui: UiSession, refs: list[str], errors: list[str],
 
 def _suggestions(ui: UiSession) -> list[str]:
     """References to recent versions of the project, for the inputs' completion list."""
-    recent = ui.service.list_versions(ListFilter(project=ui.project, limit=SUGGESTIONS))
+    recent = ui.service.recent(ui.project, SUGGESTIONS)
     refs = [a.ref for a in recent]
     refs += [f"{a.name}@{alias}" for a in recent for alias in a.aliases]
     return list(dict.fromkeys(refs))

@@ -7,7 +7,6 @@ from collections import defaultdict
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from archivist.model import ListFilter
 from archivist.server.ui.render import page
 from archivist.server.ui.routing import UiRoute
 from archivist.server.ui.session import PROJECT_COOKIE, open_session
@@ -25,7 +24,7 @@ def home(request: Request) -> Response:
     by_name: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
     for name, alias, version_id, number in service.aliased(project, ALIASES):
         by_name[name].append((alias, version_id, number))
-    recent = service.list_versions(ListFilter(project=project, limit=RECENT))
+    recent = service.recent(project, RECENT)
     runs = service.list_runs(project, None, None, RECENT, 0)
     response = page(request, "home.html", {
         "title": project, "counts": counts, "total": sum(c for _, c in counts),

@@ -21,7 +21,8 @@ router = APIRouter(route_class=UiRoute, include_in_schema=False)
 PAGE = 50
 #: versions a metric chart spans (the newest ones)
 CHARTED = 200
-HISTORY = 200
+#: changes shown (the newest)
+HISTORY = 50
 
 
 @router.get("/artifacts/{name}")
@@ -30,12 +31,15 @@ def artifact(request: Request, name: str, page_number: int = 1) -> Response:
     service, project = ui.service, ui.project
     names.check_name(name)
     number = max(page_number, 1)
-    found = service.list_versions(ListFilter(project=project, name=name, limit=PAGE + 1,
+    # The first page reads the newest CHARTED versions once: the table shows PAGE of
+    # them, the chart all of them. Later pages read their PAGE (+1: is there more?).
+    wanted = CHARTED if number == 1 else PAGE + 1
+    found = service.list_versions(ListFilter(project=project, name=name, limit=wanted,
                                              offset=(number - 1) * PAGE))
     if not found and number == 1:
         raise ArtifactNotFoundError(f"no live version of {name!r} in project {project!r}")
     versions, more = found[:PAGE], len(found) > PAGE
-    charted = versions if number == 1 and not more else service.list_versions(
+    charted = found if number == 1 else service.list_versions(
         ListFilter(project=project, name=name, limit=CHARTED))
     series = metric_series(charted)
     chosen = request.query_params.get("metric")
@@ -48,6 +52,6 @@ def artifact(request: Request, name: str, page_number: int = 1) -> Response:
     return page(request, "artifact.html", {
         "title": name, "name": name, "results": versions, "metrics": sorted(series),
         "metric": chosen, "chart": chart, "history": list(reversed(history)),
-        "refs": version_refs(ui, history),
+        "refs": version_refs(ui, history), "history_limit": HISTORY,
         "previous": f"{base}?page_number={number - 1}" if number > 1 else None,
         "next": f"{base}?page_number={number + 1}" if more else None, "base": base})

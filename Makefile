@@ -27,8 +27,8 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 demo: $(STAMP)  ## raw data -> features -> model on the embedded default catalog
 	$(PY) examples/demo.py
 
-serve: $(STAMP)  ## the web UI and REST API on http://127.0.0.1:8765/ (single user, loopback only):
-	## the catalog `make demo` filled when it exists, else the default one (./.archivist)
+# the catalog `make demo` filled when it exists, else the default one (./.archivist)
+serve: $(STAMP)  ## the web UI and REST API on http://127.0.0.1:8765/ (single user, loopback only)
 	$(VENV)/bin/archivist $(if $(wildcard .archivist-demo),--home .archivist-demo,) server --insecure-single-user
 
 test: $(STAMP)  ## the whole suite, in parallel; "no tests collected" (exit 5) is a failure

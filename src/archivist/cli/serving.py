@@ -86,11 +86,12 @@ def server(
     ServerState(settings).close()  # fail here, once, on a bad catalog; migrate before workers
     options: dict[str, Any] = {"host": host, "port": port, "access_log": False,
                                "log_config": _log_config(), "timeout_graceful_shutdown": 10}
-    served = (settings.home if settings.database is None else
+    served = (str(Path(settings.home or ".").resolve()) if settings.database is None else
               make_url(settings.database).render_as_string(hide_password=True))
-    shown = f"{host}:{port}" if port else f"{host} (a free port: see uvicorn's line below)"
-    output.note(f"serving the catalog {served} at http://{shown}/ (web UI; the REST API "
-                "under /api/v1, its docs at /docs)", label="archivist")
+    where = (f"at http://{host}:{port}/" if port else
+             "on a free port (uvicorn's line below says which)")
+    output.note(f"serving the catalog {served} {where} (web UI; the REST API under "
+                "/api/v1, its docs at /docs)", label="archivist")
     if insecure_single_user:
         output.note("--insecure-single-user: no API keys; anyone on this machine is admin",
                     label="warning")

@@ -57,16 +57,19 @@ def verify(backend: Rows, blobs: Blobs, *, within: Within = None,
     corrupt: list[str] = []
     missing: list[str] = []
     suspicious: list[str] = []
-    for digest, live in sorted(refs.items()):
+    # Only blobs a live version needs are rehashed (and counted): a deleted version's
+    # bytes wait for gc, and may already be gone.
+    needed = sorted(digest for digest, live in refs.items() if live)
+    for digest in needed:
         state = blobs.check(digest)
-        if not live or state == "ok":
-            continue
-        {"corrupt": corrupt, "missing": missing, "suspicious": suspicious}[state].append(digest)
+        if state != "ok":
+            {"corrupt": corrupt, "missing": missing,
+             "suspicious": suspicious}[state].append(digest)
     # Blobs nothing refers to are listed, not rehashed: their bytes serve no version and
     # are gc's to free.
     stored = blobs.iter_digests() if within is None else within(blobs.iter_digests())
     unreferenced = [digest for digest in stored if digest not in refs]
-    checked = len(refs)
+    checked = len(needed)
     now = time.time()
     stale = ([] if within is not None else
              [path for path, mtime in blobs.temp_files() if now - mtime > STALE_TEMP])

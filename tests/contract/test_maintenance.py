@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from archivist import Artifact, ArtifactCatalog
+import pytest
+
+from archivist import Artifact, ArtifactCatalog, DuplicateArtifactWarning
 
 
 def test_verify_reports_a_healthy_store(catalog: ArtifactCatalog, tmp_path: Path) -> None:
@@ -41,3 +43,18 @@ def test_gc_frees_only_unreferenced_old_blobs(catalog: ArtifactCatalog) -> None:
     assert list(catalog.blobs.iter_digests()) == [keep.digest]
     assert catalog.verify().ok
     assert catalog.load(keep) == b"keep"
+
+
+def test_verify_counts_each_needed_blob_once(catalog: ArtifactCatalog) -> None:
+    """What verify checked is what a live version needs, each blob once: a blob two
+    versions share counts once, a deleted version's blob (gc's to free) not at all."""
+    catalog.register("a", data=b"shared")
+    with pytest.warns(DuplicateArtifactWarning):
+        catalog.register("b", data=b"shared")
+    catalog.register("c", data=b"own")
+    gone = catalog.register("d", data=b"deleted")
+    catalog.delete(gone)
+    assert catalog.verify().checked == 2
+    catalog.gc(dry_run=False, grace="0s")
+    report = catalog.verify()
+    assert report.ok and report.checked == 2 == len(list(catalog.blobs.iter_digests()))

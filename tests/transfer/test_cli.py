@@ -33,6 +33,16 @@ def test_export_then_import(tmp_path: Path) -> None:
         assert live_records(a) == live_records(b)
 
 
+def test_import_into_a_new_home_creates_the_catalog(tmp_path: Path) -> None:
+    laptop = _source(tmp_path)
+    laptop.ok("export", "name:model", "-o", str(tmp_path / "b.tar"))
+    fresh = Cli(tmp_path / "fresh")  # no 'archivist init' first
+    report = fresh.json("import", str(tmp_path / "b.tar"))
+    assert report["copied"]
+    with ArtifactCatalog(fresh.home) as catalog:
+        assert {a.id for a in catalog.list()} >= set(report["copied"])
+
+
 def test_export_by_ref_with_ancestors(tmp_path: Path) -> None:
     laptop = _source(tmp_path)
     result = laptop.ok("export", "--ref", "model@production", "--with-ancestors",

@@ -74,8 +74,9 @@ def import_(
 
     Ids and version numbers are kept; versions already here are skipped, so importing
     twice changes nothing. A damaged or hostile bundle is refused and nothing is written.
+    Like every command that writes, it creates the catalog when there is none yet.
     """
-    with open_catalog(ctx) as catalog, _bar("importing") as progress:
+    with open_catalog(ctx, create=True) as catalog, _bar("importing") as progress:
         report = import_bundle(catalog, bundle, progress=progress)
     _print_copy(report, "imported", as_json)
 

@@ -73,3 +73,36 @@ def test_every_documented_command_exists() -> None:
     text = DOCS.read_text(encoding="utf-8")
     documented = re.findall(r"^## `archivist (\w+)`", text, flags=re.M)
     assert sorted(documented) == sorted(command_names())
+
+
+#: Options the docs name that belong to other programs (the program, for the reader).
+ELSEWHERE = {
+    "--clean": "pg_restore", "--dbname": "pg_restore", "--file": "pg_dump",
+    "--factory": "uvicorn", "--extra": "uv", "--locked": "uv", "--upgrade": "uv",
+    "--upgrade-package": "uv", "--porcelain": "git", "--no-scm": "dvc init",
+    "--help": "every command",
+    "--x": "a query-language example (a word, not an option)",
+}
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def all_long_flags(command: typer.core.TyperCommand | typer.core.TyperGroup) -> set[str]:
+    found = set(long_flags(command))
+    for sub in getattr(command, "commands", {}).values():
+        found |= all_long_flags(sub)
+    return found
+
+
+def test_every_option_the_docs_name_exists() -> None:
+    """An option named anywhere in the README or docs/ is one of archivist's commands
+    (or of a benchmark script, or of the other program the page is running)."""
+    ours = all_long_flags(root())
+    scripts = "".join(p.read_text() for p in BENCHMARKS.glob("*.py"))
+    pages = [DOCS.parents[1] / "README.md", *sorted(DOCS.parent.glob("*.md"))]
+    unknown = []
+    for page in pages:
+        for flag in set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", page.read_text())):
+            if flag in ours or flag in ELSEWHERE or f'"{flag}"' in scripts:
+                continue
+            unknown.append(f"{page.name}: {flag}")
+    assert unknown == []

@@ -65,6 +65,8 @@ def test_keys_on_a_database_url(tmp_path: Path) -> None:
     (["server", "--insecure-single-user", "--host", "0.0.0.0"], "loopback"),
     (["server", "--database", "sqlite:///x.db"], "--blobs"),
     (["server", "--max-blob-size", "lots"], "--max-blob-size"),
+    (["server", "--max-json-size", "lots"], "--max-json-size"),
+    (["server", "--max-json-size", "10"], "--max-json-size: Input should be greater than"),
     (["server", "--home", "postgresql://db/x"], "--database URL"),
 ])
 def test_refusals_are_one_error_line(tmp_path: Path, args: list[str], message: str) -> None:

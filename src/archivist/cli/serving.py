@@ -52,6 +52,10 @@ def server(
     max_blob_size: Annotated[str, typer.Option(
         "--max-blob-size", metavar="SIZE", help="Largest blob upload (e.g. 10GB, 512MiB).",
     )] = "10GB",
+    max_json_size: Annotated[str, typer.Option(
+        "--max-json-size", metavar="SIZE",
+        help="Largest JSON request body (a push of many versions is one request).",
+    )] = "32MiB",
     presign: Annotated[bool, typer.Option(
         "--presign", help="Redirect downloads to presigned URLs when the store is S3.",
     )] = False,
@@ -72,16 +76,23 @@ def server(
     See docs/server.md.
     """
     import uvicorn
+    from pydantic import ValidationError
     from sqlalchemy.engine import make_url
 
     from archivist.server.settings import SETTINGS_VARIABLE, ServerSettings
     from archivist.server.state import ServerState
 
-    settings = ServerSettings(
-        home=None if database else _home(ctx, home), database=database, blobs=blobs,
-        host=host, port=port, insecure_single_user=insecure_single_user,
-        max_blob_size=_size(max_blob_size), presign=presign, key_cache_ttl=key_cache_ttl,
-        threads=threads)
+    try:
+        settings = ServerSettings(
+            home=None if database else _home(ctx, home), database=database, blobs=blobs,
+            host=host, port=port, insecure_single_user=insecure_single_user,
+            max_blob_size=_size(max_blob_size),
+            max_json_size=_size(max_json_size, "--max-json-size"), presign=presign,
+            key_cache_ttl=key_cache_ttl, threads=threads)
+    except ValidationError as exc:  # an option out of range: name it as the command line does
+        raise InvalidInputError("; ".join(
+            f"--{'.'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}"
+            for e in exc.errors())) from None
     settings.check_bind()
     ServerState(settings).close()  # fail here, once, on a bad catalog; migrate before workers
     options: dict[str, Any] = {"host": host, "port": port, "access_log": False,
@@ -112,11 +123,11 @@ def _home(ctx: typer.Context, home: str | None) -> str:
     return str(Path(chosen).expanduser())
 
 
-def _size(text: str) -> int:
+def _size(text: str, option: str = "--max-blob-size") -> int:
     try:
         return int(parse_size(text.strip()))
     except ValueError as exc:
-        raise InvalidInputError(f"--max-blob-size: {exc}") from None
+        raise InvalidInputError(f"{option}: {exc}") from None
 
 
 def _log_config() -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -120,6 +121,14 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     if start >= size or end < start:
         raise RangeNotSatisfiable(header)
     return ByteRange(start, min(end, size - 1))
+
+
+def started(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """``chunks`` with the first one already read: a blob that is missing or (up to
+    1 MiB) corrupt fails now, while an error answer can still be sent, instead of as a
+    stream cut short."""
+    first = next(chunks, b"")
+    return itertools.chain([first], chunks)
 
 
 def iter_blob(blobs: Blobs, digest: str, wanted: ByteRange | None,

@@ -306,6 +306,14 @@ class Service:
                                         digest=digest)
         return blobs
 
+    def version_blobs(self, version: Artifact) -> Blobs:
+        """The blob store holding the blobs of ``version``, a version the caller was given
+        (by :meth:`lookup` or :meth:`get_version`): a project may read every blob its
+        versions need, so the folder's files need no check one by one."""
+        if not self.principal.sees(version.project):
+            raise version_not_found(version.id)
+        return self.state.blobs(version.project)
+
     def store_upload(self, project: str, digest: str, spooled: str, size: int) -> int:
         """Hand a spooled upload, known to hash to ``digest``, to the project's store
         (which takes the file without reading it again); its size."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from email.utils import formatdate
 from typing import Any
 
@@ -19,6 +18,7 @@ from archivist.server.blobtransfer import (
     iter_blob,
     parse_range,
     spool_upload,
+    started,
 )
 from archivist.server.deps import AdminProject, ReadProject, ServiceDep, WriteProject
 from archivist.server.errors import envelope
@@ -125,11 +125,8 @@ def get_blob(project: ReadProject, digest: str, request: Request,
                "content-length": str(size if wanted is None else wanted.length)}
     if wanted is not None:
         headers["content-range"] = f"bytes {wanted.start}-{wanted.end}/{size}"
-    chunks = iter_blob(blobs, digest, wanted, state.metrics.blob_bytes_out.inc)
-    # Read the first chunk before answering: a blob that is missing or (up to 1 MiB)
-    # corrupt then gets its error envelope instead of a stream cut short.
-    first = next(chunks, b"")
-    return StreamingResponse(itertools.chain([first], chunks),
+    chunks = started(iter_blob(blobs, digest, wanted, state.metrics.blob_bytes_out.inc))
+    return StreamingResponse(chunks,
                              status_code=200 if wanted is None else 206,
                              media_type="application/octet-stream", headers=headers)
 

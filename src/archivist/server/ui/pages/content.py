@@ -4,17 +4,16 @@ verifying reader of the blob store, in chunks (never the whole content in memory
 
 from __future__ import annotations
 
-import itertools
 import re
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from archivist.errors import ArtifactNotFoundError, InvalidInputError
 from archivist.model import Artifact
-from archivist.server.blobtransfer import iter_blob
+from archivist.server.blobtransfer import iter_blob, started
 from archivist.server.ui.lookups import manifest_of, visible_version
 from archivist.server.ui.routing import UiRoute
 from archivist.server.ui.session import UiSession, open_session
@@ -40,7 +39,7 @@ def content(request: Request, version_id: str, inline: bool = False) -> Response
     blobs = ui.service.readable_blob(artifact.project, artifact.digest)
     media = INLINE_TYPES.get(artifact.format or "") if inline else None
     disposition = "inline" if media else f'attachment; filename="{_filename(artifact)}"'
-    return _stream(blobs, artifact.digest, artifact.size, media, disposition)
+    return _stream(ui, blobs, artifact.digest, artifact.size, media, disposition)
 
 
 @router.get("/versions/{version_id}/files/{path:path}")
@@ -52,16 +51,19 @@ def one_file(request: Request, version_id: str, path: str) -> Response:
         raise ArtifactNotFoundError(f"{artifact.name}:{artifact.version} has no file {path!r}")
     blobs = ui.service.readable_blob(artifact.project, entry.digest)
     name = _UNSAFE.sub("_", path.rsplit("/", 1)[-1]) or "file"
-    return _stream(blobs, entry.digest, entry.size, None, f'attachment; filename="{name}"')
+    return _stream(ui, blobs, entry.digest, entry.size, None,
+                   f'attachment; filename="{name}"')
 
 
 def _archive(ui: UiSession, artifact: Artifact) -> Response:
     entries = manifest_of(ui, artifact).entries
-    blobs = {e.digest: ui.service.readable_blob(artifact.project, e.digest) for e in entries}
+    blobs = ui.service.version_blobs(artifact)
     root = _UNSAFE.sub("_", f"{artifact.name}-v{artifact.version}")
     headers = [_header(root, e) for e in entries]
     size = sum(len(h) + _padded(e.size) for h, e in zip(headers, entries, strict=True))
-    return StreamingResponse(_tar(entries, headers, blobs), media_type="application/x-tar",
+    sent = ui.service.state.metrics.blob_bytes_out.inc
+    return StreamingResponse(_tar(entries, headers, blobs, sent),
+                             media_type="application/x-tar",
                              headers={"content-disposition": f'attachment; filename="{root}.tar"',
                                       "content-length": str(size + 2 * BLOCK)})
 
@@ -72,12 +74,12 @@ def _header(root: str, entry: ManifestEntry) -> bytes:
     return info.tobuf(format=tarfile.PAX_FORMAT)
 
 
-def _tar(entries: tuple[ManifestEntry, ...], headers: list[bytes],
-         blobs: dict[str, Blobs]) -> Iterator[bytes]:
+def _tar(entries: tuple[ManifestEntry, ...], headers: list[bytes], blobs: Blobs,
+         sent: Callable[[int], None]) -> Iterator[bytes]:
     """A tar stream, file by file: header, bytes, padding; two empty blocks at the end."""
     for entry, header in zip(entries, headers, strict=True):
         yield header
-        yield from iter_blob(blobs[entry.digest], entry.digest, None, lambda _n: None)
+        yield from iter_blob(blobs, entry.digest, None, sent)
         if entry.size % BLOCK:
             yield b"\0" * (BLOCK - entry.size % BLOCK)
     yield b"\0" * (2 * BLOCK)
@@ -87,15 +89,15 @@ def _padded(size: int) -> int:
     return -(-size // BLOCK) * BLOCK
 
 
-def _stream(blobs: Blobs, digest: str, size: int | None, media: str | None,
+def _stream(ui: UiSession, blobs: Blobs, digest: str, size: int | None, media: str | None,
             disposition: str) -> Response:
-    chunks = iter_blob(blobs, digest, None, lambda _n: None)
-    first = next(chunks, b"")  # a missing or corrupt blob fails here, as an error page
+    sent = ui.service.state.metrics.blob_bytes_out.inc  # counted like the API's downloads
+    chunks = started(iter_blob(blobs, digest, None, sent))
     headers = {"content-disposition": disposition, "x-content-type-options": "nosniff"}
     if size is not None:
         headers["content-length"] = str(size)
-    return StreamingResponse(itertools.chain([first], chunks),
-                             media_type=media or "application/octet-stream", headers=headers)
+    return StreamingResponse(chunks, media_type=media or "application/octet-stream",
+                             headers=headers)
 
 
 def _filename(artifact: Artifact) -> str:

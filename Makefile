@@ -7,6 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 UV_VERSION := 0.13.9
 UV := .uv/bin/uv
 export UV_PYTHON := $(PYTHON)
@@ -22,13 +23,19 @@ $(UV):  ## uv itself, pinned, in a venv of its own (uv sync would remove it from
 
 $(STAMP): pyproject.toml uv.lock | $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --extra dev --quiet
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
 
-demo: $(STAMP)  ## raw data -> features -> model on the embedded default catalog
+# the demo and the server need the package with pandas and the server extra, not the test
+# tools: --inexact keeps whatever `make test` installed in the same .venv
+$(DEMO_STAMP): pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --extra pandas --extra server --inexact --quiet
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)  ## a pipeline run (raw data -> features -> model) on the embedded catalog
 	$(PY) examples/demo.py
 
 # the catalog `make demo` filled when it exists, else the default one (./.archivist)
-serve: $(STAMP)  ## the web UI and REST API on http://127.0.0.1:8765/ (single user, loopback only)
+serve: $(DEMO_STAMP)  ## the web UI and REST API on http://127.0.0.1:8765/ (single user, loopback only)
 	$(VENV)/bin/archivist $(if $(wildcard .archivist-demo),--home .archivist-demo,) server --insecure-single-user
 
 test: $(STAMP)  ## the whole suite, in parallel; "no tests collected" (exit 5) is a failure

@@ -1,11 +1,15 @@
-"""Examples in the README and docs/ run as written (every ```python block)."""
+"""Examples in the README and docs/ run as written (every ```python block), and again:
+a reader pastes a snippet twice, into the same folder, and it must stay true."""
 
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import pytest
+
+from archivist import DuplicateArtifactWarning
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -25,8 +29,15 @@ def test_python_examples_run(where: str, code: str, tmp_path: Path,
                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ARCHIVIST_HOME", str(tmp_path / ".archivist"))
-    namespace: dict[str, object] = {"__name__": f"docs_{where}"}
-    exec(compile(code, where, "exec"), namespace)
+    for paste in ("first", "second"):
+        namespace: dict[str, object] = {"__name__": f"docs_{where}"}
+        with warnings.catch_warnings():
+            if paste == "second":  # "these bytes are already in the catalog": true, and said
+                warnings.simplefilter("ignore", DuplicateArtifactWarning)
+            try:
+                exec(compile(code, where, "exec"), namespace)
+            except Exception as exc:
+                raise AssertionError(f"{where} failed when pasted a {paste} time") from exc
 
 
 def test_the_readme_shows_the_two_commands() -> None:

@@ -23,6 +23,8 @@ from archivist.errors import (
     MissingDependencyError,
     PermissionDeniedError,
     PickleNotAllowedError,
+    PickleWarning,
+    SameCatalogError,
     StorageError,
 )
 from archivist.model import Artifact, GcReport, HistoryEntry, RunRecord, TaskRecord, VerifyReport
@@ -53,9 +55,11 @@ __all__ = [
     "Parameter",
     "PermissionDeniedError",
     "PickleNotAllowedError",
+    "PickleWarning",
     "RemoteCatalogBackend",
     "Run",
     "RunRecord",
+    "SameCatalogError",
     "StorageError",
     "TaskRecord",
     "VerifyReport",

@@ -66,7 +66,17 @@ def resolve(env: Mapping[str, str] | None = None) -> Target:
         return Target(endpoint=str(config["catalog_endpoint"]),
                       api_key=env.get("ARCHIVIST_CATALOG_API_KEY") or config.get("api_key"),
                       project=project)
-    home = env.get("ARCHIVIST_HOME") or config.get("home") or DEFAULT_HOME
     # the key also serves a server URL given explicitly: ArtifactCatalog("https://…")
-    return Target(home=Path(home).expanduser(), project=project,
+    return Target(home=_home(env, config), project=project,
                   api_key=env.get("ARCHIVIST_CATALOG_API_KEY") or config.get("api_key"))
+
+
+def local_home(env: Mapping[str, str] | None = None) -> Path:
+    """The local catalog folder (``ARCHIVIST_HOME`` > config ``home`` > ./.archivist)
+    even when a server endpoint is configured: ``push`` reads from it in team mode."""
+    env = os.environ if env is None else env
+    return _home(env, read_config(config_path(env)))
+
+
+def _home(env: Mapping[str, str], config: Mapping[str, Any]) -> Path:
+    return Path(env.get("ARCHIVIST_HOME") or config.get("home") or DEFAULT_HOME).expanduser()

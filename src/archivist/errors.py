@@ -9,7 +9,8 @@ so the same table serves both directions over HTTP::
     ├── InvalidNameError        (also ValueError)    422
     ├── InvalidQueryError       (also ValueError)    422
     ├── InvalidInputError       (also ValueError)    422
-    │   └── InvalidFlowError                         422
+    │   ├── InvalidFlowError                         422
+    │   └── SameCatalogError                         422
     ├── IntegrityError                               409
     ├── UnauthenticatedError                         401
     ├── PermissionDeniedError                        403
@@ -129,6 +130,14 @@ class InvalidFlowError(InvalidInputError):
     status = 422
 
 
+class SameCatalogError(InvalidInputError):
+    """A push whose source and target are one catalog (and one project): nothing could
+    ever be copied, so it is refused; the message says how to name another source."""
+
+    code = "same_catalog"
+    status = 422
+
+
 class PickleNotAllowedError(ArchivistError):
     """Loading this object would unpickle it; pass ``allow_pickle=True`` if you trust it."""
 
@@ -144,10 +153,17 @@ class StorageError(ArchivistError):
 
 
 class MissingDependencyError(ArchivistError, ImportError):
-    """An optional extra is needed for this object type; the message says which."""
+    """An optional library is not installed; the message ends with the exact install
+    line (``pip install 'archivist[server]'``), and ``details`` name the ``package``, the
+    ``extra`` that installs it and that ``install`` line."""
 
     code = "missing_dependency"
     status = 501
+
+
+class PickleWarning(UserWarning):
+    """A registered object had no materializer but pickle: it is stored, and loading it
+    will need ``allow_pickle=True`` (unpickling runs code from the file)."""
 
 
 class DuplicateArtifactWarning(UserWarning):
@@ -160,6 +176,6 @@ ERRORS_BY_CODE: dict[str, type[ArchivistError]] = {
         ArchivistError, ArtifactNotFoundError, InvalidNameError, InvalidQueryError,
         InvalidInputError, IntegrityError, PermissionDeniedError, ConflictError,
         PickleNotAllowedError, StorageError, MissingDependencyError, UnauthenticatedError,
-        PayloadTooLargeError, MergeConflictError, InvalidFlowError,
+        PayloadTooLargeError, MergeConflictError, InvalidFlowError, SameCatalogError,
     )
 }

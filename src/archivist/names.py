@@ -6,17 +6,22 @@ the same message.
 
 Limits (each tested at the cap and at cap + 1):
 
-=====================  =====================================
-name, project, alias   ``[A-Za-z0-9][A-Za-z0-9._-]{0,127}``, no ``..``
+=====================  ==========================================================
+name, alias, tag and   1-128 letters and digits of any script, ``.``, ``_``, ``-``
+partition key,         (:func:`check_name`), NFC-normalized on the way in; names
+pipeline, step         are unique per project by :func:`fold_name`
+project                ``[A-Za-z0-9][A-Za-z0-9._-]{0,127}``, no ``..`` (ASCII: a
+                       project is the host part of ``archivist://`` URIs and may
+                       name a folder of a server's blob store)
 artifact_type          1-64 printable ASCII characters
-tag key                same rule as names; at most 256 tags per version
+tags                   at most 256 per version
 tag value              JSON scalar; strings ≤ 4 KiB
-partition              key as names, value a string ≤ 1 KiB, no control characters
+partition              value a string ≤ 1 KiB, no control characters
 metadata               JSON object ≤ 1 MiB encoded, depth ≤ 64
 description            ≤ 1 MiB
 producer fields        ≤ 256 printable characters
 parents                ≤ 1,000 per version
-=====================  =====================================
+=====================  ==========================================================
 """
 
 from __future__ import annotations
@@ -24,14 +29,21 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 from archivist.errors import ConflictError, InvalidInputError, InvalidNameError
 
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+MAX_NAME = 128  # characters (code points) after NFC normalization
+PROJECT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 ID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 RESERVED_ALIASES = frozenset({"latest"})
+#: the rules in words, as error messages state them
+NAME_RULE = ("1-128 letters and digits (any script), '.', '_' or '-', starting with a letter "
+             "or digit, without '..'")
+PROJECT_RULE = ("1-128 ASCII letters, digits, '.', '_' or '-', starting with a letter or "
+                "digit, without '..'")
 
 MAX_TYPE = 64
 MAX_TAGS = 256
@@ -44,27 +56,133 @@ MAX_PRODUCER = 256
 MAX_PARENTS = 1000
 MAX_INT_BITS = 63  # integers must fit a signed 64-bit column on every database
 
+# NFC composes at most 4 code points into one (U+1F82 is 4 in NFD), so longer input
+# cannot be a name: it is refused without normalizing it (a 10 MB name in < 1 ms).
+_MAX_RAW = 4 * MAX_NAME
+# Letters and marks that render as nothing (Unicode's Default_Ignorable_Code_Point minus
+# the format characters, which are refused anyway): fillers, variation selectors, the
+# combining grapheme joiner. "a" and "a" + U+FE00 would look like one name.
+_INVISIBLE = frozenset([0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, *range(0x180B, 0x1810),
+                        0x3164, *range(0xFE00, 0xFE10), 0xFFA0, *range(0xE0100, 0xE01F0)])
+# Scripts with letters that look alike (Latin "o", Greek U+03BF, Cyrillic U+043E): one word
+# of a name keeps to one of them, so "fraud" spelled with a Cyrillic "a" (U+0430) cannot
+# pass for "fraud".
+_LOOKALIKE_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")
+
 
 def check_name(value: object, what: str = "name") -> str:
-    """Return ``value`` if it is a valid name, project, alias or tag key.
+    """Return ``value``, NFC-normalized, if it is a valid name of kind ``what``: an
+    artifact name, alias, tag or partition key, pipeline or step name (``what`` names the
+    kind in the message). ``what="project"`` applies the ASCII rule of projects.
+
+    A name is 1-128 characters after NFC normalization: letters and digits of any script
+    (Unicode categories L and N), combining marks (M) after a letter, and ``.``, ``_``,
+    ``-``; it starts with a letter or digit and holds no ``..``. Refused besides:
+    compatibility forms that NFKC would change (fullwidth ``U+FF41``, ligature ``ﬁ``,
+    superscript ``²``, micro sign ``µ``), invisible letters and marks (fillers,
+    variation selectors), and a word (a run between ``.``, ``_``, ``-``) mixing Latin,
+    Greek or Cyrillic letters. Spaces, controls, format characters (zero-width, bidi
+    overrides), ``/ \\ : @ ~ *`` and all other punctuation are not letters, so are refused.
 
     Raises:
-        InvalidNameError: naming the rule that was broken.
+        InvalidNameError: naming the character or rule that was broken.
     """
     if not isinstance(value, str):
         raise InvalidNameError(f"{what} must be a string, got {type(value).__name__}")
-    if len(value) > 128:
-        raise InvalidNameError(f"{what} is {len(value)} characters long; the limit is 128")
-    if not NAME_PATTERN.fullmatch(value):
-        raise InvalidNameError(
-            f"invalid {what} {_show(value)}: use 1-128 ASCII letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
-        )
-    if ".." in value:
-        raise InvalidNameError(f"invalid {what} {_show(value)}: '..' is not allowed")
-    if what == "name" and ID_PATTERN.fullmatch(value):
-        raise InvalidNameError(f"invalid name {_show(value)}: it has the form of a version id")
-    return value
+    if value.isascii() and PROJECT_PATTERN.fullmatch(value) and ".." not in value:
+        name = value  # the common case: ASCII names are NFC and need no further check
+    elif what == "project":
+        _check(value, what, PROJECT_RULE, ascii_only=True)
+        name = value
+    else:
+        # longer raw input cannot be a name: refused before normalizing, however long
+        name = value if len(value) > _MAX_RAW else unicodedata.normalize("NFC", value)
+        _check(name, what, NAME_RULE, ascii_only=False)
+    if what == "name" and ID_PATTERN.fullmatch(name):
+        raise InvalidNameError(f"invalid name {_show(name)}: it has the form of a version id")
+    return name
+
+
+def is_name(value: str) -> bool:
+    """Whether ``value`` is a valid name, alias or key (:func:`check_name`)."""
+    try:
+        check_name(value, "key")
+    except InvalidNameError:
+        return False
+    return True
+
+
+def fold_name(name: str) -> str:
+    """The key names are unique by, whatever their case: Unicode full case folding of the
+    NFC name (``Ärger`` and ``ärger``, ``STRASSE`` and ``straße`` are one name), in NFC.
+    ASCII names fold to their lower case. Computed here, stored in ``name_folded``: SQL
+    ``lower()`` folds only ASCII on SQLite and depends on the collation on PostgreSQL."""
+    if name.isascii():
+        return name.lower()
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", name).casefold())
+
+
+def _check(name: str, what: str, rule: str, *, ascii_only: bool) -> None:
+    """Raise the error of a name (NFC) that breaks ``rule``, saying how, if it does."""
+    if len(name) > MAX_NAME:
+        raise InvalidNameError(f"{what} is {len(name)} characters long; the limit is "
+                               f"{MAX_NAME}")
+    if not name:
+        raise InvalidNameError(f"{what} is empty: a {what} is {rule}")
+    problem = _problem(name, ascii_only=ascii_only)
+    if problem is not None:
+        raise InvalidNameError(f"invalid {what} {_show(name)}: {problem}; a {what} is {rule}")
+
+
+def _problem(name: str, *, ascii_only: bool) -> str | None:
+    """What breaks the name rule in ``name`` (NFC, 1-128 characters), or ``None``."""
+    after_letter = False
+    for index, ch in enumerate(name):
+        kind = unicodedata.category(ch)[0]
+        if ascii_only and not ch.isascii():
+            return f"{_char(ch)} is not ASCII"
+        if ord(ch) in _INVISIBLE:
+            return f"{_char(ch)} is invisible"
+        if index == 0 and kind not in "LN":
+            return f"it starts with {_char(ch)}"
+        if kind == "M" and not after_letter:
+            return f"the combining mark {_char(ch)} does not follow a letter"
+        if kind not in "LNM" and ch not in "._-":
+            return f"{_char(ch)} is not allowed"
+        after_letter = kind in "LM"
+    if ".." in name:
+        return "'..' is not allowed"
+    compatible = unicodedata.normalize("NFKC", name)
+    if compatible != name:
+        ch = next(c for c in name if unicodedata.normalize("NFKC", c) != c)
+        return (f"{_char(ch)} is a compatibility form of "
+                f"{unicodedata.normalize('NFKC', ch)!r} (fullwidth, ligature, superscript "
+                "or the like): write the plain character")
+    return _mixed_scripts(name)
+
+
+def _mixed_scripts(name: str) -> str | None:
+    for word in re.split(r"[._-]", name):
+        scripts = {s for s in map(_script, word) if s is not None}
+        if len(scripts) > 1:
+            shown = " and ".join(sorted(s.title() for s in scripts))
+            return (f"{word!r} mixes {shown} letters, which can look alike; keep each "
+                    "word ('.', '_' and '-' separate words) to one of these scripts")
+    return None
+
+
+def _script(ch: str) -> str | None:
+    if ch.isascii():
+        return "LATIN" if ch.isalpha() else None
+    if not unicodedata.category(ch).startswith("L"):
+        return None
+    script = unicodedata.name(ch, "").split(" ", 1)[0]
+    return script if script in _LOOKALIKE_SCRIPTS else None
+
+
+def _char(ch: str) -> str:
+    """A character as a message shows it: ``' ' (U+0020 SPACE)``."""
+    return f"{ch!r} (U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed character')})"
 
 
 def check_alias(value: object) -> str:
@@ -136,7 +254,10 @@ def check_tags(tags: Mapping[str, object] | None) -> dict[str, Any]:
         raise InvalidInputError("tags must be a mapping of key -> value")
     if len(tags) > MAX_TAGS:
         raise InvalidInputError(f"{len(tags)} tags; the limit is {MAX_TAGS}")
-    return {check_name(k, "tag key"): check_tag_value(k, v) for k, v in tags.items()}
+    out: dict[str, Any] = {}
+    for key, value in tags.items():
+        out[_unique_key(check_name(key, "tag key"), out, "tag")] = check_tag_value(key, value)
+    return out
 
 
 def check_partitions(partitions: Mapping[str, object] | None) -> dict[str, str]:
@@ -148,7 +269,7 @@ def check_partitions(partitions: Mapping[str, object] | None) -> dict[str, str]:
         raise InvalidInputError(f"{len(partitions)} partitions; the limit is {MAX_TAGS}")
     out: dict[str, str] = {}
     for key, value in partitions.items():
-        check_name(key, "partition key")
+        clean = _unique_key(check_name(key, "partition key"), out, "partition")
         if not isinstance(value, str) or not value:
             raise InvalidInputError(f"partition {key!r} must be a non-empty string")
         if len(value) > MAX_PARTITION_VALUE or not value.isprintable():
@@ -156,8 +277,16 @@ def check_partitions(partitions: Mapping[str, object] | None) -> dict[str, str]:
                 f"partition {key!r} must be printable and at most {MAX_PARTITION_VALUE} chars"
             )
         _check_string(value, f"partition {key!r}")
-        out[key] = value
+        out[clean] = value
     return out
+
+
+def _unique_key(key: str, seen: Mapping[str, object], what: str) -> str:
+    """``key`` (normalized), unless another spelling of it is already in ``seen``."""
+    if key in seen:
+        raise InvalidInputError(f"two {what} keys are {key!r} once NFC-normalized (one is "
+                                "spelled with combining marks); give it once")
+    return key
 
 
 def check_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:

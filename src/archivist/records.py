@@ -86,15 +86,15 @@ def check_described(record: NewVersion, *, typed: bool = True) -> NewVersion:
             limits.
     """
     check_version_id(record.id)
-    names.check_name(record.project, "project")
-    names.check_name(record.name)
+    project = names.check_name(record.project, "project")
+    name = names.check_name(record.name)
     if typed or record.artifact_type:
         names.check_artifact_type(record.artifact_type)
     check_parent_count(len(record.parent_ids))
     for parent in record.parent_ids:
         check_version_id(parent, "parent id")
     return replace(
-        record, metadata=names.check_metadata(record.metadata),
+        record, project=project, name=name, metadata=names.check_metadata(record.metadata),
         tags=names.check_tags(record.tags),
         aliases=tuple(dict.fromkeys(names.check_alias(a) for a in record.aliases)),
         parent_ids=tuple(dict.fromkeys(record.parent_ids)),
@@ -140,8 +140,8 @@ def check_new_run(run: NewRun) -> NewRun:
             parameters/details that are not JSON within limits.
     """
     check_version_id(run.id, "run id")
-    names.check_name(run.project, "project")
-    names.check_name(run.pipeline, "pipeline")
+    project = names.check_name(run.project, "project")
+    pipeline = names.check_name(run.pipeline, "pipeline")
     if run.kind not in RUN_KINDS:
         raise InvalidInputError(f"run kind must be one of {', '.join(RUN_KINDS)}")
     check_status(run.status)
@@ -149,7 +149,7 @@ def check_new_run(run: NewRun) -> NewRun:
     _check_time(run.ended_at, "ended_at")
     _check_number(run.number, "number")
     return replace(
-        run, parameters=names.check_metadata(run.parameters),
+        run, project=project, pipeline=pipeline, parameters=names.check_metadata(run.parameters),
         details=names.check_metadata(run.details), user=names.check_text(run.user, "user"),
         host=names.check_text(run.host, "host"),
         code_version=names.check_text(run.code_version, "code_version"),
@@ -169,7 +169,8 @@ def check_run_record(run: RunRecord) -> RunRecord:
     tasks = [check_task(t) for t in run.tasks]
     for version_id in (*run.consumed, *run.produced):
         check_version_id(version_id)
-    return replace(run, parameters=new.parameters, details=new.details, tasks=tasks)
+    return replace(run, pipeline=new.pipeline, parameters=new.parameters,
+                   details=new.details, tasks=tasks)
 
 
 def new_run_of(run: RunRecord) -> NewRun:
@@ -194,7 +195,7 @@ def check_task(task: TaskRecord) -> TaskRecord:
     """
     check_version_id(task.id, "task id")
     check_version_id(task.run_id, "run id")
-    names.check_name(task.step, "step")
+    step = names.check_name(task.step, "step")
     check_status(task.status)
     if not 0 <= task.index < 2**31:
         raise InvalidInputError("index must be a non-negative 32-bit integer")
@@ -204,7 +205,7 @@ def check_task(task: TaskRecord) -> TaskRecord:
         check_version_id(version_id)
     for key in task.data:
         names.check_text(key, "data key")
-    return replace(task, details=names.check_metadata(task.details),
+    return replace(task, step=step, details=names.check_metadata(task.details),
                    cache_key=None if task.cache_key is None else check_digest(task.cache_key),
                    error=names.check_text(task.error, "error", names.MAX_DESCRIPTION))
 

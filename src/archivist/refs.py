@@ -7,6 +7,7 @@ A reference (``ref``) names one version::
     fraud:3  fraud:latest a version number, or latest explicitly
     fraud@production      the version an alias points at
     archivist://team/fraud:3   the same, in project ``team`` (also ``…/fraud@prod``)
+    naïve:2  名前@本番     names and aliases in any script, NFC-normalized on the way in
 
 Version numbers are positive integers written without leading zeros; ``:0``, ``:01``,
 ``:-1`` and ``:1.0`` are invalid references, not missing versions.
@@ -15,6 +16,7 @@ Version numbers are positive integers written without leading zeros; ``:0``, ``:
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from archivist.errors import InvalidNameError
@@ -56,6 +58,8 @@ def parse_ref(ref: str) -> Ref:
     """
     if not isinstance(ref, str):
         raise InvalidNameError(f"a reference must be a string, got {type(ref).__name__}")
+    if len(ref) <= 4 * MAX_REF:  # NFC shrinks at most 4 times: longer is too long anyway
+        ref = unicodedata.normalize("NFC", ref)  # the names in it, as the catalog keeps them
     if not ref or len(ref) > MAX_REF:
         raise InvalidNameError(f"a reference must be 1-{MAX_REF} characters long")
     if ID_PATTERN.fullmatch(ref):
@@ -75,7 +79,7 @@ def parse_ref(ref: str) -> Ref:
         return Ref(name=check_name(name), project=project, alias=check_alias(alias))
     if ":" in body:
         name, _, version = body.partition(":")
-        check_name(name)
+        name = check_name(name)
         if version == "latest":
             return Ref(name=name, project=project)
         if not _VERSION.fullmatch(version):
@@ -101,7 +105,6 @@ def check_run_ref(ref: object) -> str:
             return ref
         pipeline, slash, number = ref.rpartition("/")
         if slash and number.isdigit() and number.isascii() and not number.startswith("0"):
-            check_name(pipeline, "pipeline")
-            return ref
+            return f"{check_name(pipeline, 'pipeline')}/{number}"
     raise InvalidNameError(f"invalid run reference {ref!r:.80}: use a run id or "
                            "'<pipeline>/<number>' such as 'fraud_detection/3'")

@@ -197,7 +197,8 @@ BASELINE_QUERIES = [
     "partition.ab=x", "partition.ab>x", "partition.ab:x*", "-ab:x", "-metadata.ab>1",
     "sort:-created", "sort:name", "sort:metadata.ab", "sort:-tags.ab", "sort:size", "sort:type",
     "sort:version", "downstream-of:ab:1", "upstream-of:ab:1~2", "downstream-of:ab@p",
-    "ab sort:name", "ab cd -ef type:ab",
+    "ab sort:name", "ab cd -ef type:ab", "ab OR cd", "(ab OR type:ab) -(cd OR ef:x)",
+    "ab OR downstream-of:ab:1", "-(ab cd) NOT (ef OR gh)", "(ab OR cd) sort:name",
 ]
 
 

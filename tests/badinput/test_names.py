@@ -1,13 +1,17 @@
-"""b.1 Names: artifact names, projects, aliases, types, free-text fields (N1-N22).
+"""b.1 Names: artifact names, projects, aliases, types, free-text fields (N1-N22, N23-N26).
 
-Rule (SPEC §9, ``archivist.names``): ``[A-Za-z0-9][A-Za-z0-9._-]{0,127}``, no ``..``,
-ASCII only, never URL-decoded or NFKC-normalized into validity.
+Rule (SPEC §9, ``archivist.names``): 1-128 letters and digits of any script (combining
+marks after a letter), ``.``, ``_``, ``-``; starting with a letter or digit; no ``..``;
+NFC-normalized on the way in, never URL-decoded or NFKC-normalized into validity
+(compatibility forms such as fullwidth letters are refused); one word never mixes Latin,
+Greek and Cyrillic letters. Projects keep the ASCII rule ``[A-Za-z0-9][A-Za-z0-9._-]{0,127}``.
 """
 
 from __future__ import annotations
 
 import os
 import time
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -62,6 +66,46 @@ BAD_NAMES = [
     ("N14-uri", "archivist://p/n"),
     # decision in names.check_name: a name shaped like a version id would make get() ambiguous
     ("N14-id-shaped", "0193f0c2-1b2c-7d3e-8f40-0123456789ab"),
+    # -- Unicode (N23): what is not a letter, digit or mark stays refused in any script
+    ("N23-nbsp", "a\u00a0b"),
+    ("N23-ideographic-space", "名\u3000前"),
+    ("N23-line-separator", "a\u2028b"),
+    ("N23-zwnj", "a\u200cb"),
+    ("N23-zwj", "a\u200db"),
+    ("N23-lrm", "a\u200eb"),
+    ("N23-rlm", "a\u200fb"),
+    ("N23-lre", "\u202aabc"),
+    ("N23-lri", "a\u2066b"),
+    ("N23-pdi", "a\u2069"),
+    ("N23-bom", "\ufeffname"),
+    ("N23-soft-hyphen", "a\u00adb"),
+    ("N23-variation-selector", "a\ufe0f"),
+    ("N23-hangul-filler", "a\u3164"),
+    ("N23-grapheme-joiner", "a\u034fb"),
+    ("N23-private-use", "a\ue000"),
+    ("N23-unassigned", "a\u0378"),
+    ("N23-lone-surrogate", "a\ud800"),
+    ("N23-mark-first", "\u0301a"),
+    ("N23-mark-after-digit", "1\u0301"),
+    ("N23-mark-after-dot", "a.\u0301"),
+    ("N23-fullwidth-solidus", "名前\uff0fx"),
+    ("N23-division-slash", "a\u2215b"),
+    ("N23-tilde", "a~b"),
+    ("N23-star", "a*"),
+    ("N23-cjk-slash", "名前/x"),
+    ("N23-cjk-backslash", "名前\\x"),
+    ("N23-cjk-colon", "名前:x:1"),
+    ("N23-cjk-hidden", ".名前"),
+    ("N23-cjk-dash", "-名前"),
+    ("N23-cjk-dotdot", "名前..x"),
+    ("N23-ideographic-full-stop", "名前\u3002x"),
+    ("N23-ligature", "\ufb01le"),
+    ("N23-micro-sign", "\u00b5m"),
+    ("N23-superscript", "x\u00b2"),
+    ("N23-roman-numeral", "\u2160"),
+    ("N23-greek-in-latin", "fr\u03bfud"),
+    ("N23-129-cjk", "名" * 129),
+    ("N23-129-after-nfc", "e\u0301" * 129),
 ]
 BAD_IDS = [i for i, _ in BAD_NAMES]
 BAD_VALUES = [v for _, v in BAD_NAMES]
@@ -152,9 +196,107 @@ def test_N16_windows_device_names_accepted_and_never_paths(guard: Guard, cat: Ar
     assert sorted(p.name for p in (canary / "out").iterdir()) == ["file.bin"]
 
 
+# -- N23-N26 names in any script ------------------------------------------------------------
+
+GOOD_UNICODE = [
+    ("N24-latin-accents", "naïve_model"), ("N24-umlaut", "Ärger"), ("N24-cjk", "名前"),
+    ("N24-kana-and-latin", "モデル_v2"), ("N24-prolonged-sound-mark", "データ"),
+    ("N24-devanagari-marks", "हिन्दी"), ("N24-arabic", "مدل"), ("N24-hangul", "모델"),
+    ("N24-cyrillic-and-latin-words", "модель_v2"), ("N24-greek-word", "β_vae"),
+    ("N24-arabic-indic-digit", "model\u0663"), ("N24-ideographic-zero", "\u3007号"),
+    ("N24-128-cjk", "名" * 128), ("N24-128-after-nfc", "e\u0301" * 128),
+]
+
+
+@pytest.mark.parametrize("name", [v for _, v in GOOD_UNICODE], ids=[i for i, _ in GOOD_UNICODE])
+def test_N24_names_in_any_script_round_trip_and_are_never_paths(
+        guard: Guard, cat: ArtifactCatalog, home: Path, name: str) -> None:
+    stored = unicodedata.normalize("NFC", name)
+    version_id = guard.no_files_outside(cat.register, name, data=f"{name}".encode(),
+                                        aliases=["本番"], tags={"段階": 1},
+                                        partitions={"日付": "2024-01-01"})
+    art = cat.get(f"{name}:1")
+    assert (art.id, art.name, art.aliases, art.tags) == (version_id, stored, ["本番"],
+                                                         {"段階": 1})
+    assert cat.get(f"{stored}@本番").id == version_id
+    assert cat.get(f"archivist://default/{name}:1").id == version_id
+    assert [a.id for a in cat.list(name=name, partitions={"日付": "2024-01-01"})] == [
+        version_id]
+    for _root, dirs, files in os.walk(home):
+        for entry in dirs + files:
+            assert stored.casefold() not in entry.casefold(), f"a store path uses {entry}"
+
+
+def test_N25_nfd_input_is_the_nfc_name(guard: Guard, cat: ArtifactCatalog) -> None:
+    def nfd(text: str) -> str:
+        return unicodedata.normalize("NFD", text)
+
+    version_id = cat.register(nfd("Ärger_qualité"), aliases=[nfd("prüfung")],
+                              tags={nfd("schlüssel"): 1}, partitions={nfd("jahr_ä"): "x"})
+    art = cat.get(version_id)
+    assert (art.name, art.aliases, list(art.tags), list(art.partitions)) == (
+        "Ärger_qualité", ["prüfung"], ["schlüssel"], ["jahr_ä"])
+    assert cat.get("Ärger_qualité@prüfung").id == version_id
+    assert cat.get(nfd("Ärger_qualité@prüfung")).id == version_id
+    guard.rejected(ConflictError, cat.register, "ÄRGER_QUALITÉ")
+    # two spellings of one key in one mapping: refused, not silently merged
+    guard.rejected(InvalidInputError, cat.register, "m", tags={"ä": 1, nfd("ä"): 2})
+    guard.rejected(InvalidInputError, cat.register, "m", partitions={"ä": "1", nfd("ä"): "2"})
+
+
+@pytest.mark.parametrize(("existing", "variants"), [
+    ("ärger", ["Ärger", "ÄRGER", unicodedata.normalize("NFD", "Ärger")]),
+    ("straße", ["STRASSE", "Strasse", "STRA\u1e9eE"]),
+    ("σίσυφος", ["ΣΊΣΥΦΟΣ", "Σίσυφοσ"]),
+    ("名前", []),
+], ids=["N15-umlaut", "N15-sharp-s", "N15-final-sigma", "N15-no-case"])
+def test_N15_unicode_case_variants_conflict(guard: Guard, cat: ArtifactCatalog, existing: str,
+                                            variants: list[str]) -> None:
+    """Full Unicode case folding (``str.casefold``), computed in Python for every backend."""
+    cat.register(existing, "Model")
+    for variant in variants:
+        err = guard.rejected(ConflictError, cat.register, variant, "Model")
+        assert repr(existing) in str(err)
+    assert cat.get(existing).name == existing
+
+
+def test_N26_the_message_states_the_rule(cat: ArtifactCatalog) -> None:
+    rule = ("1-128 letters and digits (any script), '.', '_' or '-', starting with a letter "
+            "or digit, without '..'")
+    with pytest.raises(InvalidNameError) as info:
+        cat.register("my model")
+    assert str(info.value) == f"invalid name 'my model': ' ' (U+0020 SPACE) is not allowed; " \
+                              f"a name is {rule}"
+    with pytest.raises(InvalidNameError) as info:
+        cat.register("fr\u0430ud")
+    assert "mixes Cyrillic and Latin letters" in str(info.value)
+    with pytest.raises(InvalidNameError) as info:
+        cat.register("\uff41bc")
+    assert "compatibility form of 'a'" in str(info.value)
+    with pytest.raises(InvalidNameError) as info:
+        cat.list(project="équipe")
+    assert "is not ASCII; a project is 1-128 ASCII letters" in str(info.value)
+
+
+def test_N24_long_names_export_to_file_names_within_limits(guard: Guard, cat: ArtifactCatalog,
+                                                          canary: Path) -> None:
+    """A 128-character name is up to 512 bytes of UTF-8; NAME_MAX is 255: export cuts it
+    (with a hash of the whole, so two long names stay apart)."""
+    long_a, long_b = "名" * 127 + "甲", "名" * 127 + "乙"
+    refs = [f"{cat.register(n, data=n.encode())}" for n in (long_a, long_b, "Ärger")]
+    out = canary / "out"
+    guard.no_files_outside(cat.export_files, refs, f"{out}/{{{{name}}}}", allowed=("out",))
+    written = sorted(p.name for p in out.iterdir())
+    assert len(written) == 3 and "Ärger.bin" in written
+    assert all(len(n.encode()) <= 255 for n in written), written
+
+
 BAD_PROJECTS = [("N17-traversal", "../x"), ("N17-empty", ""), ("N17-slash", "a/b"),
                 ("N17-nul", "default\x00"), ("N17-space", "my project"),
-                ("N17-129", "p" * 129), ("N17-double-dot", "a..b")]
+                ("N17-129", "p" * 129), ("N17-double-dot", "a..b"),
+                # decision (names.check_name): projects stay ASCII, they are the host part
+                # of archivist:// URIs and may name a folder of a server's blob store
+                ("N17-non-ascii", "équipe"), ("N17-cjk", "チーム")]
 
 
 @pytest.mark.parametrize("bad", [v for _, v in BAD_PROJECTS], ids=[i for i, _ in BAD_PROJECTS])
@@ -191,6 +333,9 @@ BAD_ALIASES = [
     ("N17-alias-colon", "prod:1"),
     ("N17-alias-dash", "-prod"),
     ("N17-alias-nul", "prod\x00"),
+    ("N19-arabic-indic-digits", "\u0663\u0664"),
+    ("N17-alias-zero-width", "prod\u200b"),
+    ("N17-alias-fullwidth", "\uff50rod"),
 ]
 
 
@@ -211,9 +356,11 @@ def test_N18_latest_is_implicit(cat: ArtifactCatalog) -> None:
 
 
 def test_N19_alias_with_digits_and_letters_is_fine(cat: ArtifactCatalog) -> None:
-    version_id = cat.register("model", aliases=["v3", "3a"])
+    version_id = cat.register("model", aliases=["v3", "3a", "本番", "v\u0663"])
     assert cat.get("model@v3").id == version_id
     assert cat.get("model@3a").id == version_id
+    assert cat.get("model@本番").id == version_id
+    assert cat.get("model@v\u0663").id == version_id
 
 
 @pytest.mark.parametrize(("value", "error"), [

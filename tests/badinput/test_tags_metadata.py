@@ -31,7 +31,8 @@ def version_id(cat: ArtifactCatalog) -> str:
 
 BAD_KEYS = [("T1-empty", ""), ("T1-space", "a b"), ("T1-colon", "a:b"), ("T1-equals", "a=b"),
             ("T1-comma", "a,b"), ("T1-dash", "-a"), ("T1-nul", "a\x00"), ("T1-dot-dot", "a..b"),
-            ("T1-quote", 'a"b'), ("T1-129", "k" * 129), ("T1-non-ascii", "clé"),
+            ("T1-quote", 'a"b'), ("T1-129", "k" * 129), ("T1-zero-width", "cl\u200bé"),
+            ("T1-fullwidth", "\uff4bey"), ("T1-mixed-scripts", "st\u0430ge"),
             ("T1-newline", "a\nb")]
 
 
@@ -43,6 +44,20 @@ def test_T1_bad_tag_key_rejected(guard: Guard, cat: ArtifactCatalog, version_id:
     guard.rejected(InvalidNameError, cat.tag, version_id, **{key: 1})
     guard.rejected(InvalidNameError, cat.untag, version_id, key)
     guard.rejected(InvalidNameError, cat.list, tags={key: 1})
+
+
+def test_T1_keys_in_any_script(cat: ArtifactCatalog, version_id: str) -> None:
+    """Decision (issue 12): tag and partition keys follow the name rule, letters of any
+    script included, NFC-normalized (``clé`` typed with a combining accent is ``clé``)."""
+    cat.tag(version_id, **{"cle\u0301": 1, "段階": "本番"})
+    assert cat.get(version_id).tags == {"stage": "dev", "clé": 1, "段階": "本番"}
+    assert [a.id for a in cat.list(tags={"段階": "本番"})] == [version_id]
+    assert [a.id for a in cat.search("段階:本番 tags.clé:1")] == [version_id]
+    cat.untag(version_id, "clé")
+    assert "clé" not in cat.get(version_id).tags
+    other = cat.register("m", partitions={"日付": "2024-01-01"})
+    assert [a.id for a in cat.list(partitions={"日付": "2024-01-01"})] == [other]
+    assert [a.id for a in cat.search("partition.日付:2024-01-01")] == [other]
 
 
 @pytest.mark.parametrize("key", [k for _, k in BAD_KEYS], ids=[i.replace("T1", "T13")

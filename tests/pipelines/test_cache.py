@@ -203,5 +203,54 @@ def test_a_cache_hit_reads_its_outputs_in_one_lookup(local_catalog: ArtifactCata
         monkeypatch.setattr(backend, name, counted)
     second, _ = _run(local_catalog, train)
     assert calls == ["train"] and second == first == ([0, 2, 4], 6)
-    # one for the digest of the argument (source's output), one for train's outputs
-    assert lookups == ["get_versions_by_id", "get_versions_by_id"]
+    # the newest version of source's output (unchanged: reused), the digest of the
+    # argument (that version), train's outputs
+    assert lookups == ["get_version", "get_versions_by_id", "get_versions_by_id"]
+
+
+def test_a_rerun_of_an_unchanged_pipeline_numbers_nothing_new(
+        local_catalog: ArtifactCatalog) -> None:
+    """The README's quick start pasted twice: the uncached step's identical output is the
+    version it made last time, so the cached step's parent is still the newest input."""
+    @step
+    def load_raw() -> list[int]:
+        return [3, 1, 2]
+
+    @step(cache=True)
+    def featurize(rows: list[int]) -> list[int]:
+        return sorted(rows)
+
+    runs = []
+    for _ in range(2):
+        with pipeline("quickstart", catalog=local_catalog) as run:
+            featurize(load_raw())
+        runs.append(local_catalog.get_run(run.id))
+    raw, features = local_catalog.get("load_raw"), local_catalog.get("featurize")
+    assert (raw.version, features.version) == (1, 1)
+    assert features.parent_ids == [raw.id]
+    assert runs[1].task("load_raw").produced == [raw.id]
+    assert runs[1].task("featurize").cached
+
+
+def test_a_rerun_with_changed_content_or_parents_numbers_a_new_version(
+        local_catalog: ArtifactCatalog) -> None:
+    rows = [3, 1, 2]
+
+    @step
+    def load_raw() -> list[int]:
+        return list(rows)
+
+    @step
+    def featurize(data: list[int]) -> list[int]:
+        return sorted(set(data))
+
+    for extra in (None, 2, 7):
+        if extra is not None:
+            rows.append(extra)
+        with pipeline("quickstart", catalog=local_catalog):
+            featurize(load_raw())
+    raw, features = local_catalog.get("load_raw"), local_catalog.get("featurize")
+    # raw changed twice; featurize's bytes changed once but its parent changed twice
+    assert (raw.version, features.version) == (3, 3)
+    assert features.parent_ids == [raw.id]
+    assert local_catalog.load("featurize:2") == local_catalog.load("featurize:1") == [1, 2, 3]

@@ -11,9 +11,10 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archivist.backends.sql.search import compile_search, fts5_string, tsquery_string
+from archivist.backends.sql.fulltext import fts5_string, tsquery_string
+from archivist.backends.sql.search import compile_search
 from archivist.errors import ArtifactNotFoundError, InvalidQueryError
-from archivist.query import Text, parse_query
+from archivist.query import Group, Term, Text, parse_query
 from tests.query.conftest import NOW, resolve
 from tests.query.conftest import dialect as dialect_for
 
@@ -45,6 +46,8 @@ HOSTILE = [
     "stage:production');DROP TABLE tags;--", "type:Model' OR '1'='1",
     "name:x' UNION SELECT id FROM versions --", "name:x' UNION SELECT id FROM versions",
     'metadata."x\') OR 1=1 --">1', "partition.report_date:2023-10-26',x*",
+    "x') OR ('1'='1", "(a OR b') OR 1=1 --", "a OR (SELECT 1)", "-(a OR \"b) --\")",
+    "NOT (x) OR (y)", "(((a OR b) OR c) OR d)", "a OR NEAR(b c)",
 ]
 SQL_WORDS = re.compile(r"\bDROP\b|\bDELETE\b|\bUNION SELECT ID\b|1=1|'|--|;|\x00")
 
@@ -109,7 +112,8 @@ MARKED = (
     'metadata.zqmeta.zqsub>=1 metadata.zqmetaval="zqstr" partition.zqpartkey=zqpartval '
     "partition.zqpk2:zqpv2* name:zqname* type:zqtype,zqt2* alias:zqalias project:zqproject "
     "pipeline:zqpipe run:zqrun step:zqstep* user:zquser digest:abc "
-    "sort:-tags.zqsortkey sort:metadata.zqsortmeta"
+    "sort:-tags.zqsortkey sort:metadata.zqsortmeta "
+    "(zqor1 OR zqorkey:zqorval OR metadata.zqormeta>1) -(zqneg2 OR \"zqneg three\")"
 )
 
 
@@ -142,6 +146,7 @@ FRAGMENTS = st.sampled_from([
     "upstream-of:report~2", "alias:production", "version:1,2", "digest:ab", '"', " ", "*",
     "NEAR(", ")", "OR", "AND", "^", ":", ",", "'", "x", "é", "İ", "ß", "_", "&", "|", "!",
     "<->", "\\", "project:team", "-stage:dev", "user:alice", "metadata.layers.0.units=64",
+    " OR ", " AND ", " NOT ", "(", "-(", ") ", " (",
 ])
 
 
@@ -178,8 +183,19 @@ def test_any_text_query_runs(engine: sa.Engine, text: str) -> None:
     # defensive quoting, for words that could never come out of the lexer
     ([Text(('x"y',))], '"x""y"*', "'x\"y':*"),
     ([Text(("it's\\",))], '"it\'s\\"*', "'it''s\\\\':*"),
+    # groups: alternatives in parentheses, joined by OR
+    ([Group(((Text(("a",)),), (Text(("b", "c")),)))], '(("a"*) OR ("b"* AND "c"*))',
+     "(('a':*) | ('b':* & 'c':*))"),
+    ([Text(("x",)), Group(((Text(("a",)),), (Text(("b",), phrase=True),)))],
+     '"x"* AND (("a"*) OR ("b"))', "'x':* & (('a':*) | (('b')))"),
+    ([Group(((Text(("a",)), Group(((Text(("b",)),), (Text(("c",)),)))), (Text(("d",)),)))],
+     '(("a"* AND (("b"*) OR ("c"*))) OR ("d"*))',
+     "(('a':* & (('b':*) | ('c':*))) | ('d':*))"),
+    ([Group(((Text(("\u0301",)),), (Text(("a",)),)))], '"a"*', "'a':*"),  # one left
+    ([Group(((Text(("\u0301",)),), (Text(("\u0301",)),)))], None, None),
+    ([Text(("x",)), Group(((Text(("\u0301",)),),))], None, None),
 ])
-def test_text_query_strings(texts: list[Text], fts5: str | None, tsquery: str | None) -> None:
+def test_text_query_strings(texts: list[Term], fts5: str | None, tsquery: str | None) -> None:
     assert fts5_string(texts) == fts5
     assert tsquery_string(texts) == tsquery
 

@@ -1,5 +1,6 @@
 """parse_query: every form of SPEC §3 to its AST; every malformed query to an
-InvalidQueryError pointing at the offending token; never another exception."""
+InvalidQueryError pointing at the offending token; never another exception. AND, OR,
+NOT and parentheses; misspelt fields are errors, usual tag keys stay tags."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from archivist.errors import InvalidQueryError
 from archivist.query import (
     Compare,
     FieldTerm,
+    Group,
     LineageTerm,
     PartitionTerm,
     Query,
@@ -36,7 +38,7 @@ FORMS = [
     ('-"fraud detector"', Query((Text(("fraud", "detector"), phrase=True, negated=True),))),
     ('"say \\"hi\\""', Query((Text(("say", "hi"), phrase=True),))),
     ("-fraud", Query((Text(("fraud",), negated=True),))),
-    ("NEAR(a", Query((Text(("NEAR", "a")),))),
+    ("NEAR(a)", Query((Text(("NEAR",)), Text(("a",))))),
     ("'1'='1", Query((Text(("1", "1")),))),
     ("café", Query((Text(("café",)),))),
     ("stage:production", Query((TagTerm("stage", ("production",)),))),
@@ -153,6 +155,55 @@ FORMS = [
            (Sort("created", descending=True),))),
 ]
 
+A, B, C, D = (Text((w,)) for w in "abcd")
+BOOLEAN = [
+    ("a OR b", Query((Group(((A,), (B,))),))),
+    ("a b OR c", Query((Group(((A, B), (C,))),))),  # AND binds tighter
+    ("a OR b c", Query((Group(((A,), (B, C))),))),
+    ("a AND b OR c AND d", Query((Group(((A, B), (C, D))),))),
+    ("a AND b", Query((A, B))),
+    ("(a OR b) c", Query((Group(((A,), (B,))), C))),
+    ("(a OR b)", Query((Group(((A,), (B,))),))),
+    ("(a OR b) OR c", Query((Group(((A,), (B,), (C,))),))),
+    ("a OR (b OR c)", Query((Group(((A,), (B,), (C,))),))),
+    ("a OR (b OR c) d", Query((Group(((A,), (Group(((B,), (C,))), D))),))),
+    ("(a b)", Query((A, B))),
+    ("((a))", Query((A,))),
+    ("-(a OR b)", Query((Group(((A,), (B,)), negated=True),))),
+    ("NOT (a OR b)", Query((Group(((A,), (B,)), negated=True),))),
+    ("-(a b)", Query((Group(((A, B),), negated=True),))),
+    ("-(a)", Query((Text(("a",), negated=True),))),
+    ("-(-a)", Query((A,))),
+    ("NOT a", Query((Text(("a",), negated=True),))),
+    ("NOT stage:dev", Query((TagTerm("stage", ("dev",), negated=True),))),
+    ("a -(b OR c)", Query((A, Group(((B,), (C,)), negated=True)))),
+    ("((a OR b) c) OR d", Query((Group(((Group(((A,), (B,))), C), (D,))),))),
+    ("NEAR(a b)", Query((Text(("NEAR",)), A, B))),
+    ("f(x)", Query((Text(("f",)), Text(("x",))))),
+    ("(a)b", Query((A, B))),
+    ("a or b", Query((A, Text(("or",)), B))),
+    ("a and not b", Query((A, Text(("and",)), Text(("not",)), B))),
+    ('a "OR" b', Query((A, Text(("OR",), phrase=True), B))),
+    ("a -OR", Query((A, Text(("OR",), negated=True)))),
+    ("state:OR", Query((TagTerm("state", ("OR",)),))),
+    ("type:Model (stage:production OR alias:production)",
+     Query((FieldTerm("type", ("Model",)), Group(((TagTerm("stage", ("production",)),),
+                                                  (FieldTerm("alias", ("production",)),)))))),
+    ("downstream-of:raw:3 OR upstream-of:m~1",
+     Query((Group(((LineageTerm("downstream", "raw:3"),),
+                   (LineageTerm("upstream", "m", 1),))),))),
+    ("(a OR b) sort:name", Query((Group(((A,), (B,))),), (Sort("name"),))),
+    ("sort:name (a OR b)", Query((Group(((A,), (B,))),), (Sort("name"),))),
+    ("a AND sort:name", Query((A,), (Sort("name"),))),
+    ('"(a OR b)"', Query((Text(("a", "OR", "b"), phrase=True),))),
+    ('metadata.formula="f(x)"', Query((Compare("metadata", ("formula",), "=", "f(x)"),))),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), BOOLEAN, ids=[b[0] for b in BOOLEAN])
+def test_parses_and_or_not_and_parentheses(query: str, expected: Query) -> None:
+    assert parse_query(query) == expected
+
 
 @pytest.mark.parametrize(("query", "expected"), FORMS, ids=[f[0] or "empty" for f in FORMS])
 def test_parses(query: str, expected: Query) -> None:
@@ -229,6 +280,70 @@ BAD = [
     ("downstream-of:raw@latest", 14, "raw@latest"),
     ("upstream-of>raw", 11, ">raw"),
     ("bad$key:x", 0, "bad$key"),
+    # parentheses and operators
+    ("(a", 0, "(a"),
+    ("a)", 1, ")"),
+    ("(a))", 3, ")"),
+    (")(", 0, ")("),
+    ("()", 0, "()"),
+    ("( )", 0, "( )"),
+    ("a ()", 2, "()"),
+    ("NEAR(a", 4, "(a"),
+    ("(" * 9 + "a" + ")" * 9, 8, "(a)"),
+    ("OR", 0, "OR"),
+    ("a OR", 2, "OR"),
+    ("OR a", 0, "OR a"),
+    ("a OR OR b", 2, "OR OR"),
+    ("(a OR) b", 3, "OR)"),
+    ("(OR a)", 1, "OR a"),
+    ("a OR AND b", 2, "OR AND"),
+    ("AND a", 0, "AND"),
+    ("a AND", 2, "AND"),
+    ("a AND AND b", 2, "AND AND"),
+    ("a AND OR b", 2, "AND OR"),
+    ("NOT", 0, "NOT"),
+    ("a NOT", 2, "NOT"),
+    ("NOT OR a", 0, "NOT OR"),
+    ("NOT -a", 0, "NOT -a"),
+    ("NOT NOT a", 0, "NOT NOT"),
+    ("NOT -(a)", 0, "NOT -("),
+    ("-)", 0, "-"),
+    ("(a -)", 3, "-"),
+    ("stage:(a OR b)", 6, "(a OR b)"),
+    ("-stage:(a)", 7, "(a)"),
+    ("stage:prod(x)", 10, "(x)"),
+    ('name:"x"(y)', 8, "(y)"),
+    ("metadata.f=f(x)", 12, "(x)"),
+    # sort stands outside parentheses and OR
+    ("(sort:name)", 1, "sort:name"),
+    ("(a sort:name)", 3, "sort:name"),
+    ("a OR b sort:name", 7, "sort:name"),
+    ("sort:name a OR b", 0, "sort:name"),
+    ("a OR sort:name", 5, "sort:name"),
+    ("NOT sort:name", 4, "sort:name"),
+    ("-(a sort:name)", 4, "sort:name"),
+    # misspelt fields and prefixes
+    ("tpye:Model", 0, "tpye:Model"),
+    ("-tpye:Model", 1, "tpye:Model"),
+    ("a OR tpye:Model", 5, "tpye:Model"),
+    ("TPYE:Model", 0, "TPYE"),
+    ("nmae:fraud*", 0, "nmae"),
+    ("types:Model,Dataset", 0, "types"),
+    ("sise>10MB", 0, "sise>10MB"),
+    ("sizes<1", 0, "sizes"),
+    ("metdata.accuracy>0.9", 0, "metdata.accuracy"),
+    ("metadta.accuracy:0.9", 0, "metadta"),
+    ("tgas.stage:x", 0, "tgas"),
+    ("partiton.day=1", 0, "partiton"),
+    ("creatd>=2024-01-01", 0, "creatd"),
+    ("verison:3", 0, "verison"),
+    ("pipline:p", 0, "pipline"),
+    ("projetc:p", 0, "projetc"),
+    ("downstream_of:raw", 0, "downstream_of"),
+    ("upstraem-of:raw", 0, "upstraem-of"),
+    ("srot:name", 0, "srot"),
+    ("alais:production", 0, "alais"),
+    ("sort:craeted", 5, "craeted"),
     ("a\x00b", 1, "\x00"),
     ("\x00", 0, "\x00"),
     ("x\x1by", 1, "\x1b"),
@@ -285,7 +400,8 @@ FRAGMENTS = st.sampled_from([
     "type:", "name:", "tag.", "tags.", "metadata.", "partition.", "sort:", "size>",
     "created>=", "age<", "version:", "digest:sha256:", "downstream-of:", "upstream-of:",
     "alias:", "project:", "-", '"', "~2", "2024-01-01", "10MB", "1e309", "NaN", ",", "*",
-    " ", "x", "0.5", "true", "raw:3", "@prod", "..", "\\",
+    " ", "x", "0.5", "true", "raw:3", "@prod", "..", "\\", " OR ", " AND ", "NOT ", "(",
+    ")", "-(", "tpye:", "sise>",
 ])
 
 

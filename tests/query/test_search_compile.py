@@ -34,7 +34,6 @@ CASES = [
     ("strasse", []),  # ß is not expanded (documented)
     ("(fraud)", [1, 2, 6, 7]),
     ("NEAR(fraud card)", []),
-    ("fraud OR", []),
     ("^fraud", [1, 2, 6, 7]),
     # tags
     ("stage:production", [1]),
@@ -155,6 +154,39 @@ CASES = [
     ("fraud stage:production metadata.accuracy>=0.9", [1]),
     ("fraud -stage:production -name:fraud_", [2, 6]),
     ("", LIVE),
+    # OR, AND, NOT and parentheses
+    ("fraud OR raw", [1, 2, 3, 6, 7]),
+    ("fraud OR cafe", [1, 2, 6, 7, 9]),
+    ("fraud AND detector", [1, 2]),
+    ("fraud detector OR raw transactions", [1, 2, 3]),
+    ("(fraud OR raw) (detector OR transactions)", [1, 2, 3]),
+    ('"fraud detector" OR "card fraud"', [1, 2]),
+    ("fraud OR type:Dataset", [1, 2, 3, 6, 7]),
+    ("type:Model (stage:production OR alias:champion)", [1, 2]),
+    ("stage:production OR stage:staging", [1, 2]),
+    ("stage:production OR stage:dev OR flag:true", [1, 5, 6]),
+    ("-(stage:production OR stage:staging)", [x for x in LIVE if x not in (1, 2)]),
+    ("NOT (fraud OR raw)", [5, 9, 10, 11, 12, 13]),
+    ("-(fraud type:Model)", [3, 5, 9, 10, 11, 12, 13]),
+    ("-(fraud -type:Model)", LIVE),
+    ("-(size>10MB OR stage:dev)", [1, 5, 7, 9, 10, 11, 12, 13]),  # no size: not larger
+    ("-(metadata.accuracy>=0.9 OR tags.f1>0.8)", [3, 5, 6, 7, 10, 11, 12, 13]),
+    ("size>10MB OR metadata.accuracy>=0.9", [1, 2, 3, 9]),
+    ("partition.region=eu OR partition.report_date>2023-10-26", [3, 5]),
+    ("created=2024-01-10 OR age<2d", [1, 2]),
+    ("((fraud OR raw) type:Model) OR alias:champion", [1, 2, 6, 7]),
+    ("(fraud OR raw) -(type:Model OR user:alice)", [3]),
+    ("downstream-of:raw_transactions:1~1 OR upstream-of:report~1", [1, 5]),
+    ("downstream-of:cyc_a OR downstream-of:cyc_b", [10, 11]),
+    ("fraud -(downstream-of:raw_transactions:1 OR name:fraudX)", [7]),
+    ("project:team OR project:default stage:production", [1, 8]),
+    ("project:team OR stage:production", [1]),  # the scope stays: team is not in it
+    ("(project:team OR fraud) type:Model", [1, 2, 6, 7]),
+    ("digest:ab12 OR version:2", [1, 2]),
+    ("\u0301 OR fraud", [1, 2, 6, 7]),  # a word with nothing left once folded
+    ("orphan or", [13]),  # lower-case: a word (a prefix of orphan)
+    ('orphan "OR"', []),
+    ("state:OR", []),
 ]
 
 
@@ -177,6 +209,19 @@ def test_text_orders_by_relevance_then_newest(search: Search, engine: sa.Engine)
     assert search("fraud type:Model") == [s for s in ranked if s in (1, 2, 6, 7)]
 
 
+def test_or_ranks_over_the_union(search: Search, engine: sa.Engine) -> None:
+    with engine.connect() as conn:
+        ranked = [r for (r,) in conn.exec_driver_sql(
+            "SELECT rowid FROM search_docs WHERE search_docs MATCH "
+            "'(\"fraud\"*) OR (\"raw\"*)' ORDER BY rank")]
+    assert search("fraud OR raw") == [s for s in ranked if s in LIVE]
+    assert search("(fraud OR raw) -type:Dataset") == [s for s in ranked if s in (1, 2, 6, 7)]
+    # words beside other terms in the alternatives: the text matches first, by relevance
+    found = search("fraud OR type:Dataset")
+    assert found[:4] == search("fraud") and found[4:] == [3]
+    assert search("type:Dataset OR fraud") == found
+
+
 SORTS = [
     ("sort:-created type:Model", [2, 7, 6, 1]),
     ("sort:created type:Model", [1, 6, 7, 2]),
@@ -192,6 +237,8 @@ SORTS = [
     ("sort:-tags.f1 fraud", [1, 2, 7, 6]),
     ("sort:tags.stage", [6, 1, 2, 7, 5, 12, 11, 10, 9, 13, 3]),
     ("sort:tag.flag stage:*,zzz", [2, 6, 1]),
+    ("(type:Model OR type:Dataset) sort:type", [3, 2, 7, 6, 1]),
+    ("sort:-created (stage:production OR fraud)", [2, 7, 6, 1]),
 ]
 
 

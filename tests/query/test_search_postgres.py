@@ -59,6 +59,9 @@ def test_text_matches_rank_first_and_page(pg_search: Search) -> None:
     found = pg_search("fraud")
     assert sorted(found) == [1, 2, 6, 7]
     assert pg_search("fraud", limit=2, offset=1) == found[1:3]
+    either = pg_search("fraud OR type:Dataset")  # text matches first, then the others
+    assert sorted(either[:4]) == [1, 2, 6, 7] and either[4:] == [3]
+    assert sorted(pg_search("fraud OR raw")) == [1, 2, 3, 6, 7]
 
 
 def _schema(engine: sa.Engine) -> list[tuple[str, int]]:

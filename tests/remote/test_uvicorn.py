@@ -6,9 +6,12 @@ import os
 import subprocess
 import sys
 import tracemalloc
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
+import httpx
 import pytest
 
 from archivist import ArtifactCatalog, RemoteCatalogBackend
@@ -74,3 +77,20 @@ def test_the_cli_works_against_the_server_named_by_the_environment(
     backend = RemoteCatalogBackend(server_url, cache=BlobCache(tmp_path / "c2", MB))
     with ArtifactCatalog(backend) as catalog:
         assert [a.name for a in catalog.list()] == ["greeting"]
+
+
+def test_names_in_any_script_cross_real_http_decoded_once(server_url: str,
+                                                         tmp_path: Path) -> None:
+    name = "Ärger_名前"
+    backend = RemoteCatalogBackend(server_url, cache=BlobCache(tmp_path / "cache", MB))
+    with ArtifactCatalog(backend) as catalog:
+        version_id = catalog.register(unicodedata.normalize("NFD", name), data=b"bytes",
+                                      aliases=["本番"])
+        assert catalog.get(f"{name}@本番").id == version_id
+        assert catalog.load(f"{name}:1") == b"bytes"
+        assert [e.key for e in catalog.history(name)] == ["本番"]
+    # %25C3%2584 is the text %C3%84, never Ä: a segment is decoded once (CVE-2024-3099)
+    twice = quote(quote(f"{name}:1", safe=""), safe="")
+    r = httpx.get(f"{server_url}/api/v1/projects/default/refs/{twice}")
+    assert r.status_code == 422, r.text
+    assert "invalid name '%C3%84rger_" in r.json()["error"]["message"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from archivist import (
     ArtifactCatalog,
@@ -22,9 +23,10 @@ from archivist import (
     keys,
 )
 from archivist.backends.remote.backend import RemoteCatalogBackend
+from archivist.cli import app
 from archivist.server import ServerSettings, create_app
 from archivist.transfer.push import push
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, assert_refused
 from tests.fixtures.services import loopback_socket
 from tests.helpers import snapshot
 from tests.transfer.conftest import Populated, count_puts, live_records, runs_of
@@ -180,3 +182,23 @@ def test_pull_from_a_server_into_a_fresh_laptop(source: Populated, team: Team,
         assert laptop.load("model") == {"weights": [1, 2, 3]}
         exported = remote.export("name:tree", tmp_path / "from-server.tar")
         assert exported.blobs == 3
+
+
+def test_team_mode_push_reads_the_laptop_and_a_server_is_not_pushed_to_itself(
+        source: Populated, live_team: tuple[str, str, Path]) -> None:
+    """With ARCHIVIST_CATALOG_ENDPOINT exported (team mode), ``push --to "$ENDPOINT"``
+    pushes the local catalog; it used to push the server to itself and report nothing."""
+    url, secret, home = live_team
+    assert source.catalog.home is not None
+    env = {"ARCHIVIST_CATALOG_ENDPOINT": url, "ARCHIVIST_CATALOG_API_KEY": secret,
+           "ARCHIVIST_HOME": str(source.catalog.home)}
+    runner = CliRunner()
+    first = runner.invoke(app, ["push", "--to", url, "--json", "--", SHAREABLE], env=env)
+    assert first.exit_code == 0, first.output
+    assert len(json.loads(first.stdout)["copied"]) == 5
+    for target in (url, url.replace("127.0.0.1", "localhost") + "/"):
+        itself = runner.invoke(app, ["push", "--from", url, "--to", target], env=env)
+        line = assert_refused(itself, "cannot push a catalog to itself")
+        assert "--from" in line
+    on_disk = runner.invoke(app, ["push", "--to", url], env={**env, "ARCHIVIST_HOME": str(home)})
+    assert_refused(on_disk, "cannot push a catalog to itself")

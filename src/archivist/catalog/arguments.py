@@ -76,7 +76,7 @@ def list_filter(project: str, *, artifact_type: Any = None, tags: Any = None,
     for t in types:
         names.check_artifact_type(t)
     if rest.get("name") is not None:
-        names.check_name(rest["name"])
+        rest["name"] = names.check_name(rest["name"])
     limit, offset = page(limit, offset)
     return ListFilter(project=project, artifact_type=types, tags=names.check_tags(tags),
                       partitions=names.check_partitions(partitions), since=to_epoch(since),

@@ -12,13 +12,16 @@ import contextlib
 import os
 import shutil
 import stat
+import sys
 import tempfile
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archivist.errors import ArchivistError, InvalidInputError, StorageError
+from archivist.errors import ArchivistError, InvalidInputError, PickleWarning, StorageError
+from archivist.materializers.datafiles import describe_file
 from archivist.materializers.registry import (
     IN_MEMORY_LIMIT,
     InMemoryMaterializer,
@@ -108,9 +111,19 @@ class Ingest:
         digest, size = self.blobs.put_file(source, digest=cached)
         if cached is None:
             self.hashcache.put_many([(str(source), info, digest)], hashed_at_ns=started)
+        described = describe_file(self._landed(digest, source), source.name)
         return Content(kind="file", digest=digest, size=size, format="file",
-                       metadata={"filename": source.name}, default_type="File",
+                       metadata={"filename": source.name, **described}, default_type="File",
                        blob_digests=(digest,), sources={digest: source})
+
+    def _landed(self, digest: str, source: Path) -> Path:
+        """The stored copy when the store is a local folder (what is described is then
+        exactly what was hashed), else the user's file."""
+        try:
+            local = self.blobs.local_path(digest)
+        except ArchivistError:  # gone already (a racing gc): the source will be re-landed
+            local = None
+        return Path(local) if local is not None else source
 
     @contextlib.contextmanager
     def _from_data(self, data: Any) -> Iterator[Content]:
@@ -121,6 +134,13 @@ class Ingest:
                           blob_digests=(digest,), sources={digest: data.path})
             return
         materializer = self.registry.for_object(data)
+        if materializer.needs_consent:
+            _warn_caller(
+                f"no materializer stores {type(data).__module__}.{type(data).__qualname__} "
+                f"portably, so it is stored as {materializer.name!r}: loading it will need "
+                "allow_pickle=True, and unpickling runs code from the file. Register a "
+                "materializer for the type, or store a portable form (a dict, a DataFrame, "
+                "an array) — see 'Materializers' in the storage docs", PickleWarning)
         if isinstance(materializer, InMemoryMaterializer):
             payload, extra = materializer.encode(data)
             if len(payload) <= IN_MEMORY_LIMIT:  # no scratch file: land the bytes as they are
@@ -172,3 +192,13 @@ class Ingest:
                     raise StorageError(f"blob {digest} vanished before the registration "
                                        "committed and cannot be rewritten; retry")
                 self.blobs.put_file(source)
+
+
+def _warn_caller(message: str, category: type[Warning]) -> None:
+    """Warn at the first frame outside archivist (and contextlib): the user's line that
+    registered, however deep the catalog's own calls go."""
+    level, frame = 2, sys._getframe(1)  # 1 would be this function, 2 its caller
+    while frame is not None and (frame.f_globals.get("__name__", "").partition(".")[0]
+                                 in ("archivist", "contextlib")):
+        level, frame = level + 1, frame.f_back  # type: ignore[assignment]
+    warnings.warn(message, category, stacklevel=level)

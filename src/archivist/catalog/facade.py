@@ -143,6 +143,12 @@ class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods):
             source_run_id=source_run_id, source_pipeline=source_pipeline, project=project,
             code_version=code_version), self.project)
 
+    def register_step_output(self, asked: Registration) -> str:
+        """Register what a pipeline step returned (see :class:`Registration`); an output
+        equal to the newest version of its name answers that version's id. For the
+        pipeline engine; use :meth:`register`."""
+        return self._registrar.register(asked, self.project)
+
     def register_artifact(self, name: str, path: str | os.PathLike[str] | None = None,
                           artifact_type: str | None = None,
                           metadata: Mapping[str, Any] | None = None, *, data: Any = None,
@@ -233,7 +239,7 @@ class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods):
 
     def versions(self, name: str, *, project: str | None = None) -> Artifacts:
         """All live versions of ``name``, oldest first."""
-        names.check_name(name)
+        name = names.check_name(name)
         out: Artifacts = []
         while True:
             found = self.backend.list_versions(list_filter(
@@ -266,7 +272,7 @@ class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods):
 
     def history(self, name: str, *, project: str | None = None) -> builtins.list[HistoryEntry]:
         """Every tag, alias and delete change of ``name``, oldest first."""
-        names.check_name(name)
+        name = names.check_name(name)
         return self.backend.history(self._scope(project), name)
 
     # -- tags, aliases, delete ---------------------------------------------------------
@@ -281,9 +287,8 @@ class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods):
 
     def untag(self, ref: str | Artifact, /, *keys: str) -> None:
         """Remove tags from a version (absent keys are ignored)."""
-        for key in keys:
-            names.check_name(key, "tag key")
-        self.backend.update_tags(self._resolve(ref).id, {}, keys, self.user)
+        clean = [names.check_name(key, "tag key") for key in keys]
+        self.backend.update_tags(self._resolve(ref).id, {}, clean, self.user)
 
     def set_alias(self, ref: str | Artifact, alias: str) -> None:
         """Point ``alias`` at this version of its name (moving it if set elsewhere).
@@ -292,7 +297,7 @@ class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods):
             InvalidNameError: ``latest``, an all-digit or malformed alias.
             ConflictError: the version is deleted.
         """
-        names.check_alias(alias)
+        alias = names.check_alias(alias)
         self.backend.set_alias(self._resolve(ref).id, alias, self.user)
 
     def remove_alias(self, name: str, alias: str, *, project: str | None = None) -> None:
@@ -301,8 +306,7 @@ class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods):
         Raises:
             ArtifactNotFoundError: the alias is not set.
         """
-        names.check_name(name)
-        names.check_alias(alias)
+        name, alias = names.check_name(name), names.check_alias(alias)
         self.backend.remove_alias(self._scope(project), name, alias, self.user)
 
     def delete(self, ref: str | Artifact) -> None:

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol, Unpack, cast
 
 from archivist import names, tracking
+from archivist._extras import require
 from archivist.catalog.arguments import LogFields, VersionFields
 from archivist.errors import DuplicateArtifactWarning, InvalidInputError
 from archivist.materializers.column_stats import PREVIEW_ROWS, profile
@@ -107,7 +108,7 @@ def log_metrics(catalog: Registering, key: str, metrics: Mapping[str, Any],
 
 def _log(catalog: Registering, key: str, artifact_type: str, data: Any,
          metadata: Mapping[str, Any], fields: LogFields) -> Artifact:
-    names.check_name(key, "key")
+    key = names.check_name(key, "key")
     asked: dict[str, Any] = dict(fields)
     merged = {**metadata, **names.check_metadata(asked.pop("metadata", None))}
     chosen_type = asked.pop("artifact_type", artifact_type)
@@ -141,8 +142,7 @@ def _metrics(metrics: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def _preview(df: Any, rows: int) -> list[dict[str, Any]]:
     """The first ``rows`` rows as the Parquet materializer records its preview."""
-    import pyarrow as pa
-
+    pa = require("pyarrow", "pandas", purpose="log_dataset")
     head = df.slice(0, rows) if isinstance(df, pa.Table) else pa.Table.from_pandas(
         df.head(rows))
     return list(profile(head.schema, head.num_rows, head.to_batches())["preview"])

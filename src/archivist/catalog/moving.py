@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from archivist.transfer.bundles import ExportReport, export_bundle, import_bundle
@@ -45,16 +46,20 @@ class MovingMethods:
         return export_files(self, run_or_refs, template)
 
     def import_bundle(self: CatalogView, src: str | os.PathLike[str], *,
-                      project: str | None = None) -> CopyReport:
+                      project: str | None = None, as_new_versions: bool = False,
+                      rename: Mapping[str, str] | None = None) -> CopyReport:
         """Import a bundle made by :meth:`export`: ids, version numbers, tags, aliases,
         lineage and runs preserved; versions already here are skipped, so importing
         twice changes nothing. The versions land in this catalog's project, or in
-        ``project`` when given.
+        ``project`` when given. ``as_new_versions`` (versions whose numbers are taken
+        here land as new versions) and ``rename``: see docs/transfer.md.
 
         Raises:
             InvalidInputError: a malformed bundle (format, records, unsafe member paths).
             IntegrityError: a blob or record file does not match its digest.
-            ConflictError: an id or version number here belongs to another version.
+            ConflictError: an id or version number here belongs to another version
+                (without ``as_new_versions``).
             Nothing is written when any of these is raised.
         """
-        return import_bundle(self, src, project=project)
+        return import_bundle(self, src, project=project, as_new_versions=as_new_versions,
+                             rename=rename)

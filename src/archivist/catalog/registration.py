@@ -61,6 +61,10 @@ class Registration:
     source_pipeline: str | None = None
     project: str | None = None
     code_version: str | None = None
+    #: when the newest live version of ``name`` holds the same content, type, parents and
+    #: partitions, answer its id instead of numbering an identical version (a re-run of
+    #: an unchanged pipeline step; like W&B Artifacts, which log unchanged content once)
+    reuse_unchanged: bool = False
 
 
 class Registrar:
@@ -105,6 +109,8 @@ class Registrar:
             self._check_spelling(scope, name)  # before any byte lands (the rows check again)
         with self.ingest.content(data=asked.data, path=asked.path, uri=asked.uri) as content:
             record = _with_content(record, content)
+            if asked.reuse_unchanged and (same := self._unchanged(record)) is not None:
+                return same
             if self._batch.records is not None:
                 self._stage(record, content)
             else:
@@ -128,6 +134,22 @@ class Registrar:
             raise
         finally:
             self._batch.records, self._batch.contents, self._batch.ids = None, [], set()
+
+    def _unchanged(self, record: NewVersion) -> str | None:
+        """The newest live version of ``record``'s name when it holds what ``record``
+        would: the same digest, type, parents and partitions. Its blobs are the ones just
+        landed (content addressing), so nothing needs releasing."""
+        if record.digest is None:
+            return None
+        try:
+            newest = self.backend.get_version(parse_ref(record.name), record.project)
+        except ArtifactNotFoundError:
+            return None
+        same = (newest.digest == record.digest and newest.kind == record.kind
+                and newest.artifact_type == record.artifact_type
+                and set(newest.parent_ids) == set(record.parent_ids)
+                and newest.partitions == record.partitions)
+        return newest.id if same else None
 
     def _check_spelling(self, project: str, name: str) -> None:
         if (project, name) in self._spelled:

@@ -27,7 +27,7 @@ class RunMethods:
             InvalidNameError, InvalidInputError: a malformed pipeline, status or page.
         """
         if pipeline is not None:
-            names.check_name(pipeline, "pipeline")
+            pipeline = names.check_name(pipeline, "pipeline")
         limit, offset = page(limit, offset)
         return self.backend.list_runs(self._scope(project), pipeline, check_status(status),
                                       limit, offset)

@@ -2,8 +2,9 @@
 
 One module per command group — ``registering`` (init, add), ``reading`` (ls, show, search,
 get, diff, lineage), ``changing`` (tag, alias, rm), ``maintenance`` (verify, gc) — with
-``app`` holding the global options and exit-status rules, ``output``/``views`` the
-printing, and ``progress`` the Rich bars. Reference: docs/cli.md.
+``app`` holding the global options and exit-status rules, ``output``/``views``/``datasets``
+the printing (``tables`` fits tables to the terminal), ``helptext`` the ``--help`` layout,
+examples and docs links, and ``progress`` the Rich bars. Reference: docs/cli.md.
 """
 
 from __future__ import annotations

@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from typing import Annotated, Any, NoReturn
 
 import typer
-from typer.core import TyperGroup
 
-from archivist.cli import changing, maintenance, output, reading, registering, serving
+from archivist.cli import changing, helptext, maintenance, output, reading, registering, serving
 from archivist.cli import flows as flow_commands
 from archivist.cli import runs as runs_commands
 from archivist.cli import transfer as transfer_commands
@@ -24,7 +23,7 @@ from archivist.errors import ArchivistError
 from archivist.version import __version__
 
 
-class ArchivistGroup(TyperGroup):
+class ArchivistGroup(helptext.Group):
     """Runs a command and turns library errors into one stderr line and exit status 1."""
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]  # click's Context
@@ -61,7 +60,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="markdown",  # joins the lines of a docstring paragraph, like Markdown
+    rich_markup_mode=None,  # Click's plain help (helptext): `--json`, `--name NAME`, `PATH`
+    epilog=helptext.epilog(""),
 )
 
 
@@ -89,7 +89,7 @@ def global_options(
 ) -> None:
     """The artifact catalog: register, version, tag, search and trace every model and dataset.
 
-    The full reference is docs/cli.md.
+    Run 'archivist COMMAND --help' for the options and examples of a command.
     """
     ctx.obj = Session(home=home, project=project)
 
@@ -97,6 +97,7 @@ def global_options(
 for _group in (registering, reading, changing, maintenance, serving, transfer_commands,
                runs_commands, flow_commands):
     _group.register(app)
+helptext.conventional(app)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -23,7 +23,7 @@ from archivist.pipelines.flows.flow import Flow
 from archivist.pipelines.flows.workers import import_file
 
 flow_app = typer.Typer(name="flow", no_args_is_help=True,
-                       help="Run, resume and show class flows (docs/pipelines.md).")
+                       help="Run, resume and show class flows.")
 
 FileArg = Annotated[Path, typer.Argument(
     metavar="FILE", show_default=False, help="The Python file defining the flow class.",

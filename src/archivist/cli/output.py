@@ -17,12 +17,12 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from rich import box
-from rich.console import Console, JustifyMethod
+from rich.console import Console
 from rich.filesize import decimal
 from rich.table import Table
 from rich.text import Text
 
+from archivist.cli.tables import Column, fitted_table
 from archivist.model import Artifact
 
 DEBUG_VARIABLE = "ARCHIVIST_DEBUG"
@@ -131,26 +131,23 @@ def pairs(mapping: Mapping[str, Any], *, quote: bool = True, sep: str = ", ") ->
 
 
 # -- tables ------------------------------------------------------------------------------
-#: header, justification, and whether the column may wrap (tags and aliases may)
-ARTIFACT_COLUMNS: tuple[tuple[str, JustifyMethod, bool], ...] = (
-    ("id", "left", False), ("name", "left", True), ("version", "right", False),
-    ("type", "left", False), ("size", "right", False), ("aliases", "left", True),
-    ("tags", "left", True), ("created", "left", False),
+#: ``ls``/``search`` columns in display order; ``drop`` says which go first at 80 columns
+ARTIFACT_COLUMNS: tuple[Column, ...] = (
+    Column("id", drop=7), Column("name"), Column("version", justify="right"),
+    Column("type", drop=3), Column("size", drop=5, justify="right"),
+    Column("aliases", drop=1, shrink=12), Column("tags", drop=4, shrink=12),
+    Column("created", drop=6), Column("description", drop=8, shrink=16, hide_empty=True),
 )
 
 
-def artifact_table(artifacts: Iterable[Artifact]) -> Table:
-    """One row per version: id (short), name, version, type, size, aliases, tags, created."""
-    table = Table(highlight=False, box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
-                  collapse_padding=True)
-    for header, justify, wraps in ARTIFACT_COLUMNS:
-        table.add_column(header, justify=justify, no_wrap=not wraps,
-                         overflow="fold" if wraps else "ellipsis")
-    for art in artifacts:
-        table.add_row(Text(short_id(art.id)), Text(art.name), Text(str(art.version)),
-                      Text(art.artifact_type), Text(human_size(art.size)),
-                      Text("\n".join(art.aliases)), Text(pairs(art.tags, sep="\n")),
-                      Text(when(art.created_at)))
+def artifact_table(artifacts: Iterable[Artifact], width: int) -> Table:
+    """One row per version: id (short), name, version, type, size, aliases (``@prod``),
+    tags, created, description; at most ``width`` cells wide (see :mod:`.tables`)."""
+    rows = [(short_id(art.id), art.name, str(art.version), art.artifact_type,
+             human_size(art.size), " ".join(f"@{a}" for a in art.aliases), pairs(art.tags),
+             when(art.created_at), one_line(art.description or ""))
+            for art in artifacts]
+    table, _ = fitted_table(ARTIFACT_COLUMNS, rows, width)
     return table
 
 
@@ -161,7 +158,8 @@ def print_artifacts(artifacts: list[Artifact], *, as_json: bool, empty: str) -> 
     elif not artifacts:
         stdout().print(Text(empty), soft_wrap=True)
     else:
-        stdout().print(artifact_table(artifacts))
+        console = stdout()
+        console.print(artifact_table(artifacts, console.width))
 
 
 def field_table(rows: Iterable[tuple[str, str]]) -> Table:

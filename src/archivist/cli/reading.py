@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from archivist.cli import output, views
+from archivist.cli import datasets, output, views
 from archivist.cli.options import JsonFlag, LimitOpt, RefArg, TagOpt, parse_pairs
 from archivist.cli.progress import transfer_bar
 from archivist.cli.session import open_catalog
@@ -60,16 +60,17 @@ def search(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(
         metavar="QUERY", show_default=False,
-        help="A query of the search language, e.g. 'fraud type:Model stage:production' "
-             "(see docs/query-language.md). Quote it for the shell.",
+        help="A query of the search language, e.g. 'fraud type:Model alias:production'. "
+             "Quote it for the shell.",
     )],
     limit: LimitOpt = 100,
     as_json: JsonFlag = False,
 ) -> None:
     """Search live versions with the query language.
 
-    Full text, fields (type:Model), tags (stage:production), comparisons
-    (metadata.accuracy>=0.9, size>10MB, age<2d), negation and lineage terms.
+    Full text, fields (type:Model, alias:production), tags (team:fraud), comparisons
+    (metadata.accuracy>=0.9, size>10MB, age<2d), negation (-stage:dev), OR and
+    parentheses, and lineage terms (downstream-of:raw:3).
     """
     with open_catalog(ctx) as catalog:
         found = catalog.search(query, limit=limit)
@@ -108,11 +109,13 @@ def show(
         output.print_json(record)
         return
     console = output.stdout()
-    console.print(views.detail(art))
+    dataset, metadata = datasets.split(art.metadata)
+    console.print(views.detail(art, metadata))
+    datasets.print_dataset(console, dataset)
     if history:
         console.print()
         if entries:
-            console.print(views.history_table(entries, refs))
+            console.print(views.history_table(entries, refs, console.width))
         else:
             console.print("no tag or alias changes recorded", highlight=False)
 

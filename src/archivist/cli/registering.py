@@ -38,8 +38,9 @@ def add(
     )],
     name: Annotated[str, typer.Option(
         "--name", metavar="NAME", show_default=False,
-        help="Artifact name: 1-128 letters, digits, '.', '_' or '-', starting with a "
-             "letter or digit.",
+        help="The artifact's name, e.g. fraud_detector or naïve_model: 1-128 letters and "
+             "digits of any script, '.', '_' or '-', starting with a letter or digit; each "
+             "add makes its next version.",
     )],
     artifact_type: Annotated[str | None, typer.Option(
         "--type", metavar="TYPE", show_default=False,

@@ -6,13 +6,13 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
-from rich import box
 from rich.table import Table
 from rich.text import Text
 
 from archivist.cli import output
 from archivist.cli.options import JsonFlag
 from archivist.cli.session import open_catalog
+from archivist.cli.tables import Column, fitted_table
 from archivist.model import Artifact, RunRecord, TaskRecord
 
 runs_app = typer.Typer(name="runs", no_args_is_help=True,
@@ -42,7 +42,8 @@ def ls(
     elif not found:
         output.stdout().print(Text("no runs match"), soft_wrap=True)
     else:
-        output.stdout().print(_run_table(found))
+        console = output.stdout()
+        console.print(_run_table(found, console.width))
 
 
 @runs_app.command("show")
@@ -72,7 +73,7 @@ def show(
         *([("error", record.error)] if record.error else []),
     ]))
     if record.tasks:
-        console.print(_task_table(record.tasks, versions))
+        console.print(_task_table(record.tasks, versions, console.width))
 
     def names(ids: list[str]) -> str:
         return ", ".join(versions[i].ref if i in versions else i for i in ids) or "-"
@@ -81,29 +82,37 @@ def show(
                                       ("produced", names(record.produced))]))
 
 
-def _run_table(found: list[RunRecord]) -> Table:
-    table = Table(highlight=False, box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
-                  collapse_padding=True)
-    for header in ("run", "id", "status", "started", "duration", "tasks", "produced", "user"):
-        table.add_column(header, no_wrap=True)
-    for r in found:
-        table.add_row(Text(r.pathspec), Text(output.short_id(r.id)), Text(r.status),
-                      Text(output.when(r.started_at)), Text(_duration(r.started_at, r.ended_at)),
-                      Text(str(len(r.tasks))), Text(str(len(r.produced))), Text(r.user or "-"))
+#: ``runs ls`` columns; the run's pathspec never wraps, the id and user go first
+RUN_COLUMNS = (
+    Column("run"), Column("id", drop=6), Column("status"), Column("started", drop=1),
+    Column("duration", drop=2, justify="right"), Column("tasks", drop=3, justify="right"),
+    Column("produced", drop=4, justify="right"), Column("user", drop=5, shrink=8),
+)
+#: ``runs show`` tasks: one output ref per line (whole, or the column goes), the error cut
+TASK_COLUMNS = (
+    Column("step"), Column("index", drop=3, justify="right"), Column("status"),
+    Column("cached", drop=2), Column("duration", drop=1, justify="right"),
+    Column("outputs", drop=4), Column("error", drop=5, shrink=12),
+)
+
+
+def _run_table(found: list[RunRecord], width: int) -> Table:
+    rows = [(r.pathspec, output.short_id(r.id), r.status, output.when(r.started_at),
+             _duration(r.started_at, r.ended_at), str(len(r.tasks)), str(len(r.produced)),
+             r.user or "-") for r in found]
+    table, _ = fitted_table(RUN_COLUMNS, rows, width)
     return table
 
 
-def _task_table(tasks: list[TaskRecord], versions: dict[str, Artifact]) -> Table:
-    table = Table(highlight=False, box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
-                  collapse_padding=True)
-    for header in ("step", "index", "status", "cached", "duration", "outputs", "error"):
-        table.add_column(header, overflow="fold")
+def _task_table(tasks: list[TaskRecord], versions: dict[str, Artifact], width: int) -> Table:
+    rows = []
     for t in tasks:
-        outputs = ", ".join(f"{k}={versions[v].ref if v in versions else output.short_id(v)}"
-                            for k, v in t.data.items())
-        table.add_row(Text(t.step), Text(str(t.index)), Text(t.status),
-                      Text("yes" if t.cached else ""), Text(_duration(t.started_at, t.ended_at)),
-                      Text(outputs or "-"), Text(output.one_line(t.error) if t.error else ""))
+        outputs = "\n".join(f"{k}={versions[v].ref if v in versions else output.short_id(v)}"
+                             for k, v in t.data.items())
+        rows.append((t.step, str(t.index), t.status, "yes" if t.cached else "",
+                     _duration(t.started_at, t.ended_at), outputs or "-",
+                     output.one_line(t.error) if t.error else ""))
+    table, _ = fitted_table(TASK_COLUMNS, rows, width)
     return table
 
 

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
+from archivist._extras import require_extra
 from archivist.cli import output
 from archivist.cli.options import JsonFlag
 from archivist.cli.session import session_of
+from archivist.cli.tables import Column, fitted_table
 from archivist.config import DEFAULT_HOME, resolve
 from archivist.errors import InvalidInputError
 from archivist.query.lexer import size as parse_size
@@ -32,8 +33,11 @@ DatabaseOpt = Annotated[str | None, typer.Option(
 
 def server(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port.")] = 8765,
+    host: Annotated[str, typer.Option(
+        "--host", metavar="ADDR", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(
+        "--port", metavar="N", min=0, max=65535, help="Port (0: one the system chooses).",
+    )] = 8765,
     home: Annotated[str | None, typer.Option(
         "--home", metavar="DIR", help="Local catalog folder to serve (SQLite + blobs/).",
     )] = None,
@@ -44,7 +48,8 @@ def server(
              "each project its own store. Needed with --database.",
     )] = None,
     workers: Annotated[int, typer.Option(
-        "--workers", min=1, max=64, help="Server processes (uvicorn workers).")] = 1,
+        "--workers", metavar="N", min=1, max=64, help="Server processes (uvicorn workers).",
+    )] = 1,
     insecure_single_user: Annotated[bool, typer.Option(
         "--insecure-single-user",
         help="No API keys: anyone who can connect is admin. Loopback addresses only.",
@@ -60,7 +65,7 @@ def server(
         "--presign", help="Redirect downloads to presigned URLs when the store is S3.",
     )] = False,
     threads: Annotated[int, typer.Option(
-        "--threads", min=1, max=256,
+        "--threads", metavar="N", min=1, max=256,
         help="Requests doing database or store work at once, per worker process.",
     )] = 8,
     key_cache_ttl: Annotated[float, typer.Option(
@@ -73,8 +78,8 @@ def server(
 
     With no options it serves the local catalog (./.archivist or ARCHIVIST_HOME); with
     --database postgresql://… --blobs s3://… several servers can share one catalog.
-    See docs/server.md.
     """
+    require_extra("server", purpose="archivist server")
     import uvicorn
     from pydantic import ValidationError
     from sqlalchemy.engine import make_url
@@ -194,6 +199,12 @@ def create(
                 "(clients read ARCHIVIST_CATALOG_API_KEY)")
 
 
+#: ``keys list`` columns: the id (to revoke) and project never wrap
+KEY_COLUMNS = (Column("id"), Column("project"), Column("scope"),
+               Column("name", drop=2, shrink=8), Column("created", drop=3),
+               Column("revoked", drop=1))
+
+
 @keys_app.command("list")
 def list_keys(ctx: typer.Context, database: DatabaseOpt = None,
               as_json: JsonFlag = False) -> None:
@@ -208,14 +219,10 @@ def list_keys(ctx: typer.Context, database: DatabaseOpt = None,
     if not found:
         output.stdout().print(Text("no API keys"), soft_wrap=True)
         return
-    table = Table(highlight=False, box=None, pad_edge=False)
-    for header in ("id", "project", "scope", "name", "created", "revoked"):
-        table.add_column(header, no_wrap=header == "id", overflow="fold")
-    for k in found:
-        table.add_row(Text(k.id), Text(k.project), Text(k.scope), Text(k.name or ""),
-                      Text(output.when(k.created_at)),
-                      Text(output.when(k.revoked_at) if k.revoked_at else ""))
-    output.stdout().print(table)
+    rows = [(k.id, k.project, k.scope, k.name or "", output.when(k.created_at),
+             output.when(k.revoked_at) if k.revoked_at else "") for k in found]
+    console = output.stdout()
+    console.print(fitted_table(KEY_COLUMNS, rows, console.width)[0])
 
 
 @keys_app.command("revoke")

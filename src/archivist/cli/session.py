@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import typer
@@ -45,13 +45,17 @@ def session_of(ctx: typer.Context) -> Session:
 
 
 @contextlib.contextmanager
-def open_catalog(ctx: typer.Context, *, create: bool = False) -> Iterator[ArtifactCatalog]:
-    """Open (and close) the catalog; warnings it emits become ``note:`` lines.
+def open_catalog(ctx: typer.Context, *, create: bool = False,
+                 at: str | None = None) -> Iterator[ArtifactCatalog]:
+    """Open (and close) the catalog, or the one ``at`` names (a folder or URL) instead of
+    ``--home``; warnings it emits become ``note:`` lines.
 
     Raises:
         ArchivistError: there is no catalog at the home and ``create`` is false.
     """
     session = session_of(ctx)
+    if at is not None:
+        session = replace(session, home=at)
     home = session.local_home()
     if not create and home is not None and not (home / CATALOG_FILE).is_file():
         raise ArchivistError(

@@ -5,21 +5,21 @@ The tables of many versions (``ls``, ``search``) are in :mod:`archivist.cli.outp
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from rich import box
 from rich.table import Table
 from rich.text import Text
 
 from archivist.cli import output
+from archivist.cli.tables import Column, fitted_table
 from archivist.model import Artifact, GcReport, HistoryEntry, VerifyReport
 
 
 # -- show --------------------------------------------------------------------------------
-def detail(art: Artifact) -> Table:
-    """Every field of one version worth reading, as a key/value table."""
+def detail(art: Artifact, metadata: Mapping[str, Any] | None = None) -> Table:
+    """Every field of one version worth reading, as a key/value table; ``metadata``
+    (default: all of it) one ``key=value`` line per entry."""
     rows = [
         ("ref", art.ref),
         ("id", art.id),
@@ -47,31 +47,44 @@ def detail(art: Artifact) -> Table:
         ("parents", ", ".join(art.parent_ids)),
     ]
     rows += [(key, value) for key, value in optional if value]
-    if art.metadata:
-        rows.append(("metadata", json.dumps(art.metadata, indent=2, ensure_ascii=False)))
+    listed = art.metadata if metadata is None else metadata
+    if listed:
+        rows.append(("metadata", output.pairs(listed, sep="\n")))
     return output.field_table(rows)
 
 
-def history_table(entries: list[HistoryEntry], refs: Mapping[str, str]) -> Table:
-    """Tag, alias and delete changes, oldest first: when, who, version, kind, key, old, new."""
-    table = Table(highlight=False, box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for header in ("when", "who", "version", "kind", "key", "old", "new"):
-        table.add_column(header, no_wrap=header in ("when", "version"), overflow="fold")
+#: ``show --history`` columns; tag values may be cut
+HISTORY_COLUMNS = (
+    Column("when"), Column("who", drop=2, shrink=8), Column("version", justify="right"),
+    Column("kind", drop=1), Column("key", shrink=12), Column("old", shrink=8),
+    Column("new", shrink=8),
+)
+
+
+def history_table(entries: list[HistoryEntry], refs: Mapping[str, str], width: int) -> Table:
+    """Tag, alias and delete changes, oldest first: when, who, version, kind, key, old, new.
+
+    Every entry is of one artifact, so versions (also the old and new targets of an
+    alias) are shown by number: whole at any width, where a ref would be cut.
+    """
+    rows = []
     for entry in entries:
-        version = entry.version_id or ""
-        old, new = entry.old, entry.new
-        if entry.kind == "alias":  # alias values are version ids: show them as refs
-            old, new = refs.get(str(old), old), refs.get(str(new), new)
-        table.add_row(Text(entry.at.astimezone().strftime("%Y-%m-%d %H:%M:%S")),
-                      Text(entry.user or "-"), Text(_version(version, refs)),
-                      Text(entry.kind), Text(entry.key), Text(_cell(old)), Text(_cell(new)))
+        old, new = _cell(entry.old), _cell(entry.new)
+        if entry.kind == "alias":  # alias values are version ids: show their numbers
+            old = _version(entry.old, refs) if entry.old else old
+            new = _version(entry.new, refs) if entry.new else new
+        rows.append((entry.at.astimezone().strftime("%Y-%m-%d %H:%M:%S"), entry.user or "-",
+                     _version(entry.version_id or "", refs), entry.kind, entry.key, old, new))
+    table, _ = fitted_table(HISTORY_COLUMNS, rows, width)
     return table
 
 
-def _version(version_id: str, refs: Mapping[str, str]) -> str:
+def _version(version_id: Any, refs: Mapping[str, str]) -> str:
+    """The version number (every entry is of one artifact), else the short id."""
     if not version_id:
         return "-"
-    return refs.get(version_id) or output.short_id(version_id)
+    ref = refs.get(str(version_id))
+    return ref.rpartition(":")[2] if ref else output.short_id(str(version_id))
 
 
 def _cell(value: Any) -> str:
@@ -80,27 +93,29 @@ def _cell(value: Any) -> str:
 
 
 # -- diff --------------------------------------------------------------------------------
+DIFF_COLUMNS = (
+    Column("section", drop=2), Column("change", drop=1), Column("key", shrink=16),
+    Column("a", shrink=10), Column("b", shrink=10),
+)
+
+
 def print_diff(changes: Mapping[str, Any]) -> None:
-    """``diff`` for people: a summary line per field, then a table of the changed keys."""
+    """``diff`` for people: a summary line per field (wrapped between values, never inside
+    a ref or digest), then a table of the changed keys."""
     console = output.stdout()
     a, b = changes.get("a", {}), changes.get("b", {})
-    console.print(Text(f"{a.get('ref', '?')} → {b.get('ref', '?')}"), soft_wrap=True)
+    console.print(Text(f"{a.get('ref', '?')} → {b.get('ref', '?')}"))
     content = "same content" if changes.get("same_content") else "content differs"
     console.print(Text(content), soft_wrap=True)
     for key in ("digest", "size", "artifact_type"):
         pair = changes.get(key) or {}
         if pair.get("changed"):
-            console.print(Text(f"{key}: {_cell(pair.get('a'))} → {_cell(pair.get('b'))}"),
-                          soft_wrap=True)
+            console.print(Text(f"{key}: {_cell(pair.get('a'))} → {_cell(pair.get('b'))}"))
     rows = list(_diff_rows(changes))
     if not rows:
         console.print(Text("no metadata, tag, partition or file changes"), soft_wrap=True)
         return
-    table = Table(highlight=False, box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for header in ("section", "change", "key", "a", "b"):
-        table.add_column(header, overflow="fold")
-    for row in rows:
-        table.add_row(*(Text(cell) for cell in row))
+    table, _ = fitted_table(DIFF_COLUMNS, rows, console.width)
     console.print(table)
 
 

@@ -15,8 +15,8 @@ import os
 from pathlib import Path
 from typing import Any, cast
 
+from archivist._extras import loaded, require
 from archivist.errors import IntegrityError, InvalidInputError
-from archivist.materializers._extras import loaded, missing
 
 MAGIC = b"\x93NUMPY"
 
@@ -59,7 +59,14 @@ class NpyMaterializer:
         return head.startswith(MAGIC)
 
 
-def _check_header(np: Any, f: Any, size: int) -> None:
+def read_header(np: Any, f: Any) -> tuple[tuple[int, ...], Any]:
+    """The shape and dtype an open ``.npy`` file declares; ``f`` is left at the data.
+
+    Reads the header only (never the data, never a pickle).
+
+    Raises:
+        IntegrityError: the header is damaged.
+    """
     fmt = np.lib.format
     try:
         version = fmt.read_magic(f)
@@ -71,12 +78,22 @@ def _check_header(np: Any, f: Any, size: int) -> None:
             shape, _, dtype = fmt._read_array_header(f, version)
     except Exception as e:  # numpy parses with ast.literal_eval and tokenize: many error types
         raise IntegrityError(f"stored .npy header is damaged: {e}") from None
+    return shape, dtype
+
+
+def data_size(shape: tuple[int, ...], dtype: Any) -> int:
+    """How many bytes of data a ``.npy`` of this shape and (non-object) dtype holds."""
+    return math.prod(shape) * int(dtype.itemsize)
+
+
+def _check_header(np: Any, f: Any, size: int) -> None:
+    shape, dtype = read_header(np, f)
     if dtype.hasobject:
         raise IntegrityError(
             f"stored .npy holds Python objects (dtype {dtype}); loading it would unpickle. "
             "archivist never writes such files as 'npy', so these bytes were not written by "
             "it; refusing to load them")
-    expected = math.prod(shape) * dtype.itemsize
+    expected = data_size(shape, dtype)
     if expected != size - f.tell():
         raise IntegrityError(
             f"stored .npy declares {expected} bytes of data (shape {shape}, dtype {dtype}) "
@@ -84,8 +101,4 @@ def _check_header(np: Any, f: Any, size: int) -> None:
 
 
 def _numpy(purpose: str) -> Any:
-    try:
-        import numpy
-    except ImportError:
-        raise missing("numpy", "numpy", purpose=purpose) from None
-    return numpy
+    return require("numpy", "numpy", purpose=purpose)

@@ -19,13 +19,13 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+from archivist._extras import installed, is_instance, loaded, require
 from archivist.errors import (
     IntegrityError,
     InvalidInputError,
     MissingDependencyError,
     PickleNotAllowedError,
 )
-from archivist.materializers._extras import installed, is_instance, loaded, missing
 from archivist.materializers._jsonsafe import json_safe
 from archivist.materializers.pickled import is_pickle
 
@@ -166,16 +166,8 @@ def describe_estimator(obj: object) -> dict[str, Any]:
 
 
 def _skops_io(purpose: str) -> Any:
-    try:
-        import skops.io
-    except ImportError:
-        raise missing("skops", "sklearn", purpose=purpose) from None
-    return skops.io
+    return require("skops.io", "sklearn", purpose=purpose)
 
 
 def _joblib(purpose: str) -> Any:
-    try:
-        import joblib
-    except ImportError:
-        raise missing("joblib", "sklearn", purpose=purpose) from None
-    return joblib
+    return require("joblib", "sklearn", purpose=purpose)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, cast
 
+from archivist._extras import installed, is_instance, missing
 from archivist.errors import IntegrityError, InvalidInputError
-from archivist.materializers._extras import installed, is_instance, missing
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

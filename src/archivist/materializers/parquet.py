@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from archivist._extras import is_instance, require
 from archivist.errors import IntegrityError, InvalidInputError, MissingDependencyError
-from archivist.materializers._extras import is_instance, missing
 from archivist.materializers.column_stats import profile
 
 MAGIC = b"PAR1"
@@ -83,10 +83,7 @@ class ParquetMaterializer:
         table = table.replace_schema_metadata(meta or None)
         if library != "pandas":
             return table
-        try:
-            import pandas  # noqa: F401  (to_pandas needs it)
-        except ImportError:
-            raise missing("pandas", "pandas", purpose="loading a DataFrame") from None
+        require("pandas", "pandas", purpose="loading a DataFrame")  # to_pandas needs it
         return table.to_pandas()
 
     def sniff(self, head: bytes) -> bool:
@@ -168,18 +165,15 @@ def _check_file(pa: Any, pq: Any, path: Path) -> str:
 
 
 def _arrow(purpose: str, *, extra: str) -> tuple[Any, Any]:
-    try:
-        import pyarrow
-        import pyarrow.parquet
-    except ImportError:
-        raise missing("pyarrow", extra, purpose=purpose) from None
+    pyarrow = require("pyarrow", extra, purpose=purpose)
+    parquet = require("pyarrow.parquet", extra, purpose=purpose)
     version = _version(pyarrow.__version__)
     if version < MIN_PYARROW:
         raise MissingDependencyError(
             f"{purpose} needs pyarrow >= 14.0.1 (older versions run pickled code found in "
             f"Parquet files, CVE-2023-47248); found {pyarrow.__version__}. Upgrade with: "
             "pip install -U 'pyarrow>=14.0.1'", package="pyarrow", extra=extra)
-    return pyarrow, pyarrow.parquet
+    return pyarrow, parquet
 
 
 def _version(text: str) -> tuple[int, ...]:

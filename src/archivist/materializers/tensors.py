@@ -19,8 +19,8 @@ import os
 from pathlib import Path
 from typing import Any, cast
 
+from archivist._extras import installed, is_instance, loaded, missing, require
 from archivist.errors import IntegrityError, InvalidInputError
-from archivist.materializers._extras import installed, is_instance, loaded, missing
 
 MAX_HEADER = 100_000_000
 KIND_KEY = "archivist.kind"
@@ -133,8 +133,4 @@ def _prepare(tensors: dict[str, Any]) -> dict[str, Any]:
 def _safetensors_torch(purpose: str) -> Any:
     if not installed("torch"):
         raise missing("torch", "torch", purpose=purpose)
-    try:
-        import safetensors.torch
-    except ImportError:
-        raise missing("safetensors", "torch", purpose=purpose) from None
-    return safetensors.torch
+    return require("safetensors.torch", "torch", purpose=purpose)

@@ -9,7 +9,9 @@ catalog or another catalog object on the same store and project. Each return val
 :mod:`archivist.pipelines.step` for the names) is registered with those parents,
 ``source_pipeline``/``source_run_id``/``source_step`` filled, the code version of the run,
 and the partitions taken from the arguments named in ``partition_by``. The outputs of one
-call land in one transaction.
+call land in one transaction. An output equal to the newest version of its name (same
+digest, type, parents and partitions) is that version again, not a new number: a re-run
+of an unchanged pipeline leaves its versions as they were.
 
 With ``cache=True`` the call first computes its cache key (:mod:`.cache`); when an
 earlier succeeded task of the project has the same key and its outputs still load, they
@@ -27,6 +29,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from archivist.catalog.registration import Registration
 from archivist.errors import ArchivistError, DuplicateArtifactWarning, InvalidInputError
 from archivist.model import Artifact, TaskRecord
 from archivist.pipelines import cache as caching
@@ -113,10 +116,11 @@ def _store(spec: StepSpec, active: ActiveRun, result: Any, parents: list[str],
                     data[output] = value.id
                     passthrough.append(output)
                     continue
-                vid = catalog.register(
+                vid = catalog.register_step_output(Registration(
                     artifact_name, spec.type_of(output), data=value, parent_ids=parents,
                     partitions=partitions, source_step=spec.name, source_run_id=recorder.id,
-                    source_pipeline=recorder.pipeline, code_version=recorder.code_version)
+                    source_pipeline=recorder.pipeline, code_version=recorder.code_version,
+                    reuse_unchanged=True))
                 data[output] = vid
                 pending.append((output, value, vid))
     for _output, value, vid in pending:

@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archivist.errors import InvalidInputError, MissingDependencyError
+from archivist._extras import missing
+from archivist.errors import InvalidInputError
 from archivist.model import RunRecord, TaskRecord
 
 if TYPE_CHECKING:
@@ -173,9 +174,8 @@ def client_for(target: str) -> Any:
         from openlineage.client.transport.file import FileConfig, FileTransport
         from openlineage.client.transport.http import HttpConfig, HttpTransport
     except ImportError:
-        raise MissingDependencyError(
-            "OpenLineage events need openlineage-python: pip install 'archivist[openlineage]'"
-        ) from None
+        raise missing("openlineage-python", "openlineage",
+                      purpose="sending OpenLineage events") from None
     if not target.strip():
         raise InvalidInputError("the OpenLineage target is empty")
     if target.startswith(("http://", "https://")):

@@ -209,7 +209,7 @@ class RunRecorder:
             ConflictError: the run was not started, or it already has a task with this
                 step and index.
         """
-        names.check_name(step, "step")
+        step = names.check_name(step, "step")
         run = self.run
         chosen = self._index(step, index)
         task = TaskRecord(id=new_id(), run_id=run.id, step=step, index=chosen,
@@ -230,7 +230,7 @@ class RunRecorder:
         Raises:
             InvalidNameError, ConflictError: as :meth:`start_task`.
         """
-        names.check_name(step, "step")
+        step = names.check_name(step, "step")
         run = self.run
         chosen = self._index(step, index)
         now = _now()

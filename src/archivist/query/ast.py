@@ -1,9 +1,10 @@
 """The parsed form of a search query (SPEC §3): small frozen records, no I/O, no SQL.
 
 ``parse_query`` builds a :class:`Query`; ``backends/sql/search.py`` compiles it. Every term
-of ``Query.terms`` must hold (AND); ``negated`` turns a term into "must not hold". Values
-are already checked and converted: sizes are bytes, dates are seconds since the epoch
-(UTC), durations are seconds, lineage references are valid ``refs``.
+of ``Query.terms`` must hold (AND); a :class:`Group` holds when any of its alternatives
+does (OR); ``negated`` turns a term into "must not hold". Values are already checked and
+converted: sizes are bytes, dates are seconds since the epoch (UTC), durations are
+seconds, lineage references are valid ``refs``.
 
     fraud_detector              Text(words=("fraud", "detector"))
     "fraud detector"            Text(words=("fraud", "detector"), phrase=True)
@@ -18,6 +19,11 @@ are already checked and converted: sizes are bytes, dates are seconds since the 
                                 PartitionTerm("report_date", "=", values=("2023-10-26",))
     downstream-of:raw:3~2       LineageTerm("downstream", "raw:3", depth=2)
     sort:-created               Sort("created", descending=True)
+    fraud OR type:Model stage:production
+                                Group(((Text(("fraud",)),),
+                                       (FieldTerm("type", ("Model",)),
+                                        TagTerm("stage", ("production",)))))
+    -(a b)                      Group(((Text(("a",)), Text(("b",))),), negated=True)
 """
 
 from __future__ import annotations
@@ -121,12 +127,26 @@ class Sort:
     descending: bool = False
 
 
-Term: TypeAlias = Text | FieldTerm | TagTerm | Compare | PartitionTerm | LineageTerm
+@dataclass(frozen=True, slots=True)
+class Group:
+    """Terms joined by ``OR``, or a negated ``-(…)``: holds when any of ``alternatives``
+    holds, an alternative being terms that must all hold.
+
+    The parser keeps the tree small: ``(a b)`` adds its terms to the terms around it,
+    ``-(a)`` is ``-a``, ``(a OR b) OR c`` is one group of three alternatives.
+    """
+
+    alternatives: tuple[tuple[Term, ...], ...]
+    negated: bool = False
+
+
+Term: TypeAlias = Text | FieldTerm | TagTerm | Compare | PartitionTerm | LineageTerm | Group
 
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """A parsed query: every term must hold; ``sort`` empty means relevance, then newest.
+    """A parsed query: every term must hold (``fraud OR raw`` is one :class:`Group`);
+    ``sort`` empty means relevance, then newest.
 
     Obtain it from :func:`archivist.query.parse_query`; ``Query()`` matches everything.
     """

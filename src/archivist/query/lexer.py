@@ -1,17 +1,21 @@
-"""Split a query into terms, and read the keys, values and literals inside them.
+"""Split a query into tokens: terms, parentheses and operators; read words and literals.
 
-A query is terms separated by whitespace. A term is an optional ``-`` followed by pieces:
+A query is terms separated by whitespace, with parentheses and the upper-case operators
+``OR``, ``AND`` and ``NOT`` between them. A term is an optional ``-`` followed by pieces:
 runs of plain characters and double-quoted strings (``\\`` escapes the next character
-inside quotes), glued together until unquoted whitespace::
+inside quotes), glued together until unquoted whitespace or a parenthesis::
 
     -name:"x y"*   ->  RawTerm(negated=True, pieces=[Piece("name:"), Piece("x y", quoted),
                                                      Piece("*")])
+    -(a OR b)      ->  Mark("(", negated=True), RawTerm(a), Mark("OR"), RawTerm(b), Mark(")")
 
-``split`` cuts a term at its operator, ``segments`` reads a dotted key and ``items`` a
-value list. The literal readers (numbers, sizes, dates, durations) raise ``ValueError``
-with a message; the parser adds the position. Full-text words are runs of letters, digits
-and combining marks, the characters SQLite's ``unicode61`` tokenizer keeps, so ``_ - . /``
-and all other punctuation separate words.
+An unquoted ``(`` or ``)`` is always a parenthesis, even inside a word; ``OR``, ``AND``
+and ``NOT`` are operators only as a whole unquoted term in capitals (``or``, ``"OR"``
+are words). ``archivist.query.parts`` reads the key and value of a term. The literal
+readers (numbers, sizes, dates, durations) raise ``ValueError`` with a message; the parser
+adds the position. Full-text words are runs of letters, digits and combining marks, the
+characters SQLite's ``unicode61`` tokenizer keeps, so ``_ - . /`` and all other
+punctuation separate words.
 """
 
 from __future__ import annotations
@@ -21,16 +25,19 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal, TypeAlias
 
 from archivist.errors import InvalidQueryError
 
 MAX_QUERY = 4096
-MAX_PATH_DEPTH = 16  # levels of a dotted key: metadata.a.b.c
+MAX_TERMS = 64
+MAX_MARKS = 256  # parentheses and operators; scanning stops there, so "(" * 4096 is fast
 MAX_SIZE = 2**63 - 1  # bytes: the size column is a signed 64-bit integer
 MAX_DURATION = 100 * 365.25 * 86400  # a century; longer ages match everything anyway
 
 _ALLOWED_CONTROLS = "\t\n\r\x0b\x0c"  # whitespace: they separate terms
 _SHOWN = 24  # characters of a bad token repeated in an error message
+_PLAIN = re.compile(r'[^\s"()]+')  # \s is str.isspace() for str patterns
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,16 +59,35 @@ class RawTerm:
     negated: bool = False
 
 
+Kind: TypeAlias = Literal["(", ")", "OR", "AND", "NOT"]
+_OPERATORS: dict[str, Kind] = {"OR": "OR", "AND": "AND", "NOT": "NOT"}
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A parenthesis (``-(`` is a ``(`` with ``negated``) or an operator, at ``pos``;
+    ``glued`` when it touches what comes before it (``f(x)``)."""
+
+    kind: Kind
+    pos: int
+    negated: bool = False
+    glued: bool = False
+
+
+Token: TypeAlias = RawTerm | Mark
+
+
 def error(message: str, pos: int, token: str) -> InvalidQueryError:
     return InvalidQueryError(message, position=pos, token=token[:_SHOWN])
 
 
-def scan(text: str) -> list[RawTerm]:
-    """Split ``text`` into terms.
+def scan(text: str) -> list[Token]:
+    """Split ``text`` into terms, parentheses and operators.
 
     Raises:
-        InvalidQueryError: a query over 4096 characters, a control character, an
-            unterminated quote, or a ``-`` with nothing to negate.
+        InvalidQueryError: a query over 4096 characters, 64 terms or 256 parentheses and
+            operators, a control character, an unterminated quote, or a ``-`` with
+            nothing to negate.
     """
     if len(text) > MAX_QUERY:
         raise error(f"the query is {len(text)} characters long; the limit is {MAX_QUERY}",
@@ -69,34 +95,53 @@ def scan(text: str) -> list[RawTerm]:
     for i, ch in enumerate(text):
         if unicodedata.category(ch) in ("Cc", "Cs") and ch not in _ALLOWED_CONTROLS:
             raise error(f"control character {ch!r} in the query", i, ch)
-    terms: list[RawTerm] = []
-    i, n = 0, len(text)
+    tokens: list[Token] = []
+    i, n, terms = 0, len(text), 0
     while i < n:
+        glued = i > 0 and not text[i - 1].isspace()
         if text[i].isspace():
+            i += 1
+            continue
+        if len(tokens) - terms == MAX_MARKS:
+            raise error(f"too many parentheses and operators: the limit is {MAX_MARKS}", i,
+                        text[i:])
+        if text[i] in "()":
+            tokens.append(Mark("(" if text[i] == "(" else ")", i, glued=glued))
             i += 1
             continue
         start, negated = i, text[i] == "-"
         if negated:
             i += 1
-            if i == n or text[i].isspace():
+            if i == n or text[i].isspace() or text[i] == ")":
                 raise error("'-' must be followed by the term to exclude (e.g. -stage:dev)",
                             start, "-")
             if text[i] == "-":
                 raise error("one '-' negates a term; '--' is not allowed", start, "--")
+            if text[i] == "(":
+                tokens.append(Mark("(", start, negated=True, glued=glued))
+                i += 1
+                continue
         pieces: list[Piece] = []
-        while i < n and not text[i].isspace():
+        while i < n and not text[i].isspace() and text[i] not in "()":
             if text[i] == '"':
                 opening = i
                 content, i = _quoted(text, i)
                 pieces.append(Piece(content, opening, quoted=True))
             else:
-                j = i
-                while j < n and not text[j].isspace() and text[j] != '"':
-                    j += 1
-                pieces.append(Piece(text[i:j], i))
-                i = j
-        terms.append(RawTerm(tuple(pieces), start, text[start:i], negated))
-    return terms
+                plain = _PLAIN.match(text, i)
+                assert plain is not None  # text[i] is no space, quote or parenthesis
+                pieces.append(Piece(plain.group(), i))
+                i = plain.end()
+        operator = (_OPERATORS.get(pieces[0].text)
+                    if len(pieces) == 1 and not pieces[0].quoted and not negated else None)
+        if operator is not None:
+            tokens.append(Mark(operator, start, glued=glued))
+            continue
+        terms += 1
+        if terms > MAX_TERMS:
+            raise error(f"too many terms: the limit is {MAX_TERMS}", start, text[start:i])
+        tokens.append(RawTerm(tuple(pieces), start, text[start:i], negated))
+    return tokens
 
 
 def _quoted(text: str, start: int) -> tuple[str, int]:
@@ -115,150 +160,6 @@ def _quoted(text: str, start: int) -> tuple[str, int]:
             out.append(ch)
             i += 1
     raise error("unterminated quote: add the closing '\"'", start, text[start:])
-
-
-# -- the parts of a term -----------------------------------------------------------------
-
-_OPERATOR = re.compile(r"!=|>=|<=|[:=<>]")
-_KEY_START = re.compile(r"[A-Za-z0-9]")
-
-
-@dataclass(frozen=True, slots=True)
-class Split:
-    """A term cut at its first operator outside quotes: ``key op value``."""
-
-    raw: RawTerm
-    key: tuple[Piece, ...]
-    op: str
-    op_pos: int
-    value: tuple[Piece, ...]
-
-    def fail(self, message: str, pos: int) -> InvalidQueryError:
-        """An error at ``pos``, showing the term from there."""
-        return error(message, pos, self.raw.source[max(pos - self.raw.pos, 0):])
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """One level of a dotted key."""
-
-    text: str
-    pos: int
-    quoted: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One value; ``prefix`` when it ended in an unquoted ``*`` (dropped from ``text``)."""
-
-    text: str
-    pos: int
-    quoted: bool
-    prefix: bool
-
-
-def split(raw: RawTerm) -> Split | None:
-    """Cut a term at its operator; ``None`` for full text (no operator, or a key that
-    starts with punctuation: ``'1'='1``, ``(a:b)``).
-
-    Raises:
-        InvalidQueryError: an operator with nothing before or after it.
-    """
-    for index, piece in enumerate(raw.pieces):
-        match = None if piece.quoted else _OPERATOR.search(piece.text)
-        if match is None:
-            continue
-        before, after = piece.text[:match.start()], piece.text[match.end():]
-        key = (*raw.pieces[:index], *([Piece(before, piece.pos)] if before else []))
-        value = (*([Piece(after, piece.pos + match.end())] if after else []),
-                 *raw.pieces[index + 1:])
-        op_pos = piece.pos + match.start()
-        cut = Split(raw, key, match.group(), op_pos, value)
-        if key and not key[0].quoted and not _KEY_START.match(key[0].text):
-            return None
-        if not key:
-            raise cut.fail(f"'{match.group()}' needs a field or key before it "
-                           "(e.g. type:Model, stage:production)", op_pos)
-        if not value:
-            raise cut.fail(f"nothing after '{match.group()}': give a value "
-                           f"(e.g. {raw.source}x)", op_pos)
-        return cut
-    return None
-
-
-def segments(cut: Split, pieces: tuple[Piece, ...]) -> list[Segment]:
-    """The levels of a dotted key: ``metadata."a.b".c`` -> metadata, a.b (quoted), c.
-
-    Raises:
-        InvalidQueryError: an empty level, a quote inside a level, or over 16 levels.
-    """
-    out: list[Segment] = []
-    text, pos, after_quote = "", pieces[0].pos, False
-    for piece in pieces:
-        if piece.quoted:
-            if text or after_quote:
-                raise cut.fail('a quoted key must be a whole segment (e.g. metadata."a.b".c)',
-                               piece.pos)
-            if not piece.text or '"' in piece.text or "\\" in piece.text:
-                raise cut.fail("a quoted key must not be empty nor hold '\"' or '\\'",
-                               piece.pos)
-            out.append(Segment(piece.text, piece.pos, True))
-            after_quote = True
-            continue
-        at = piece.pos
-        for index, part in enumerate(piece.text.split(".")):
-            if index == 0 and after_quote and part:
-                raise cut.fail("expected '.' after a quoted key", at)
-            if index == 0 and not after_quote:
-                text, pos = (text + part, pos) if text else (part, at)
-            elif index > 0:
-                if not after_quote:
-                    out.append(Segment(text, pos, False))
-                text, pos, after_quote = part, at, False
-            at += len(part) + 1
-    if not after_quote:
-        out.append(Segment(text, pos, False))
-    for segment in out:
-        if not segment.text:
-            raise cut.fail("empty key: a key segment is missing around '.'", segment.pos)
-    if len(out) > MAX_PATH_DEPTH + 1:
-        raise cut.fail(f"the key is more than {MAX_PATH_DEPTH} levels deep",
-                       out[MAX_PATH_DEPTH + 1].pos)
-    return out
-
-
-def groups(cut: Split, listing: bool = True) -> list[list[Piece]]:
-    """The value's pieces, cut at unquoted commas when ``listing``.
-
-    Raises:
-        InvalidQueryError: an empty item (``type:a,,b``, ``type:a,``).
-    """
-    out: list[list[Piece]] = [[]]
-    for piece in cut.value:
-        if piece.quoted or not listing:
-            out[-1].append(piece)
-            continue
-        pos = piece.pos
-        for index, part in enumerate(piece.text.split(",")):
-            if index:
-                out.append([])
-            if part:
-                out[-1].append(Piece(part, pos))
-            pos += len(part) + 1
-    if any(not group for group in out):
-        raise cut.fail("empty value in a list (e.g. type:Model,Dataset)", cut.op_pos)
-    return out
-
-
-def items(cut: Split, listing: bool) -> list[Item]:
-    """The value: one item, or with ``listing`` a comma-separated list of them."""
-    out = []
-    for group in groups(cut, listing):
-        text, last = "".join(p.text for p in group), group[-1]
-        prefix = listing and not last.quoted and last.text.endswith("*")
-        out.append(Item(text[:-1] if prefix else text, group[0].pos,
-                        any(p.quoted for p in group), prefix))
-    return out
 
 
 # -- full-text words ----------------------------------------------------------------------

@@ -1,64 +1,30 @@
-"""Parse the search language (SPEC §3, docs/query-language.md) into a :class:`Query`.
+"""Parse the search language (docs/query-language.md) into a :class:`Query`.
 
-Each term is read on its own: the first operator outside quotes (``:`` ``=`` ``!=`` ``>=``
-``<=`` ``>`` ``<``) splits it into a key and a value; a term without one is full text. The
-key decides the meaning:
+Terms join with AND (a space, or ``AND``), which binds tighter than ``OR``; parentheses
+group; ``-`` or ``NOT`` negates a term or a group::
 
-=============================  ============================================
-``type`` ``name`` … ``user``   a field (``FIELDS``): ``FieldTerm``
-``size`` ``created`` ``age``   a comparison on the version: ``Compare``
-``version``                    ``version:3`` a field, ``version>=3`` a comparison
-``metadata.<path>``            ``Compare`` on a metadata value
-``tag.<key>`` ``tags.<key>``   a tag, even one named like a field
-``partition.<key>``            ``PartitionTerm``
-``sort``                       ``Sort`` keys, in order
-``downstream-of`` …            ``LineageTerm``
-anything else                  a tag key: ``stage:production``
-=============================  ============================================
+    query        :=  alternative ("OR" alternative)*
+    alternative  :=  unit ("AND"? unit)*
+    unit         :=  ("-" | "NOT")? (term | "(" query ")")
 
-A term whose key starts with punctuation (``'1'='1``) is full text as well.
-``:`` takes a comma-separated any-of list whose items may end in ``*`` (prefix);
-``=`` and the other comparisons take one value; ``a!=b`` means ``-a=b``.
+``sort:`` terms order the whole query, so they stand in its top-level AND only: not
+inside parentheses, not in a query with a top-level ``OR``, not negated.
+:mod:`archivist.query.terms` says what each term means.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
-from archivist.errors import InvalidNameError, InvalidQueryError
-from archivist.limits import MAX_LINEAGE_DEPTH
-from archivist.names import NAME_PATTERN
-from archivist.query import lexer
-from archivist.query.ast import (
-    FIELDS,
-    SORT_KEYS,
-    Compare,
-    FieldTerm,
-    LineageTerm,
-    Op,
-    PartitionTerm,
-    Query,
-    Sort,
-    TagTerm,
-    Term,
-    Text,
-)
-from archivist.query.lexer import Item, Piece, RawTerm, Segment, Split, error
-from archivist.refs import parse_ref
+from archivist.errors import InvalidQueryError
+from archivist.query import lexer, parts, terms
+from archivist.query.ast import Group, Query, Sort, Term
+from archivist.query.lexer import Mark, RawTerm, Token, error
 
-MAX_TERMS = 64
-MAX_SORT_KEYS = 8  # distinct keys; each tags.KEY is a join, and SQLite joins at most 64
+#: parentheses inside parentheses; each level nests the SQL statement deeper
+MAX_NESTING = 8
 
-_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
-_INDEX = re.compile(r"0|[1-9][0-9]{0,8}")
-_VERSION = re.compile(r"[1-9][0-9]{0,9}")
-_HEX = re.compile(r"[0-9a-fA-F]{1,64}")
-_DEPTH = re.compile(r"[1-9][0-9]*")
-_COLUMNS = ("size", "created", "age")
-_LINEAGE = {"downstream-of": "downstream", "upstream-of": "upstream"}
-_TAGS = ("tag", "tags")
-_PARTITIONS = ("partition", "partitions")
+_EXAMPLE = "(e.g. (fraud OR raw) sort:-created)"
 
 
 def parse_query(text: str) -> Query:
@@ -66,278 +32,165 @@ def parse_query(text: str) -> Query:
 
     Raises:
         InvalidQueryError: the query is malformed or over a limit (4096 characters, 64
-            terms, keys 16 levels deep); ``position`` and ``token`` point at the
-            offending part.
+            terms, 256 parentheses and operators, keys 16 levels deep, parentheses 8
+            levels deep); ``position`` and ``token`` point at the offending part.
     """
     if not isinstance(text, str):
         raise InvalidQueryError(f"a query must be a string, got {type(text).__name__}")
-    raws = lexer.scan(text)
-    if len(raws) > MAX_TERMS:
-        extra = raws[MAX_TERMS]
-        raise error(f"the query has {len(raws)} terms; the limit is {MAX_TERMS}",
-                    extra.pos, extra.source)
-    terms: list[Term] = []
-    sort: list[Sort] = []
-    for raw in raws:
-        split = lexer.split(raw)
-        if split is None:
-            terms.append(_text(raw))
-        elif _head(split) == "sort":
-            sort += _sort(split, sort)
-        else:
-            term = _term(split)
-            if raw.negated:
-                term = replace(term, negated=not term.negated)
-            terms.append(term)
-    return Query(tuple(terms), tuple(sort), text)
+    tokens = lexer.scan(text)
+    _check_shape(text, tokens)
+    return _Parser(text, tokens).query()
 
 
-def _text(raw: RawTerm) -> Text:
-    first = raw.pieces[0]
-    if len(raw.pieces) > 1:
-        bad = raw.pieces[1]
-        raise error("a quote must enclose a whole phrase or value; put a space before "
-                    "or after it", bad.pos, raw.source[bad.pos - raw.pos:])
-    found = lexer.words(first.text)
-    if not found:
-        what = "phrase" if first.quoted else "term"
-        raise error(f"this {what} has no letters or digits to search for", first.pos,
-                    raw.source[first.pos - raw.pos:])
-    return Text(found, phrase=first.quoted, negated=raw.negated)
+def _check_shape(text: str, tokens: list[Token]) -> None:
+    """Every parenthesis closed, none nested too deep: before any recursion."""
+    opened: list[Mark] = []
+    for token in tokens:
+        if isinstance(token, Mark) and token.kind == "(":
+            opened.append(token)
+            if len(opened) > MAX_NESTING:
+                raise error(f"parentheses nest more than {MAX_NESTING} levels deep",
+                            token.pos, text[token.pos:])
+        elif isinstance(token, Mark) and token.kind == ")":
+            if not opened:
+                raise error("')' closes nothing: remove it, or add the '(' it closes",
+                            token.pos, text[token.pos:])
+            opened.pop()
+    if opened:
+        raise error("'(' is never closed: add the ')' that closes it", opened[0].pos,
+                    text[opened[0].pos:])
 
 
-def _head(split: Split) -> str:
-    first = split.key[0]
-    if first.quoted:
-        return ""
-    return first.text.split(".", 1)[0].lower()
+def _flip(term: Term) -> Term:
+    return replace(term, negated=not term.negated)
 
 
-def _term(split: Split) -> Term:
-    segments = lexer.segments(split, split.key)
-    head = "" if segments[0].quoted else segments[0].text.lower()
-    rest = segments[1:]
-    if head in ("metadata", *_TAGS, *_PARTITIONS) and not rest:
-        raise split.fail(f"{head} needs a key: {head}.KEY (e.g. metadata.accuracy>=0.9, "
-                         "tag.type:Model, partition.report_date=2023-10-26)",
-                         segments[0].pos)
-    if head == "metadata":
-        return _compare(split, "metadata", tuple(_path_item(split, s) for s in rest))
-    if head in _TAGS:
-        return _tag(split, _key(split, rest))
-    if head in _PARTITIONS:
-        return _partition(split, _key(split, rest))
-    if not rest and head in _LINEAGE:
-        return _lineage(split, _LINEAGE[head])
-    if not rest and head == "version" and split.op not in (":", "=", "!="):
-        return _compare(split, "version", ())
-    if not rest and head in _COLUMNS:
-        return _compare(split, head, ())
-    if not rest and head in FIELDS:
-        return _field(split, head)
-    key = _key(split, segments)
-    if split.op not in (":", "=", "!="):
-        raise split.fail(f"unknown field {key!r}: compare metadata.{key} or tags.{key}",
-                         split.key[0].pos)
-    return _tag(split, key)
+class _Parser:
+    """A recursive descent over the tokens; ``_check_shape`` bounds its depth."""
 
+    def __init__(self, text: str, tokens: list[Token]) -> None:
+        self.text = text
+        self.tokens = tokens
+        self.at = 0
+        self.sort: list[Sort] = []
+        self.sort_at: int | None = None  # where the first sort: term is
+        self.or_at: int | None = None  # where the first OR outside parentheses is
 
-# -- keys and values ------------------------------------------------------------------------
+    def query(self) -> Query:
+        alternatives = self.either(0)
+        if self.or_at is not None and self.sort_at is not None:
+            raise self.fail(f"sort: orders the whole query, so it cannot be part of an OR: "
+                            f"put the OR in parentheses {_EXAMPLE}", self.sort_at)
+        found = alternatives[0] if len(alternatives) == 1 else (Group(alternatives),)
+        return Query(found, tuple(self.sort), self.text)
 
-def _path_item(split: Split, segment: Segment) -> str | int:
-    if segment.quoted:
-        return segment.text
-    if _INDEX.fullmatch(segment.text):
-        return int(segment.text)
-    if not _SEGMENT.fullmatch(segment.text):
-        raise split.fail(f"invalid key {segment.text!r}: use letters, digits, '_' and '-' "
-                         '(quote others: metadata."my key")', segment.pos)
-    return segment.text
+    def fail(self, message: str, pos: int) -> InvalidQueryError:
+        return error(message, pos, self.text[pos:])
 
+    def peek(self, *kinds: str) -> Token | None:
+        """The next token; with ``kinds``, only a mark of one of them (else ``None``)."""
+        token = self.tokens[self.at] if self.at < len(self.tokens) else None
+        if kinds and not (isinstance(token, Mark) and token.kind in kinds):
+            return None
+        return token
 
-def _key(split: Split, segments: list[Segment]) -> str:
-    """A tag or partition key: a name, dots allowed (``tags.a.b`` is the key ``a.b``)."""
-    key = ".".join(s.text for s in segments)
-    if not NAME_PATTERN.fullmatch(key) or ".." in key:
-        raise split.fail(f"invalid key {key!r}: keys are 1-128 letters, digits, '.', '_' "
-                         "or '-', starting with a letter or digit", segments[0].pos)
-    return key
+    def either(self, depth: int) -> tuple[tuple[Term, ...], ...]:
+        """Alternatives separated by OR, up to ``)`` or the end."""
+        out: list[tuple[Term, ...]] = []
+        while True:
+            start = self.at
+            found = self.all_of(depth)
+            mark = self.peek("OR")
+            if mark is None:
+                break
+            self.at += 1
+            if start == self.at - 1 or self.peek() is None or self.peek(")", "OR", "AND"):
+                assert isinstance(mark, Mark)
+                raise self.fail("OR needs a term on each side (e.g. fraud OR raw)", mark.pos)
+            if not depth and self.or_at is None:
+                self.or_at = mark.pos
+            out += self.spliced(found)
+        out += self.spliced(found)
+        return tuple(out)
 
+    @staticmethod
+    def spliced(found: tuple[Term, ...]) -> list[tuple[Term, ...]]:
+        """``found`` as alternatives: the alternatives of a lone group, or itself."""
+        if len(found) == 1 and isinstance(found[0], Group) and not found[0].negated:
+            return list(found[0].alternatives)
+        return [found]
 
-def _single(split: Split) -> Item:
-    item = lexer.items(split, listing=False)[0]
-    if not item.quoted and "," in item.text:
-        raise split.fail("a comparison takes one value; lists work with ':' "
-                         "(e.g. type:Model,Dataset)", item.pos)
-    return item
+    def all_of(self, depth: int) -> tuple[Term, ...]:
+        """Units joined by spaces or AND, up to OR, ``)`` or the end."""
+        out: list[Term] = []
+        units = 0
+        while self.peek() is not None and not self.peek(")", "OR"):
+            mark = self.peek("AND")
+            if mark is not None:
+                self.at += 1
+                if not units or self.peek() is None or self.peek(")", "OR", "AND"):
+                    raise self.fail("AND needs a term on each side (e.g. fraud AND raw; a "
+                                    "space means AND too)", mark.pos)
+                continue
+            out += self.unit(depth)
+            units += 1
+        return tuple(out)
 
+    def unit(self, depth: int) -> list[Term]:
+        """A term or a parenthesized group, maybe negated; ``[]`` for a sort term."""
+        token = self.tokens[self.at]
+        self.at += 1
+        negate = isinstance(token, Mark) and token.kind == "NOT"
+        if negate:
+            after = self.peek()
+            if after is None or (isinstance(after, Mark) and after.kind != "("):
+                raise self.fail("NOT must be followed by the term or group to exclude "
+                                "(e.g. NOT stage:dev)", token.pos)
+            if after.negated:
+                raise self.fail("one negation is enough: NOT and '-' together are not "
+                                "allowed", token.pos)
+            token = after
+            self.at += 1
+        if isinstance(token, Mark):
+            return self.group(token, depth, negate)
+        return self.term(token, depth, negate)
 
-def _matches(items: list[Item]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    values = tuple(i.text for i in items if not i.prefix)
-    prefixes = tuple(i.text for i in items if i.prefix)
-    return values, prefixes
+    def group(self, opening: Mark, depth: int, negate: bool) -> list[Term]:
+        if self.peek(")"):
+            raise self.fail("empty parentheses: put terms inside, or remove them",
+                            opening.pos)
+        alternatives = self.either(depth + 1)
+        self.at += 1  # the ")": _check_shape saw that every "(" is closed
+        negated = opening.negated or negate
+        if len(alternatives) > 1:
+            return [Group(alternatives, negated)]
+        inner = alternatives[0]
+        if not negated:
+            return list(inner)
+        return [_flip(inner[0])] if len(inner) == 1 else [Group((inner,), negated=True)]
 
-
-# -- terms --------------------------------------------------------------------------------
-
-def _op(split: Split) -> Op:
-    return "=" if split.op in (":", "!=") else split.op  # type: ignore[return-value]
-
-
-def _equality_only(split: Split, what: str) -> None:
-    if split.op not in (":", "=", "!="):
-        raise split.fail(f"{what} takes ':', '=' or '!=', not '{split.op}'", split.op_pos)
-
-
-def _field(split: Split, field: str) -> FieldTerm:
-    _equality_only(split, field)
-    items = lexer.items(split, listing=split.op == ":")
-    for item in items:
-        if field == "version" and (item.prefix or not _VERSION.fullmatch(item.text)
-                                   or int(item.text) > 2**31 - 1):
-            raise split.fail(f"invalid version {item.text!r}: versions are 1, 2, 3, …",
-                             item.pos)
-    if field == "digest":
-        items = [_digest(split, item) for item in items]
-    values, prefixes = _matches(items)
-    return FieldTerm(field, values, prefixes, negated=split.op == "!=")
-
-
-def _digest(split: Split, item: Item) -> Item:
-    text = item.text
-    if text.lower().startswith("sha256:"):
-        text = text[len("sha256:"):]
-    if not _HEX.fullmatch(text):
-        raise split.fail(f"invalid digest {item.text!r}: give sha256: and 1-64 hex digits "
-                         "(a prefix is enough)", item.pos)
-    return Item("sha256:" + text.lower(), item.pos, item.quoted, prefix=len(text) < 64)
-
-
-def _tag(split: Split, key: str) -> TagTerm | Compare:
-    if split.op == ":":
-        values, prefixes = _matches(lexer.items(split, listing=True))
-        return TagTerm(key, values, prefixes)
-    item = _single(split)
-    value = _comparable(split, item, ordered=split.op not in ("=", "!="))
-    if isinstance(value, str) and split.op in ("=", "!="):
-        return TagTerm(key, (value,), negated=split.op == "!=")
-    return Compare("tags", (key,), _op(split), value, negated=split.op == "!=")
-
-
-def _partition(split: Split, key: str) -> PartitionTerm:
-    if split.op == ":":
-        values, prefixes = _matches(lexer.items(split, listing=True))
-        return PartitionTerm(key, "=", values, prefixes)
-    return PartitionTerm(key, _op(split), (_single(split).text,), negated=split.op == "!=")
-
-
-def _comparable(split: Split, item: Item, ordered: bool) -> float | str | bool:
-    """A comparison value: numbers and ``true``/``false`` unquoted, strings otherwise."""
-    if item.quoted:
-        return item.text
-    if lexer.is_number(item.text):
-        try:
-            return lexer.number(item.text)
-        except ValueError as exc:
-            raise split.fail(str(exc), item.pos) from None
-    if lexer.is_not_a_number(item.text):
-        raise split.fail(f"{item.text!r} is not a number you can compare with (quote it "
-                         "to compare the string)", item.pos)
-    if item.text in ("true", "false") and not ordered:
-        return item.text == "true"
-    if ordered:
-        raise split.fail(f"{item.text!r} is not a number: quote it to compare strings "
-                         f'(e.g. >="{item.text}")', item.pos)
-    return item.text
-
-
-def _compare(split: Split, target: str, path: tuple[str | int, ...]) -> Compare:
-    item = _single(split)
-    op, negated, span = _op(split), split.op == "!=", 0.0
-    value: float | str | bool
-    if target in ("metadata", "tags"):
-        value = _comparable(split, item, ordered=op != "=")
-    else:
-        try:
-            value, span = _column_value(target, op, item.text)
-        except ValueError as exc:
-            raise split.fail(str(exc), item.pos) from None
-    if isinstance(value, bool) and op != "=":
-        raise split.fail("true and false compare with '=' only", item.pos)
-    return Compare(target, path, op, value, negated, span)  # type: ignore[arg-type]
-
-
-def _column_value(target: str, op: Op, text: str) -> tuple[float, float]:
-    """The value (and span, for dates) of a comparison on size, created, age or version."""
-    if target == "size":
-        return lexer.size(text), 0.0
-    if target == "created":
-        return lexer.date(text)
-    if target == "age":
-        if op == "=":
-            raise ValueError("age takes < <= > >= (e.g. age<2d: made in the last two days)")
-        return lexer.duration(text), 0.0
-    if not _VERSION.fullmatch(text) or int(text) > 2**31 - 1:
-        raise ValueError(f"invalid version {text!r}: versions are 1, 2, 3, …")
-    return float(text), 0.0
-
-
-def _lineage(split: Split, direction: str) -> LineageTerm:
-    if split.op != ":":
-        raise split.fail(f"{split.key[0].text} takes ':' (e.g. downstream-of:raw:3~2)",
-                         split.op_pos)
-    pieces = list(split.value)
-    depth: int | None = None
-    last = pieces[-1]
-    if not last.quoted and "~" in last.text:
-        cut = last.text.rindex("~")
-        text = last.text[cut + 1:]
-        if not _DEPTH.fullmatch(text) or int(text) > MAX_LINEAGE_DEPTH:
-            raise split.fail(f"invalid depth {text!r} after '~': use 1-{MAX_LINEAGE_DEPTH} "
-                             "(leave it out to follow every hop)", last.pos + cut)
-        depth = int(text)
-        pieces[-1] = Piece(last.text[:cut], last.pos)
-    ref = "".join(p.text for p in pieces)
-    try:
-        parse_ref(ref)
-    except InvalidNameError as exc:
-        raise split.fail(f"invalid reference: {exc}", pieces[0].pos) from None
-    return LineageTerm(direction, ref, depth)  # type: ignore[arg-type]
-
-
-def _sort(split: Split, before: list[Sort]) -> list[Sort]:
-    """The new sort keys; a key already sorted by adds nothing and is skipped."""
-    if split.raw.negated:
-        raise split.fail("sort cannot be negated; use sort:-KEY for descending order",
-                         split.raw.pos)
-    if split.op != ":" or len(split.key) != 1 or split.key[0].text.lower() != "sort":
-        raise split.fail("write sort:KEY or sort:-KEY (e.g. sort:-created)", split.key[0].pos)
-    out: list[Sort] = []
-    for group in lexer.groups(split):
-        descending = not group[0].quoted and group[0].text.startswith("-")
-        if descending:
-            rest = group[0].text[1:]
-            group = ([Piece(rest, group[0].pos + 1)] if rest else []) + group[1:]
-        if not group:
-            raise split.fail("'-' must be followed by a sort key", split.op_pos + 1)
-        key = _sort_key(split, tuple(group), descending)
-        if any((k.key, k.path) == (key.key, key.path) for k in [*before, *out]):
-            continue
-        if len(before) + len(out) == MAX_SORT_KEYS:
-            raise split.fail(f"more than {MAX_SORT_KEYS} sort keys", group[0].pos)
-        out.append(key)
-    return out
-
-
-def _sort_key(split: Split, pieces: tuple[Piece, ...], descending: bool) -> Sort:
-    segments = lexer.segments(split, pieces)
-    head = "" if segments[0].quoted else segments[0].text.lower()
-    if len(segments) == 1 and head in SORT_KEYS:
-        return Sort(head, (), descending)
-    if head == "metadata" and len(segments) > 1:
-        path = tuple(_path_item(split, s) for s in segments[1:])
-        return Sort("metadata", path, descending)
-    if head in _TAGS and len(segments) > 1:
-        return Sort("tags", (_key(split, segments[1:]),), descending)
-    raise split.fail("sort keys are created, name, version, size, type, metadata.PATH or "
-                     "tags.KEY", pieces[0].pos)
+    def term(self, raw: RawTerm, depth: int, negate: bool) -> list[Term]:
+        after = self.peek("(")
+        if isinstance(after, Mark) and after.glued:
+            last = raw.pieces[-1]
+            if not last.quoted and last.text[-1:] in (":", "=", "<", ">"):
+                raise self.fail("a value cannot be a group: write (stage:a OR stage:b), or "
+                                "stage:a,b", after.pos)
+        split = parts.split(raw)
+        if split is not None and isinstance(after, Mark) and after.glued:
+            raise self.fail("'(' right after a value: quote a value holding '(' (e.g. "
+                            'metadata.formula="f(x)"), or put a space before the group',
+                            after.pos)
+        if not terms.is_sort(split):
+            found = terms.term(raw, split)
+            return [_flip(found)] if negate else [found]
+        assert split is not None
+        if depth:
+            raise self.fail("sort: orders the whole query, so it cannot be inside "
+                            f"parentheses: put it after them {_EXAMPLE}", raw.pos)
+        if negate:
+            raise self.fail("sort cannot be negated; use sort:-KEY for descending order",
+                            raw.pos)
+        self.sort += terms.sort(split, self.sort)
+        self.sort_at = raw.pos if self.sort_at is None else self.sort_at
+        return []

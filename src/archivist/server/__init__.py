@@ -16,6 +16,10 @@ __all__ = ["ServerSettings", "create_app"]
 
 
 def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from archivist._extras import require_extra
+
+        require_extra("server", purpose=f"archivist.server.{name}")
     if name == "create_app":
         from archivist.server.app import create_app
         return create_app

@@ -118,10 +118,9 @@ class Service:
         """Live versions matching ``filters`` (one page: limit + 1 rows tell if more)."""
         for artifact_type in filters.artifact_type:
             names.check_artifact_type(artifact_type)
-        if filters.name is not None:
-            names.check_name(filters.name)
-        names.check_tags(filters.tags)
-        names.check_partitions(filters.partitions)
+        filters = replace(filters, tags=names.check_tags(filters.tags),
+                          partitions=names.check_partitions(filters.partitions),
+                          name=None if filters.name is None else names.check_name(filters.name))
         for text, what in ((filters.source_step, "step"), (filters.source_run_id, "run"),
                            (filters.source_pipeline, "pipeline"), (filters.kind, "kind"),
                            (filters.digest, "digest")):
@@ -165,13 +164,12 @@ class Service:
     def set_alias(self, version_id: str, alias: str) -> None:
         """Point an alias of the version's name at it (moving it if set elsewhere)."""
         check_version_id(version_id)
-        names.check_alias(alias)
+        alias = names.check_alias(alias)
         self._version(version_id, "write")
         self._backend.set_alias(version_id, alias, self.principal.user)
 
     def remove_alias(self, project: str, name: str, alias: str) -> None:
-        names.check_name(name)
-        names.check_alias(alias)
+        name, alias = names.check_name(name), names.check_alias(alias)
         self._backend.remove_alias(project, name, alias, self.principal.user)
 
     def history(self, project: str, name: str, *, version_id: str | None = None,
@@ -241,7 +239,7 @@ class Service:
     def list_runs(self, project: str, pipeline: str | None, status: str | None,
                   limit: int, offset: int) -> list[RunRecord]:
         if pipeline is not None:
-            names.check_name(pipeline, "pipeline")
+            pipeline = names.check_name(pipeline, "pipeline")
         return self._backend.list_runs(project, pipeline, check_status(status), limit, offset)
 
     def get_run(self, project: str, run_ref: str) -> RunRecord:

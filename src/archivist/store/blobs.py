@@ -22,11 +22,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, BinaryIO, Literal, Protocol
 
+from archivist._extras import missing_driver
 from archivist._types import PathLike
 from archivist.errors import (
     IntegrityError,
     InvalidInputError,
-    MissingDependencyError,
     PermissionDeniedError,
     StorageError,
 )
@@ -208,10 +208,9 @@ class FsspecBlobs:
 
             self._fs, root = fsspec.core.url_to_fs(os.fspath(target),
                                                    **open_options(storage_options))
-        except ImportError as exc:
-            raise MissingDependencyError(
-                f"the blob store {os.fspath(target)!r} needs an fsspec driver that is not "
-                f"installed ({exc}); e.g. pip install s3fs / gcsfs / adlfs") from exc
+        except ImportError:
+            raise missing_driver(os.fspath(target),
+                                 purpose=f"the blob store {os.fspath(target)!r}") from None
         except ValueError as exc:
             raise InvalidInputError(f"unsupported blob store URL {os.fspath(target)!r}: "
                                     f"{exc}") from exc

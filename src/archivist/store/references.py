@@ -34,10 +34,10 @@ import unicodedata
 from typing import Any
 from urllib.parse import unquote
 
+from archivist._extras import missing_driver
 from archivist.errors import (
     ArchivistError,
     InvalidInputError,
-    MissingDependencyError,
     StorageError,
 )
 from archivist.store.fscalls import open_regular
@@ -273,10 +273,9 @@ def _remote_info(uri: str) -> dict[str, Any]:
         import fsspec
 
         fs, path = fsspec.core.url_to_fs(uri)
-    except ImportError as exc:
-        raise MissingDependencyError(f"reading {uri.split(':', 1)[0]}:// references needs an "
-                                     f"fsspec driver: {exc} (pip install s3fs / gcsfs / "
-                                     "adlfs / aiohttp)") from exc
+    except ImportError:
+        raise missing_driver(uri, purpose=f"reading {uri.split(':', 1)[0]}:// references"
+                             ) from None
     kwargs = {"allow_redirects": False} if uri.startswith("http") else {}
     try:
         return dict(fs.info(path, **kwargs))

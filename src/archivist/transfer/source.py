@@ -11,6 +11,7 @@ that exist in the catalog.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -34,6 +35,7 @@ class CatalogView(Protocol):
 
     project: str
     user: str
+    home: Path | None
     backend: Backend
     blobs: Blobs
 
@@ -98,6 +100,7 @@ class CatalogSource:
     def __init__(self, catalog: CatalogView, chosen: Sequence[Artifact], *,
                  ancestors: bool = False) -> None:
         self.catalog = catalog
+        self.origin = location(catalog)
         picked = {a.id: a for a in chosen}
         if ancestors:
             self._add_ancestors(picked)
@@ -166,6 +169,18 @@ class CatalogSource:
 
     def blob_size(self, digest: str) -> int:
         return self.catalog.blobs.size(digest)
+
+
+def location(catalog: CatalogView) -> str:
+    """Where a catalog is, for people: its folder, else its server's or database's URL
+    (without a password)."""
+    if catalog.home is not None:
+        return str(catalog.home.resolve())
+    # SqlBackend and RemoteCatalogBackend have a url; the Backend protocol promises none
+    url = getattr(catalog.backend, "url", None)
+    if not isinstance(url, str):
+        return repr(catalog.backend)
+    return re.sub(r"(://[^/@:]*):[^/@]*@", r"\1@", url)
 
 
 def version_record(art: Artifact, blob_digests: tuple[str, ...]) -> NewVersion:

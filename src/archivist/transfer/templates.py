@@ -22,6 +22,7 @@ once symlinks are resolved.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections import Counter
@@ -38,6 +39,9 @@ from archivist.transfer.source import CatalogView
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_.]+)\s*\}\}")
 FIELDS = ("project", "name", "version", "id", "type", "step", "pipeline", "run.uid",
           "run.id", "run.number", "run.pathspec", "run.pipeline")
+#: UTF-8 bytes of a name used whole as a file or folder name: with ``-v<version>`` and a
+#: suffix it stays under the 255 bytes of NAME_MAX (128 CJK characters are 384 bytes)
+SEGMENT_BYTES = 200
 EXTENSIONS = {"parquet": ".parquet", "npy": ".npy", "json": ".json", "text": ".txt",
               "bytes": ".bin", "png": ".png", "skops": ".skops", "joblib": ".joblib",
               "pickle": ".pkl", "safetensors": ".safetensors"}
@@ -159,7 +163,8 @@ def _values(catalog: CatalogView, artifact: Artifact, run: RunRecord | None,
         values.update({"run.uid": owner.id, "run.id": owner.id,
                        "run.number": str(owner.number), "run.pathspec": owner.pathspec,
                        "run.pipeline": owner.pipeline})
-    return {k: v if k == "run.pathspec" else _segment(v) for k, v in values.items()}
+    return {k: "/".join(map(_segment, v.split("/"))) if k == "run.pathspec" else _segment(v)
+            for k, v in values.items()}
 
 
 def _render(template: str, values: dict[str, str]) -> str:
@@ -167,9 +172,14 @@ def _render(template: str, values: dict[str, str]) -> str:
 
 
 def _segment(value: str) -> str:
-    """A value as one path segment: names are safe already; anything else is tamed."""
-    if names.NAME_PATTERN.fullmatch(value) and ".." not in value:
-        return value
+    """A value as one path segment: names are safe already, but cut (with a hash of the
+    whole) past ``SEGMENT_BYTES``; anything else is tamed."""
+    if names.is_name(value):
+        data = value.encode()
+        if len(data) <= SEGMENT_BYTES:
+            return value
+        tail = "-" + hashlib.sha256(data).hexdigest()[:12]
+        return data[:SEGMENT_BYTES - len(tail)].decode("utf-8", "ignore") + tail
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", value).strip("._") or "_"
     return cleaned.replace("..", "_")
 

@@ -39,7 +39,7 @@ from archivist.model import (
     RunRecord,
     TaskRecord,
 )
-from archivist.names import case_conflict
+from archivist.names import case_conflict, fold_name
 from archivist.query.ast import Query
 from archivist.refs import Ref, parse_ref
 
@@ -75,9 +75,13 @@ class SqlBackend(serverstore.ServerRows):
     def _insert(self, conn: sa.Connection, records: Sequence[NewVersion]) -> list[int]:
         counts: dict[tuple[str, str], int] = {}
         for r in records:
-            key = (r.project, r.name.lower())
+            key = (r.project, fold_name(r.name))
             counts[key] = counts.get(key, 0) + (1 if r.version is None else 0)
-        names = {(r.project, r.name.lower()): r.name for r in records}
+        names: dict[tuple[str, str], str] = {}
+        for r in records:  # one spelling per name, in a batch too
+            spelled = names.setdefault((r.project, fold_name(r.name)), r.name)
+            if spelled != r.name:
+                raise case_conflict(r.project, spelled, r.name)
         upsert = _UPSERT[conn.dialect.name]
         numbers: dict[tuple[str, str], tuple[int, int]] = {}  # key -> (pk, next number)
         for key, count in sorted(counts.items()):  # one lock order (locks.py)
@@ -91,7 +95,7 @@ class SqlBackend(serverstore.ServerRows):
         raises = []
         pks: dict[tuple[str, str], int] = {}
         for r in records:
-            key = (r.project, r.name.lower())
+            key = (r.project, fold_name(r.name))
             pk, number = numbers[key]
             pks[key] = pk
             if r.version is None:
@@ -144,7 +148,7 @@ class SqlBackend(serverstore.ServerRows):
                 conn.execute(table.insert(), rows)
         documents.insert_documents(conn, docs)
         aliasing.register_aliases(conn, [
-            aliasing.NewAlias(pks[(r.project, r.name.lower())], seq, r.id, alias, r.user)
+            aliasing.NewAlias(pks[(r.project, fold_name(r.name))], seq, r.id, alias, r.user)
             for r, seq in zip(records, seqs, strict=True) for alias in r.aliases])
 
     def update_tags(self, version_id: str, set_tags: dict[str, Any], remove: Sequence[str],
@@ -285,7 +289,8 @@ class SqlBackend(serverstore.ServerRows):
 
     def spelling(self, project: str, name: str) -> str | None:
         with engines.read_transaction(self.engine) as conn:
-            found = conn.execute(_SPELLING, {"project": project, "folded": name.lower()}).scalar()
+            found = conn.execute(_SPELLING, {"project": project,
+                                             "folded": fold_name(name)}).scalar()
             return None if found is None else str(found)
 
     def find_digest(self, digest: str, project: str) -> list[Artifact]:

@@ -31,11 +31,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from archivist._extras import missing
 from archivist.errors import (
     ArchivistError,
     ConflictError,
     InvalidInputError,
-    MissingDependencyError,
     StorageError,
 )
 
@@ -75,9 +75,12 @@ def create_engine(url: str, *, busy_timeout: float = 10.0) -> sa.Engine:
         # kept in the pool costs nothing until it is used).
         engine = sa.create_engine(parsed, pool_size=16, max_overflow=24)
     except ImportError as exc:
-        raise MissingDependencyError(
-            f"the database driver for {parsed.drivername} is not installed ({exc}); "
-            "pip install 'archivist[postgres]'") from exc
+        # the postgres extra installs psycopg (3); a driver named in the URL is the user's
+        driver = parsed.drivername.partition("+")[2]
+        raise (missing("psycopg", "postgres", purpose="a PostgreSQL catalog")
+               if driver == "psycopg" else
+               missing(exc.name or driver, None, purpose=f"a {parsed.drivername} database")
+               ) from None
     _ping_when_idle(engine)
     return engine
 

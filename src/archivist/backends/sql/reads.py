@@ -21,6 +21,7 @@ from archivist.backends.sql.tables import (
 )
 from archivist.errors import ArtifactNotFoundError
 from archivist.model import Artifact, HistoryEntry, ListFilter
+from archivist.names import fold_name
 from archivist.refs import Ref
 
 MAX_SQL_INT = 2**31 - 1
@@ -177,7 +178,7 @@ def _not_found_message(conn: sa.Connection, ref: Ref, project: str) -> str:
         sa.select(artifacts.c.name).where(artifacts.c.project == project).limit(10_000)
     ).scalars().all()
     close = difflib.get_close_matches(ref.name, names, n=3, cutoff=0.6)
-    folded = [n for n in names if n.lower() == ref.name.lower() and n != ref.name]
+    folded = [n for n in names if fold_name(n) == fold_name(ref.name) and n != ref.name]
     hint = f"; did you mean: {', '.join(dict.fromkeys(folded + close))}?" if folded or close else ""
     if ref.name in names:
         return f"no {what} in project {project!r}: every version is deleted"

@@ -4,30 +4,36 @@ The statement selects ``versions.seq`` of live versions, ordered and paged. It i
 from Core expressions only: every value from the query — words, tag values, paths, refs —
 is a bound parameter, so no user text ever reaches SQL as text (SPEC §3). Full-text
 input is quoted token by token before it becomes an FTS5 or tsquery expression, so
-``NEAR(a b)``, ``a OR``, ``^x`` or ``a & | b`` are words, never syntax.
+``NEAR``, ``^x`` or ``a & | b`` are words, never syntax; the only operators in those
+expressions are the ones written here, from the query's AND, OR and parentheses.
 
 Full text: SQLite's FTS5 table ``search_docs(body)`` (rowid = seq, ``unicode61
 remove_diacritics 2``) or, on PostgreSQL, ``search_docs(rowid, body tsvector)`` built with
 ``to_tsvector('simple', fold(text))`` (:func:`archivist.query.lexer.fold`). Relevance
 (bm25 / ts_rank) is computed over the newest ``RANKED_MATCHES`` text matches only: ranking
 costs about 1 µs per match, and a common word can match most of the catalog
-(research/performance.md, R9); older matches follow, newest first.
+(research/performance.md, R9); older matches follow, newest first. The text that drives
+and ranks is the query's top-level words and phrases, with its groups made only of words
+(``fraud (raw OR clean)``); a query whose words all sit in mixed groups
+(``fraud OR type:Model``) ranks by any of its words, the other matches after.
 
 Plan shape (SQLite, 100 k versions): with text, the matches drive the join, so a rare
 word reads a few rows (0.1 ms) instead of the whole project; only ``sort:-created`` walks
 the ``(project, created)`` index and probes the matches. Tags, partitions and aliases are
-EXISTS probes on their ``(seq, key)`` keys. Text + tag + comparison runs in ~5 ms.
+EXISTS probes on their ``(seq, key)`` keys. Text + tag + comparison runs in ~5 ms. An OR
+is one SQL ``OR`` of its alternatives' conditions, a group of words one text match.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import REGCONFIG
 
+from archivist.backends.sql.fulltext import fts5_string, tsquery_string
 from archivist.backends.sql.lineage import reachable
 from archivist.backends.sql.tables import (
     aliases,
@@ -38,9 +44,11 @@ from archivist.backends.sql.tables import (
     versions,
 )
 from archivist.errors import InvalidInputError
+from archivist.names import fold_name
 from archivist.query.ast import (
     Compare,
     FieldTerm,
+    Group,
     LineageTerm,
     Op,
     PartitionTerm,
@@ -50,7 +58,6 @@ from archivist.query.ast import (
     Term,
     Text,
 )
-from archivist.query.lexer import fold
 
 RANKED_MATCHES = 20_000
 DIALECTS = ("sqlite", "postgresql")
@@ -81,10 +88,41 @@ def compile_search(query: Query, *, project: str, dialect: str,
         raise ValueError(f"search supports {', '.join(DIALECTS)}, not {dialect!r}")
     if limit < 0 or offset < 0:
         raise InvalidInputError("limit and offset must not be negative")
-    scoped = not any(isinstance(t, FieldTerm) and t.field == "project" and not t.negated
-                     for t in query.terms)
-    compiler = _Compiler(dialect, project if scoped else None, resolve_seq, now)
+    scope = None if _names_projects(query.terms) else project
+    compiler = _Compiler(dialect, scope, resolve_seq, now)
     return compiler.select(query, limit, offset)
+
+
+def _names_projects(terms: Sequence[Term]) -> bool:
+    """Whether every match must meet a ``project:`` term: one among ``terms``, or one in
+    every alternative of a group. Such a query chooses its projects itself."""
+    return any((isinstance(t, FieldTerm) and t.field == "project" and not t.negated)
+               or (isinstance(t, Group) and not t.negated
+                   and all(_names_projects(a) for a in t.alternatives)) for t in terms)
+
+
+def _textual(term: Term) -> bool:
+    """Whether ``term``, its own ``negated`` aside, is one text match: a word or phrase,
+    or a group of them (``(fraud detector) OR "raw data"``)."""
+    if isinstance(term, Group):
+        return all(_drives(t) for a in term.alternatives for t in a)
+    return isinstance(term, Text)
+
+
+def _drives(term: Term) -> bool:
+    """Whether ``term`` is text the matches must contain: it joins the driving match."""
+    return not term.negated and _textual(term)
+
+
+def _words(terms: Sequence[Term]) -> list[Text]:
+    """The words and phrases ``terms`` look for (not those they exclude)."""
+    out: list[Text] = []
+    for term in terms:
+        if isinstance(term, Text) and not term.negated:
+            out.append(term)
+        elif isinstance(term, Group) and not term.negated:
+            out += _words([t for a in term.alternatives for t in a])
+    return out
 
 
 @dataclass
@@ -101,7 +139,7 @@ class _Compiler:
         if self.scope is not None:
             where.append(versions.c.project == self.scope)
         source: Any = versions
-        texts = [t for t in query.terms if isinstance(t, Text) and not t.negated]
+        texts = [t for t in query.terms if _drives(t)]
         string = self.fts_query(texts) if texts else None
         param = sa.bindparam(None, string, type_=sa.String)  # one parameter for all text
         if texts and string is None:
@@ -113,11 +151,14 @@ class _Compiler:
         elif texts:  # newest first: walk the (project, created) index, probe the matches
             where.append(versions.c.seq.in_(self.matches(param)))
         for term in query.terms:
-            if not (isinstance(term, Text) and not term.negated):
-                where.append(self.negated(term) if term.negated else self.term(term))
+            if not _drives(term):
+                where.append(self.condition(term))
         order: list[Any] = []
         for key in query.sort:
             order += self.sort(key)
+        if not texts and not query.sort:  # words only in groups with other terms
+            string = self.fts_query([Group(tuple((t,) for t in _words(query.terms)))])
+            param = sa.bindparam(None, string, type_=sa.String)
         if not query.sort and string is not None:
             ranked = self.ranked(param)
             self.joins.append((ranked, ranked.c.seq == versions.c.seq))
@@ -128,19 +169,26 @@ class _Compiler:
         return (sa.select(versions.c.seq).select_from(source).where(*where)
                 .order_by(*order).limit(limit).offset(offset))
 
+    def condition(self, term: Term) -> Any:
+        return self.negated(term) if term.negated else self.term(term)
+
     def negated(self, term: Term) -> Any:
         """NOT term, true also where the term compares a missing value (SQL NULL)."""
         condition = self.term(term)
-        if isinstance(term, Compare | FieldTerm):
+        if isinstance(term, Compare | FieldTerm | Group):
             condition = sa.func.coalesce(condition, sa.false())
         return sa.not_(condition)
 
     def term(self, term: Term) -> Any:
-        if isinstance(term, Text):
-            string = self.fts_query([term])
+        """The condition ``term`` states, ignoring its ``negated``."""
+        if _textual(term):
+            string = self.fts_query([replace(term, negated=False)])
             if string is None:
                 return sa.false()
             return versions.c.seq.in_(self.matches(sa.bindparam(None, string, type_=sa.String)))
+        if isinstance(term, Group):
+            return sa.or_(*(sa.and_(*(self.condition(t) for t in alternative))
+                            for alternative in term.alternatives))
         if isinstance(term, FieldTerm):
             return self.field(term)
         if isinstance(term, TagTerm):
@@ -153,12 +201,13 @@ class _Compiler:
             return _has(partitions, partitions.c.key == term.key, match)
         if isinstance(term, Compare):
             return self.compare(term)
+        assert isinstance(term, LineageTerm)  # a Text is _textual
         return self.lineage(term)
 
     # -- full text ------------------------------------------------------------------------
 
-    def fts_query(self, texts: Sequence[Text]) -> str | None:
-        """The FTS5 or tsquery string; ``None`` when a term has nothing left to match."""
+    def fts_query(self, texts: Sequence[Term]) -> str | None:
+        """The FTS5 or tsquery string; ``None`` when it can match nothing."""
         if self.dialect == "postgresql":
             return tsquery_string(texts)
         return fts5_string(texts)
@@ -185,8 +234,8 @@ class _Compiler:
     def field(self, term: FieldTerm) -> Any:
         if term.field == "name":
             names = sa.select(artifacts.c.pk).where(_any(
-                artifacts.c.name_folded, [v.lower() for v in term.values],
-                [p.lower() for p in term.prefixes], like=True))
+                artifacts.c.name_folded, [fold_name(v) for v in term.values],
+                [fold_name(p) for p in term.prefixes], like=True))
             if self.scope is not None:
                 names = names.where(artifacts.c.project == self.scope)
             return versions.c.artifact_pk.in_(names)
@@ -339,44 +388,3 @@ def _compare(left: Any, op: Op, value: Any) -> Any:
     if op == "<":
         return left < value
     return left <= value
-
-
-# -- full-text query strings (pure functions, tested without a database) -----------------------
-
-def fts5_string(texts: Sequence[Text]) -> str | None:
-    """An FTS5 query: each word a quoted string with ``*`` (prefix), each phrase one
-    quoted string, all joined by AND. ``None`` if a term has no word left to match."""
-    parts: list[str] = []
-    for text in texts:
-        kept = [w for w in text.words if fold(w)]
-        if not kept or (not text.phrase and len(kept) < len(text.words)):
-            return None
-        if text.phrase:
-            parts.append(_fts5_quote(" ".join(kept)))
-        else:
-            parts += [_fts5_quote(w) + "*" for w in kept]
-    return " AND ".join(parts)
-
-
-def tsquery_string(texts: Sequence[Text]) -> str | None:
-    """A ``to_tsquery('simple', …)`` string from folded words: ``'fraud':* & 'detector':*``;
-    a phrase is ``('a' <-> 'b')``. ``None`` if a term has no word left to match."""
-    parts: list[str] = []
-    for text in texts:
-        folded = [fold(w) for w in text.words]
-        kept = [_ts_quote(w) for w in folded if w]
-        if not kept or (not text.phrase and len(kept) < len(folded)):
-            return None
-        if text.phrase:
-            parts.append("(" + " <-> ".join(kept) + ")")
-        else:
-            parts += [w + ":*" for w in kept]
-    return " & ".join(parts)
-
-
-def _fts5_quote(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"'
-
-
-def _ts_quote(word: str) -> str:
-    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"

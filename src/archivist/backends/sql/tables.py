@@ -15,6 +15,10 @@ metadata_obj = sa.MetaData()
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 BigInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+#: ``names.fold_name`` of a name: case folding makes a character up to 3 (``ﬃ`` -> ``ffi``,
+#: ``ΐ``), so 128 characters fold to at most 384. PostgreSQL enforces the length
+#: (revision 0005 widened it); SQLite ignores it, so its declaration stays as created.
+FoldedName = sa.String(128).with_variant(sa.String(512), "postgresql")
 
 #: One row per (project, name): holds the version counter and case-folded uniqueness.
 artifacts = sa.Table(
@@ -23,7 +27,7 @@ artifacts = sa.Table(
     sa.Column("pk", BigInt, primary_key=True, autoincrement=True),
     sa.Column("project", sa.String(128), nullable=False),
     sa.Column("name", sa.String(128), nullable=False),
-    sa.Column("name_folded", sa.String(128), nullable=False),
+    sa.Column("name_folded", FoldedName, nullable=False),
     sa.Column("last_version", sa.Integer, nullable=False, server_default="0"),
     sa.UniqueConstraint("project", "name_folded", name="uq_artifacts_project_name"),
 )

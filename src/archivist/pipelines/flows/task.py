@@ -34,6 +34,7 @@ from archivist.errors import (
     InvalidInputError,
     InvalidNameError,
     MergeConflictError,
+    PickleWarning,
 )
 from archivist.pipelines.flows.base import FlowBase
 from archivist.pipelines.flows.graph import FlowGraph, Transition
@@ -320,8 +321,11 @@ def _persist(obj: Any, context: TaskContext) -> tuple[dict[str, Held], list[str]
         ids: dict[str, str] = {}
         with warnings.catch_warnings():
             # A value equal to an earlier version's is expected in a flow (the bytes are
-            # stored once); the duplicate warning is for hand registrations.
+            # stored once); the duplicate warning is for hand registrations. So is a pickle:
+            # a flow keeps every attribute, as Metaflow does, and its client
+            # (Run(..., allow_pickle=True)) is where loading one is consented to.
             warnings.simplefilter("ignore", DuplicateArtifactWarning)
+            warnings.simplefilter("ignore", PickleWarning)
             with context.catalog.batch():
                 for name, value in changed.items():
                     ids[name] = _register(context, name, value, parents)

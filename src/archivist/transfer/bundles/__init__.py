@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,12 +121,15 @@ def export_bundle(catalog: CatalogView, refs_or_query: Selection,
 
 
 def import_bundle(catalog: CatalogView, src: str | os.PathLike[str], *,
-                  project: str | None = None, progress: Progress = no_progress) -> CopyReport:
+                  project: str | None = None, as_new_versions: bool = False,
+                  rename: Mapping[str, str] | None = None,
+                  progress: Progress = no_progress) -> CopyReport:
     """Import a bundle into ``catalog``: lossless and idempotent (see :mod:`copying`).
 
     Versions keep their ids and numbers and land in ``project`` (default: the catalog's);
     a version whose id is already there is skipped; an edge to a parent in neither the
     bundle nor the catalog is dropped and reported in ``missing_parents``.
+    ``as_new_versions`` and ``rename`` are those of :func:`archivist.transfer.push.push`.
 
     Raises:
         InvalidInputError: a malformed bundle (unknown format, a bad record, a member path
@@ -134,12 +137,13 @@ def import_bundle(catalog: CatalogView, src: str | os.PathLike[str], *,
             nothing is written.
         IntegrityError: a blob or record file does not match its digest, or is missing;
             nothing is written.
-        ConflictError: an id or number is taken by another version; nothing is written.
+        ConflictError: an id or number is taken by another version (without
+            ``as_new_versions``); nothing is written. The message names the remedies.
     """
     with Bundle(Path(src)) as bundle:
         return Copier(catalog.backend, catalog.blobs, user=catalog.user).copy(
             bundle, project=catalog.project if project is None else project,
-            progress=progress)
+            as_new_versions=as_new_versions, rename=rename, progress=progress)
 
 
 class Bundle:
@@ -153,6 +157,7 @@ class Bundle:
     """
 
     def __init__(self, src: Path) -> None:
+        self.origin = str(src.resolve())
         self.files: BundleFiles = open_files(src)
         try:
             self.manifest = check_manifest(self._json(MANIFEST))

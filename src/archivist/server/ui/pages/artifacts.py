@@ -29,7 +29,7 @@ HISTORY = 50
 def artifact(request: Request, name: str, page_number: int = 1) -> Response:
     ui = open_session(request)
     service, project = ui.service, ui.project
-    names.check_name(name)
+    name = names.check_name(name)
     number = max(page_number, 1)
     # The first page reads the newest CHARTED versions once: the table shows PAGE of
     # them, the chart all of them. Later pages read their PAGE (+1: is there more?).

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from archivist.errors import ArtifactNotFoundError, InvalidQueryError
 from archivist.model import Artifact
-from archivist.query.ast import LineageTerm, Query
+from archivist.query.ast import Group, LineageTerm, Query
 from archivist.query.parser import parse_query
 from archivist.server.ui.render import page
 from archivist.server.ui.routing import UiRoute
@@ -54,7 +54,23 @@ def query_text(request: Request) -> str:
     sort = params.get("sort", "")
     if sort.lstrip("-") in dict(SORTS) and "sort:" not in terms[0]:
         terms.append(f"sort:{sort}")
-    return " ".join(t for t in terms if t)
+    return " ".join(t for t in _anded(terms) if t)
+
+
+def _anded(terms: list[str]) -> list[str]:
+    """The box, then the facet terms ANDed to all of it: ``a OR b`` becomes ``(a OR b)``,
+    so a facet holds for every alternative. A box that does not parse stays alone, so
+    its error is the box's (``a OR`` must not become ``a OR type:Model``)."""
+    if len(terms) == 1:
+        return terms
+    try:
+        parsed = parse_query(terms[0])
+    except InvalidQueryError:
+        return terms[:1]
+    top = parsed.terms[0] if len(parsed.terms) == 1 else None
+    if isinstance(top, Group) and not top.negated:
+        return [f"({terms[0]})", *terms[1:]]
+    return terms
 
 
 def _link(request: Request, **changes: str | int | None) -> str:

@@ -9,6 +9,7 @@ again, and `make serve` then shows it in the web UI.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -89,8 +90,16 @@ def main() -> None:
     _shell("search", "alias:production")
     print("\nwhat next:")
     print("  make serve                     # browse this catalog at http://127.0.0.1:8765/")
-    print(f"  archivist --home {HOME} lineage fraud_detector@production --format tree")
+    print(f"  {_command()} --home {HOME} lineage fraud_detector@production --format tree")
     print("  README.md 'Quick start'        # the same calls in your own code")
+
+
+def _command() -> str:
+    """How to call the CLI from here: the venv's script when it is not on PATH."""
+    script = Path(sys.executable).parent / "archivist"
+    if not script.exists() or shutil.which("archivist") == str(script):
+        return "archivist"
+    return os.path.relpath(script)
 
 
 def _shell(*args: str) -> None:

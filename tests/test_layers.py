@@ -19,8 +19,8 @@ MAX_LINES = 400
 LAYERS: list[tuple[str, ...]] = [
     # records and rules every layer shares
     ("archivist.errors", "archivist._types", "archivist.ids", "archivist.timeutil",
-     "archivist.names", "archivist.refs", "archivist.model", "archivist.version",
-     "archivist.limits", "archivist.config", "archivist._extras"),
+     "archivist.names", "archivist.timepartitions", "archivist.refs", "archivist.model",
+     "archivist.version", "archivist.limits", "archivist.config", "archivist._extras"),
     # bytes, the query language, serializers, the wire format, what a run is told, the
     # rules of a record
     ("archivist.store", "archivist.query", "archivist.materializers", "archivist.wire",

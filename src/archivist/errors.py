@@ -19,6 +19,7 @@ so the same table serves both directions over HTTP::
     ├── PickleNotAllowedError                        422
     ├── PayloadTooLargeError                         413
     ├── StorageError                                 503
+    ├── StepFailedError                              500
     └── MissingDependencyError                       501
 """
 
@@ -150,6 +151,15 @@ class StorageError(ArchivistError):
 
     code = "storage_error"
     status = 503
+
+
+class StepFailedError(ArchivistError):
+    """A flow step failed in a way its own exception cannot tell: the exception could not
+    be re-created in this process (``details``: ``exception_type``, ``traceback``), the
+    worker process running it died, or it ran past its ``@timeout``."""
+
+    code = "step_failed"
+    status = 500
 
 
 class MissingDependencyError(ArchivistError, ImportError):

@@ -16,7 +16,9 @@ project                ``[A-Za-z0-9][A-Za-z0-9._-]{0,127}``, no ``..`` (ASCII: a
 artifact_type          1-64 printable ASCII characters
 tags                   at most 256 per version
 tag value              JSON scalar; strings ≤ 4 KiB
-partition              value a string ≤ 1 KiB, no control characters
+partition              value a string ≤ 1 KiB, no control characters; datetimes,
+                       dates and date-and-time text stored in one ISO form
+                       (:mod:`archivist.timepartitions`)
 metadata               JSON object ≤ 1 MiB encoded, depth ≤ 64
 description            ≤ 1 MiB
 producer fields        ≤ 256 printable characters
@@ -33,6 +35,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from archivist import timepartitions
 from archivist.errors import ConflictError, InvalidInputError, InvalidNameError
 
 MAX_NAME = 128  # characters (code points) after NFC normalization
@@ -268,10 +271,12 @@ def check_partitions(partitions: Mapping[str, object] | None) -> dict[str, str]:
     if len(partitions) > MAX_TAGS:
         raise InvalidInputError(f"{len(partitions)} partitions; the limit is {MAX_TAGS}")
     out: dict[str, str] = {}
-    for key, value in partitions.items():
+    for key, given in partitions.items():
         clean = _unique_key(check_name(key, "partition key"), out, "partition")
+        value = timepartitions.canonical(given)
         if not isinstance(value, str) or not value:
-            raise InvalidInputError(f"partition {key!r} must be a non-empty string")
+            raise InvalidInputError(f"partition {key!r} must be a non-empty string "
+                                    "(or a datetime or date)")
         if len(value) > MAX_PARTITION_VALUE or not value.isprintable():
             raise InvalidInputError(
                 f"partition {key!r} must be printable and at most {MAX_PARTITION_VALUE} chars"

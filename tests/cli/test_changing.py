@@ -1,4 +1,4 @@
-"""``tag``, ``alias``, ``rm``."""
+"""``tag``, ``alias``, ``describe``, ``rename``, ``rm``."""
 
 from __future__ import annotations
 
@@ -70,3 +70,37 @@ def test_rm_then_add_keeps_numbers(cli: Cli, model: dict[str, Any], added: Added
 def test_tag_key_named_ref(cli: Cli, model: dict[str, Any]) -> None:
     cli.ok("tag", "model", "ref=main")
     assert cli.json("show", "model")["tags"]["ref"] == "main"
+
+
+def test_describe_sets_and_clears(cli: Cli, model: dict[str, Any]) -> None:
+    result = cli.ok("describe", "model:1", "gradient boosting, May data")
+    assert result.stdout.strip() == "set the description of model:1"
+    assert cli.json("show", "model:1")["description"] == "gradient boosting, May data"
+    assert [r["version"] for r in cli.json("search", "boosting")] == [1]
+    cli.ok("describe", "model:1", "--clear")
+    assert cli.json("show", "model:1")["description"] is None
+    history = cli.json("show", "model", "--history")["history"]
+    assert [(h["old"], h["new"]) for h in history if h["kind"] == "description"] == [
+        (None, "gradient boosting, May data"), ("gradient boosting, May data", None)]
+
+
+def test_describe_needs_text_or_clear(cli: Cli, model: dict[str, Any]) -> None:
+    cli.usage_error("describe", "model:1")
+    cli.usage_error("describe", "model:1", "text", "--clear")
+    cli.fails("describe", "absent:1", "text", contains="absent")
+
+
+def test_rename(cli: Cli, model: dict[str, Any], added: Added) -> None:
+    cli.ok("alias", "model:1", "prod")
+    assert cli.ok("rename", "model", "churn_model").stdout.strip() == \
+        "renamed model to churn_model"
+    assert cli.json("show", "churn_model@prod")["version"] == 1
+    assert cli.json("show", "churn_model:2")["id"] == model["id"]
+    assert [r["version"] for r in cli.json("ls", "--name", "churn_model")] == [2, 1]
+    cli.fails("show", "model", contains="renamed to 'churn_model'")
+    added("other", b"x")
+    cli.fails("rename", "churn_model", "OTHER", contains="already exists")
+    cli.fails("rename", "churn_model", "bad name", contains="bad name")
+    cli.fails("rename", "absent", "new", contains="absent")
+    cli.ok("rename", "churn_model", "Churn_Model")
+    assert cli.json("show", "Churn_Model")["version"] == 2

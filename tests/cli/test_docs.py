@@ -42,8 +42,9 @@ def long_flags(command: typer.core.TyperCommand | typer.core.TyperGroup) -> list
 
 def test_the_expected_commands_exist() -> None:
     assert sorted(command_names()) == sorted([
-        "init", "add", "ls", "show", "search", "tag", "alias", "lineage", "get", "diff",
-        "rm", "verify", "gc", "export", "import", "push", "flow", "runs", "server", "keys"])
+        "init", "add", "ls", "show", "search", "tag", "alias", "describe", "rename",
+        "lineage", "get", "diff", "rm", "verify", "gc", "export", "import", "push", "flow",
+        "runs", "server", "keys"])
 
 
 @pytest.mark.parametrize("name", command_names())

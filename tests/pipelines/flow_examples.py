@@ -204,3 +204,28 @@ class GridFlow(Flow):
     @step
     def end(self) -> None:
         pass
+
+
+class WhereFlow(Flow):
+    """A foreach whose tasks record ``current`` and ``self.index`` (in workers too)."""
+
+    @step
+    def start(self) -> None:
+        self.items = ["a", "b"]
+        self.next(self.each, foreach="items")
+
+    @step
+    def each(self) -> None:
+        from archivist import current
+
+        self.where = [current.pathspec, self.index, os.getpid()]
+        self.next(self.join)
+
+    @step
+    def join(self, inputs: Any) -> None:
+        self.wheres = [i.where for i in inputs]
+        self.next(self.end)
+
+    @step
+    def end(self) -> None:
+        pass

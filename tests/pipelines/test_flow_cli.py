@@ -154,6 +154,11 @@ def test_a_failed_step_then_resume(flow_file: Path, home: Path, tmp_path: Path) 
     assert log.read_text().split() == ["work", "1", "work", "2"]
     missing = _one_error(_cli(home, "flow", "resume", str(flow_file), "--run", "FileFlow/9"))
     assert "FileFlow/9" in missing
+    log.write_text("")
+    result = _cli(home, "flow", "resume", str(flow_file), "--run", "FileFlow/2",
+                  "--step", "end")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip().startswith("FileFlow/3 succeeded: 6 tasks, 5 reused")
 
 
 def test_the_console_script_runs_a_flow_file_in_workers(flow_file: Path, home: Path) -> None:

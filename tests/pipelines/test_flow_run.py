@@ -59,11 +59,11 @@ def test_parameters_are_read_only_and_checked(local_catalog: ArtifactCatalog) ->
         def end(self) -> None:
             self.rate = 1.0
 
-    assert set(Params.parameters()) == {"rate", "name", "epochs"}
-    assert Params.parameters()["epochs"].convert("7") == 7
-    assert Params.parameters()["rate"].convert("0.5") == 0.5
+    assert set(Params.spec().parameters) == {"rate", "name", "epochs"}
+    assert Params.spec().parameters["epochs"].convert("7") == 7
+    assert Params.spec().parameters["rate"].convert("0.5") == 0.5
     with pytest.raises(InvalidInputError, match="expects a int"):
-        Params.parameters()["epochs"].convert("seven")
+        Params.spec().parameters["epochs"].convert("seven")
     with pytest.raises(InvalidInputError, match="needs the parameter 'name'"):
         Params().run(catalog=local_catalog)
     with pytest.raises(InvalidInputError, match="no parameter 'nmae'"):
@@ -359,7 +359,7 @@ def test_parameters_and_foreach_items_are_copies_per_task(
     assert run["join"].task.data.seen == [[["base", "0"], [0, "changed"]],
                                           [["base", "1"], [1, "changed"]]]
     assert run["start"].task.data.items == [[0], [1]]
-    assert Copies.parameters()["tags"].default == ["base"]
+    assert Copies.spec().parameters["tags"].default == ["base"]
 
 
 def test_an_attribute_named_like_a_step_is_refused(local_catalog: ArtifactCatalog) -> None:
@@ -405,7 +405,7 @@ def test_a_run_records_its_flows_graph(local_catalog: ArtifactCatalog) -> None:
 
     BranchFlow().run(catalog=local_catalog)
     graph = local_catalog.get_run("BranchFlow/1").details["graph"]
-    assert graph["steps"] == BranchFlow.graph().order()
+    assert graph["steps"] == BranchFlow.spec().graph.order()
     assert sorted(map(tuple, graph["edges"])) == [
         ("join", "end"), ("left", "join"), ("right", "join"), ("start", "left"),
         ("start", "right")]

@@ -42,6 +42,8 @@ NEEDS: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v1/versions/{version_id}/tags"): "write",
     ("PUT", "/api/v1/versions/{version_id}/aliases/{alias}"): "write",
     ("DELETE", "/api/v1/projects/{project}/artifacts/{name}/aliases/{alias}"): "write",
+    ("PATCH", "/api/v1/versions/{version_id}"): "write",
+    ("POST", "/api/v1/projects/{project}/artifacts/{name}/rename"): "write",
     ("GET", "/api/v1/projects/{project}/artifacts/{name}/history"): "read",
     ("GET", "/api/v1/projects/{project}/spellings/{name}"): "read",
     ("GET", "/api/v1/projects/{project}/digests/{digest}"): "read",
@@ -98,6 +100,8 @@ def calls(server: Server) -> list[Call]:
     with ArtifactCatalog(server.home, project="p") as catalog:
         victim = catalog.register("victim", "Model", aliases=["old"])
         doomed = catalog.register("doomed", "Model")  # the one DELETE /versions/{id} ends
+        mover = f"mover_{new_id()[-12:]}"  # the one POST …/rename renames
+        catalog.register(mover, "Model")
     data = f"blob for {new_id()}".encode()
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     assert server.client.put(f"{API}/projects/p/blobs/{digest}", content=data,
@@ -120,6 +124,9 @@ def calls(server: Server) -> list[Call]:
         ("POST", "/api/v1/versions/lookup"): {"json": {"ids": [victim]}},
         ("PATCH", "/api/v1/versions/{version_id}/tags"): {"json": {"set": {"a": 1}}},
         ("DELETE", "/api/v1/projects/{project}/artifacts/{name}/aliases/{alias}"): {},
+        ("PATCH", "/api/v1/versions/{version_id}"): {"json": {"description": "checked"}},
+        ("POST", "/api/v1/projects/{project}/artifacts/{name}/rename"): {
+            "json": {"new_name": f"moved_{new_id()[-12:]}"}},
         ("GET", "/api/v1/projects/{project}/search"): {"params": {"q": "model"}},
         ("POST", "/api/v1/projects/{project}/blobs/missing"): {"json": {"digests": [digest]}},
         ("PUT", "/api/v1/projects/{project}/blobs/{digest}"): {"content": data},
@@ -142,6 +149,8 @@ def calls(server: Server) -> list[Call]:
         filled = dict(values)
         if template.endswith("/aliases/{alias}"):
             filled["alias"] = alias_of.get(method, "x")
+        if template.endswith("/rename"):
+            filled["name"] = mover
         if (method, template) == ("DELETE", "/api/v1/versions/{version_id}"):
             filled["version_id"] = doomed
         made.append(Call(method, template, template.format(**filled),
@@ -225,6 +234,7 @@ def test_other_projects_versions_by_id_look_missing(server: Server) -> None:
     for method, template, body in (
             ("GET", "{}/versions/{}/lineage", None), ("DELETE", "{}/versions/{}", None),
             ("PATCH", "{}/versions/{}/tags", {"set": {"a": 1}}),
+            ("PATCH", "{}/versions/{}", {"description": "x"}),
             ("PUT", "{}/versions/{}/aliases/x", None)):
         seen = server.client.request(method, template.format(API, vid), json=body,
                                      headers=other)

@@ -16,7 +16,8 @@ Rules every implementation keeps (``tests/contract`` checks them on each):
 * ``get_*`` raise ``ArtifactNotFoundError`` (listing what does exist) and never return
   ``None``; deleted versions are found by id only (with ``deleted=True``).
 * Reads see committed state only: a reader never sees version *k* of a name without *k-1*.
-* Every tag and alias change writes one history entry in the same transaction.
+* Every tag, alias, description and name change writes one history entry in the same
+  transaction.
 """
 
 from __future__ import annotations
@@ -110,6 +111,28 @@ class Backend(Protocol):
     def delete_version(self, version_id: str, user: str | None) -> None:
         """Tombstone a version: hidden from list/search/latest, kept in lineage; its
         aliases are removed (recorded in history)."""
+        ...
+
+    def rename(self, project: str, old: str, new: str, user: str | None) -> None:
+        """Rename the name ``old`` (exact spelling) to ``new``: every version, deleted ones
+        too, keeps its id, number, tags, aliases, lineage and runs; the full-text index
+        finds the new name; one ``rename`` history entry (``key`` the old spelling). ``new``
+        equal to ``old`` changes nothing; a case-only change is a rename.
+
+        Raises:
+            ArtifactNotFoundError: no artifact is named ``old``.
+            ConflictError: another name of the project folds to ``new``'s key.
+        """
+        ...
+
+    def update_description(self, version_id: str, description: str | None,
+                           user: str | None) -> None:
+        """Replace a live version's description (``None`` clears it), reindex it for
+        full-text search and record a ``description`` history entry (none if unchanged).
+
+        Raises:
+            ArtifactNotFoundError, ConflictError: version missing or deleted.
+        """
         ...
 
     def history(self, project: str, name: str, *, version_id: str | None = None,

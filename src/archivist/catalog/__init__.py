@@ -4,7 +4,8 @@ made of.
 ==================  ==============================================================
 ``facade.py``       ``ArtifactCatalog``: validates once, delegates
 ``lineage.py``      its lineage methods; ``runs.py``: runs and ``log_*``;
-                    ``moving.py``: ``export``, ``export_files``, ``import_bundle``
+                    ``moving.py``: ``export``, ``export_files``, ``import_bundle``;
+                    ``renaming.py``: ``rename``, ``update_description``
 ``core.py``         what those method groups need of the catalog (a protocol)
 ``arguments.py``    the façade's arguments turned into backend filters and limits
 ``registration.py`` validate, land the content, lease its blobs, write the rows

@@ -6,7 +6,7 @@ from __future__ import annotations
 import builtins
 import getpass
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeAlias, TypedDict
 
 from archivist import names
@@ -17,6 +17,8 @@ from archivist.timeutil import to_epoch
 
 #: ``list`` is also a method name of the catalog; annotate with this alias inside it.
 Artifacts: TypeAlias = builtins.list[Artifact]
+#: A partition value as given: text, or a datetime or date (stored as ISO text, in UTC).
+Partitions: TypeAlias = Mapping[str, str | date]
 
 
 
@@ -27,7 +29,7 @@ class VersionFields(TypedDict, total=False):
     tags: Mapping[str, Any] | None
     aliases: Sequence[str] | None
     parent_ids: Sequence[str] | None
-    partitions: Mapping[str, str] | None
+    partitions: Partitions | None
     description: str | None
     source_step: str | None
     source_run_id: str | None
@@ -50,7 +52,7 @@ class Filters(TypedDict, total=False):
 
     artifact_type: str | Sequence[str] | None
     tags: Mapping[str, Any] | None
-    partitions: Mapping[str, str] | None
+    partitions: Partitions | None
     since: datetime | str | float | None
     until: datetime | str | float | None
     latest_only: bool

@@ -26,6 +26,7 @@ from archivist.backends.base import Backend
 from archivist.catalog.arguments import (
     Artifacts,
     Filters,
+    Partitions,
     VersionFields,
     list_filter,
     login,
@@ -37,6 +38,7 @@ from archivist.catalog.lineage import LineageMethods
 from archivist.catalog.moving import MovingMethods
 from archivist.catalog.reading import Reader
 from archivist.catalog.registration import Registrar, Registration
+from archivist.catalog.renaming import RenamingMethods
 from archivist.catalog.runs import RunMethods
 from archivist.config import resolve
 from archivist.errors import (
@@ -58,7 +60,7 @@ from archivist.store.hashcache import HashCache, NullHashCache
 from archivist.timeutil import parse_duration
 
 
-class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods):
+class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods, RenamingMethods):
     """The artifact catalog.
 
     ``ArtifactCatalog()`` opens the local catalog in ``$ARCHIVIST_HOME`` or ``./.archivist``
@@ -118,7 +120,7 @@ class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods):
                  metadata: Mapping[str, Any] | None = None,
                  tags: Mapping[str, Any] | None = None, aliases: Sequence[str] | None = None,
                  parent_ids: Sequence[str] | None = None,
-                 partitions: Mapping[str, str] | None = None, description: str | None = None,
+                 partitions: Partitions | None = None, description: str | None = None,
                  source_step: str | None = None, source_run_id: str | None = None,
                  source_pipeline: str | None = None, project: str | None = None,
                  code_version: str | None = None) -> str:
@@ -215,7 +217,7 @@ class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods):
         return self.get(f"{name}{text}" if text.startswith("@") else f"{name}:{text}")
 
     def list(self, artifact_type: str | Sequence[str] | None = None, name: str | None = None,
-             tags: Mapping[str, Any] | None = None, partitions: Mapping[str, str] | None = None,
+             tags: Mapping[str, Any] | None = None, partitions: Partitions | None = None,
              since: datetime | str | float | None = None,
              until: datetime | str | float | None = None, limit: int = 100, offset: int = 0,
              latest_only: bool = False, *, source_step: str | None = None,
@@ -271,7 +273,8 @@ class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods):
         return found[0] if found else None
 
     def history(self, name: str, *, project: str | None = None) -> builtins.list[HistoryEntry]:
-        """Every tag, alias and delete change of ``name``, oldest first."""
+        """Every tag, alias, description, rename and delete change of ``name``, oldest
+        first."""
         name = names.check_name(name)
         return self.backend.history(self._scope(project), name)
 

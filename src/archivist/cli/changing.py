@@ -1,4 +1,4 @@
-"""Commands that change mutable state: ``tag``, ``alias``, ``rm``."""
+"""Commands that change mutable state: ``tag``, ``alias``, ``describe``, ``rename``, ``rm``."""
 
 from __future__ import annotations
 
@@ -80,6 +80,51 @@ def alias(
         output.success(f"{art.name}@{alias_name} now points at {art.ref}")
 
 
+def describe(
+    ctx: typer.Context,
+    ref: RefArg,
+    text: Annotated[str | None, typer.Argument(
+        metavar="TEXT", show_default=False,
+        help="The version's new description (quote it); replaces the old one.",
+    )] = None,
+    clear: Annotated[bool, typer.Option(
+        "--clear", help="Remove the description instead of setting one.",
+    )] = False,
+) -> None:
+    """Replace the description of a version.
+
+    The change is recorded in the history (see show --history) and search finds the
+    new words. Versions are otherwise immutable: tags, aliases and the description
+    are what changes.
+    """
+    if (text is None) == (not clear):
+        raise typer.BadParameter("give TEXT or --clear (one of them)")
+    with open_catalog(ctx) as catalog:
+        art = catalog.get(ref)
+        catalog.update_description(art, None if clear else text)
+    output.success(f"{'cleared' if clear else 'set'} the description of {art.ref}")
+
+
+def rename(
+    ctx: typer.Context,
+    old: Annotated[str, typer.Argument(
+        metavar="OLD", show_default=False, help="The artifact's name now (exact spelling).",
+    )],
+    new: Annotated[str, typer.Argument(
+        metavar="NEW", show_default=False,
+        help="Its new name: not taken in the project, in any case.",
+    )],
+) -> None:
+    """Rename an artifact: every version keeps its id, number, tags, aliases and lineage.
+
+    Refs and URIs use the new name from now on; the old name is not found (the error
+    says what it was renamed to). A case-only change (fraud -> Fraud) is a rename.
+    """
+    with open_catalog(ctx) as catalog:
+        catalog.rename(old, new)
+    output.success(f"renamed {old} to {new}")
+
+
 def rm(ctx: typer.Context, ref: RefArg) -> None:
     """Delete a version (a tombstone).
 
@@ -93,5 +138,5 @@ def rm(ctx: typer.Context, ref: RefArg) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    for command in (tag, alias, rm):
+    for command in (tag, alias, describe, rename, rm):
         app.command(command.__name__)(command)

@@ -53,7 +53,7 @@ def run(
     """Run a flow and record it; prints the run's pathspec (FLOW/NUMBER)."""
     given = parse_pairs(param, "--param", parse=False)
     flow_cls = load_flow(file, flow)
-    flow_cls.graph()  # a malformed flow fails before the catalog is touched
+    flow_cls.spec()  # a malformed flow fails before the catalog is touched
     parameters = _convert(flow_cls, given)
     with open_catalog(ctx, create=True) as catalog:
         done = _guarded(file, lambda: flow_cls().run(
@@ -69,16 +69,20 @@ def resume(
         "--run", metavar="RUN", show_default=False,
         help="The run to resume (FLOW/NUMBER or id; default: the flow's latest run).",
     )] = None,
+    from_step: Annotated[str | None, typer.Option(
+        "--step", metavar="STEP", show_default=False,
+        help="Restart from this step (default: the step that failed).",
+    )] = None,
     max_workers: WorkersOpt = 1,
     flow: FlowOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Run a flow again from the step that failed, reusing the steps that finished."""
     flow_cls = load_flow(file, flow)
-    flow_cls.graph()
+    flow_cls.spec()
     with open_catalog(ctx) as catalog:
         done = _guarded(file, lambda: flow_cls().resume(
-            run_ref, catalog=catalog, max_workers=max_workers))
+            run_ref, catalog=catalog, max_workers=max_workers, step=from_step))
         _report(done, as_json)
 
 
@@ -86,9 +90,9 @@ def resume(
 def show(file: FileArg, flow: FlowOpt = None, as_json: JsonFlag = False) -> None:
     """Show a flow's steps (in order, with their kind and targets) and its parameters."""
     flow_cls = load_flow(file, flow)
-    graph = flow_cls.graph()
+    graph = flow_cls.spec().graph
     parameters = {p.name: (None if p.required else p.default)
-                  for p in flow_cls.parameters().values()}
+                  for p in flow_cls.spec().parameters.values()}
     if as_json:
         output.print_json({
             "flow": graph.flow, "parameters": parameters,
@@ -101,7 +105,7 @@ def show(file: FileArg, flow: FlowOpt = None, as_json: JsonFlag = False) -> None
     console.print(f"flow {graph.flow}", soft_wrap=True, markup=False)
     for line in graph.describe():
         console.print(f"  {line}", soft_wrap=True, markup=False)
-    for attr, p in flow_cls.parameters().items():
+    for attr, p in flow_cls.spec().parameters.items():
         default = "required" if p.required else f"default {p.default!r}"
         help_text = f" — {p.help}" if p.help else ""
         console.print(f"  parameter {p.name or attr} ({default}){help_text}", soft_wrap=True,
@@ -141,7 +145,7 @@ def load_flow(file: Path, name: str | None) -> type[Flow]:
 
 
 def _convert(flow_cls: type[Flow], given: dict[str, Any]) -> dict[str, Any]:
-    by_name = {p.name: p for p in flow_cls.parameters().values()}
+    by_name = {p.name: p for p in flow_cls.spec().parameters.values()}
     out = {}
     for key, text in given.items():
         if key not in by_name:

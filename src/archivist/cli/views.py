@@ -62,7 +62,8 @@ HISTORY_COLUMNS = (
 
 
 def history_table(entries: list[HistoryEntry], refs: Mapping[str, str], width: int) -> Table:
-    """Tag, alias and delete changes, oldest first: when, who, version, kind, key, old, new.
+    """Tag, alias, description, rename and delete changes, oldest first: when, who,
+    version, kind, key, old, new.
 
     Every entry is of one artifact, so versions (also the old and new targets of an
     alias) are shown by number: whole at any width, where a ref would be cut.

@@ -29,6 +29,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from archivist import timepartitions
 from archivist.catalog.registration import Registration
 from archivist.errors import ArchivistError, DuplicateArtifactWarning, InvalidInputError
 from archivist.model import Artifact, TaskRecord
@@ -244,7 +245,12 @@ def _partitions(spec: StepSpec, arguments: Mapping[str, Any]) -> dict[str, str]:
                                     "did not pass it")
         if value is None:
             raise InvalidInputError(f"partition {key!r} of step {spec.name!r} is None")
-        out[key] = value if isinstance(value, str) else str(value)
+        if key == spec.time_partition:
+            out[key] = timepartitions.bucket(value, spec.granularity)
+            out[key + timepartitions.GRANULARITY_SUFFIX] = spec.granularity
+            continue
+        stored = timepartitions.canonical(value)
+        out[key] = stored if isinstance(stored, str) else str(stored)
     return out
 
 

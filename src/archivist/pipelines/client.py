@@ -19,6 +19,7 @@ steps of a function pipeline are tasks as well).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -238,6 +239,19 @@ class Task:
         return self.record.error
 
     @property
+    def exception(self) -> BaseException | str | None:
+        """Why the task failed (Metaflow's ``task.exception``): the exception object where
+        it can be re-created — a builtin type, or one of a module already imported here,
+        whose constructor takes the message — else its text (``"OddError: 1/2"``);
+        ``None`` for a task that did not fail. The traceback is in
+        ``details["traceback"]``; a failure ``@catch`` saved is in ``details["caught"]``.
+        """
+        if self.record.error is None:
+            return None
+        return rebuilt_exception(str(self.record.details.get("exception_type") or ""),
+                                 self.record.error)
+
+    @property
     def started_at(self) -> datetime | None:
         return self.record.started_at
 
@@ -344,3 +358,21 @@ class DataArtifact:
     def produced(self) -> bool:
         """This task created the version (rather than carrying it from an earlier step)."""
         return self.id in self.task.record.produced
+
+
+def rebuilt_exception(qualified: str, error: str) -> BaseException | str:
+    """The exception ``error`` (``"<Type>: <message>"``) describes, re-created from its
+    qualified type name without importing anything new; ``error`` when it cannot be."""
+    module_name, _, name = qualified.rpartition(".")
+    found: Any = sys.modules.get(module_name)
+    for part in name.split(".") if found is not None and name else ():
+        found = getattr(found, part, None)
+    if not isinstance(found, type) or not issubclass(found, Exception):
+        return error
+    prefix = f"{found.__name__}: "
+    message = error[len(prefix):] if error.startswith(prefix) else error
+    try:
+        exc = found(message)
+    except Exception:  # a constructor that wants other arguments
+        return error
+    return exc if str(exc) == message else error

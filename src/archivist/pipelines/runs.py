@@ -260,11 +260,14 @@ class RunRecorder:
         return done
 
     def fail_task(self, task: TaskRecord, error: BaseException | str, *,
-                  consumed: Sequence[str] = (), produced: Sequence[str] = ()) -> TaskRecord:
-        """Record that ``task`` failed with ``error`` (its type and message are kept).
-        Returns the stored task; the caller decides whether the run fails too."""
+                  consumed: Sequence[str] = (), produced: Sequence[str] = (),
+                  details: Mapping[str, Any] | None = None) -> TaskRecord:
+        """Record that ``task`` failed with ``error`` (its type and message are kept)
+        and ``details`` (e.g. the exception's type and traceback). Returns the stored
+        task; the caller decides whether the run fails too."""
         done = replace(task, status="failed", ended_at=_now(), error=error_text(error),
-                       consumed=_unique(consumed), produced=_unique(produced))
+                       consumed=_unique(consumed), produced=_unique(produced),
+                       details={**task.details, **names.check_metadata(details)})
         self.catalog.backend.save_task(done)
         self._notify("task_ended", self.run, done)
         return done

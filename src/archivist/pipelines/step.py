@@ -42,13 +42,16 @@ def step(fn: F, /) -> F: ...
 @overload
 def step(*, name: str | None = None, outputs: Sequence[str] | None = None,
          partition_by: Sequence[str] | None = None, cache: bool = False,
-         artifact_type: str | Mapping[str, str] | None = None) -> Callable[[F], F]: ...
+         artifact_type: str | Mapping[str, str] | None = None,
+         time_partition: str | None = None,
+         time_partition_granularity: str = "day") -> Callable[[F], F]: ...
 
 
 def step(fn: Callable[..., Any] | None = None, /, *, name: str | None = None,
          outputs: Sequence[str] | None = None, partition_by: Sequence[str] | None = None,
          cache: bool = False,
-         artifact_type: str | Mapping[str, str] | None = None) -> Any:
+         artifact_type: str | Mapping[str, str] | None = None,
+         time_partition: str | None = None, time_partition_granularity: str = "day") -> Any:
     """Declare a pipeline step (usable bare, ``@step``, or with options).
 
     Args:
@@ -58,15 +61,21 @@ def step(fn: Callable[..., Any] | None = None, /, *, name: str | None = None,
         cache: reuse the stored outputs of an earlier call with the same code and the
             same input digests instead of running.
         artifact_type: the outputs' type, or a mapping output name -> type.
+        time_partition: the parameter (a datetime, date or ISO text) whose time is a
+            partition of the outputs, stored as its ``time_partition_granularity``
+            bucket (``2021-01-01`` for a day) with the key ``<name>.granularity``.
+        time_partition_granularity: ``"minute"``, ``"hour"``, ``"day"`` (the default,
+            as in Flyte) or ``"month"``.
 
     Raises:
         InvalidNameError: a malformed step or output name.
-        InvalidInputError: duplicate outputs, or ``partition_by`` naming a parameter
-            the function does not have.
+        InvalidInputError: duplicate outputs, ``partition_by`` or ``time_partition``
+            naming a parameter the function does not have, an unknown granularity.
     """
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         spec = make_spec(func, name=name, outputs=outputs, partition_by=partition_by,
-                     cache=cache, artifact_type=artifact_type)
+                     cache=cache, artifact_type=artifact_type, time_partition=time_partition,
+                     time_partition_granularity=time_partition_granularity)
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from archivist import names
+from archivist import names, timepartitions
 from archivist.errors import InvalidInputError
 from archivist.pipelines.provenance import function_hash
 
@@ -29,6 +29,9 @@ class StepSpec:
     outputs: tuple[str, ...] | None
     partition_by: tuple[str, ...]
     cache: bool
+    #: the parameter whose value is stored as a time bucket of ``granularity``
+    time_partition: str | None
+    granularity: str
     artifact_type: str | Mapping[str, str] | None
     signature: inspect.Signature
     code_hash: str
@@ -54,13 +57,14 @@ def spec_of(value: object) -> StepSpec | None:
 
 def make_spec(func: Callable[..., Any], *, name: str | None, outputs: Sequence[str] | None,
           partition_by: Sequence[str] | None, cache: bool,
-          artifact_type: str | Mapping[str, str] | None) -> StepSpec:
+          artifact_type: str | Mapping[str, str] | None, time_partition: str | None = None,
+          time_partition_granularity: str = "day") -> StepSpec:
     """The :class:`StepSpec` of ``@step(...)`` on ``func``.
 
     Raises:
         InvalidNameError: a malformed step or output name.
-        InvalidInputError: duplicate outputs, or ``partition_by`` naming a parameter
-            the function does not have.
+        InvalidInputError: duplicate outputs, ``partition_by`` or ``time_partition``
+            naming a parameter the function does not have, an unknown granularity.
     """
     step_name = names.check_name(name if name is not None else func.__name__, "step")
     outs: tuple[str, ...] | None = None
@@ -74,11 +78,15 @@ def make_spec(func: Callable[..., Any], *, name: str | None, outputs: Sequence[s
     parts = tuple(partition_by or ())
     if isinstance(partition_by, str):
         raise InvalidInputError("partition_by must be a list of parameter names")
+    granularity = timepartitions.check_granularity(time_partition_granularity)
+    if time_partition is not None:
+        parts = tuple(dict.fromkeys([*parts, time_partition]))
     open_kwargs = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
     for key in parts:
         names.check_name(key, "partition key")
         if key not in signature.parameters and not open_kwargs:
-            raise InvalidInputError(f"partition_by names {key!r}, which is not a parameter "
+            option = "time_partition" if key == time_partition else "partition_by"
+            raise InvalidInputError(f"{option} names {key!r}, which is not a parameter "
                                     f"of {func.__name__}{signature}")
     if artifact_type is not None:
         types = [artifact_type] if isinstance(artifact_type, str) else list(
@@ -86,5 +94,6 @@ def make_spec(func: Callable[..., Any], *, name: str | None, outputs: Sequence[s
         for t in types:
             names.check_artifact_type(t)
     return StepSpec(fn=func, name=step_name, outputs=outs, partition_by=parts,
+                    time_partition=time_partition, granularity=granularity,
                     cache=bool(cache), artifact_type=artifact_type, signature=signature,
                     code_hash=function_hash(func))

@@ -93,10 +93,12 @@ class Compare:
 
 @dataclass(frozen=True, slots=True)
 class PartitionTerm:
-    """A partition value compared as a string (ISO dates sort correctly).
+    """A partition value compared as a string.
 
     With ``op == "="`` the value is any of ``values`` or starts with any of ``prefixes``;
-    the other operators take exactly one value.
+    the other operators take exactly one value. ``times``: the value was a month, day or
+    instant, turned into stored text (:mod:`archivist.timepartitions`), and only stored
+    months, days and times compare with it.
     """
 
     key: str
@@ -104,6 +106,7 @@ class PartitionTerm:
     values: tuple[str, ...] = ()
     prefixes: tuple[str, ...] = ()
     negated: bool = False
+    times: bool = False
 
 
 @dataclass(frozen=True, slots=True)

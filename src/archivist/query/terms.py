@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from typing import cast
 
-from archivist import names
+from archivist import names, timepartitions
 from archivist.errors import InvalidNameError
 from archivist.limits import MAX_LINEAGE_DEPTH
 from archivist.query import lexer, parts, spelling
@@ -36,6 +37,7 @@ from archivist.query.ast import (
     SORT_KEYS,
     Compare,
     FieldTerm,
+    Group,
     LineageTerm,
     Op,
     PartitionTerm,
@@ -227,11 +229,41 @@ def _tag(split: Split, key: str) -> TagTerm | Compare:
     return Compare("tags", (key,), _op(split), value, negated=split.op == "!=")
 
 
-def _partition(split: Split, key: str) -> PartitionTerm:
+def _partition(split: Split, key: str) -> PartitionTerm | Group:
+    """Unquoted months, days and instants compare as times (:mod:`~archivist.timepartitions`):
+    ``partition.dt=2021-01-01`` is that day, ``partition.dt>=2021-01-01T12:00`` from noon UTC;
+    quoted values and other text compare as strings."""
     if split.op == ":":
-        values, prefixes = _matches(parts.items(split, listing=True))
-        return PartitionTerm(key, "=", values, prefixes)
-    return PartitionTerm(key, _op(split), (_single(split).text,), negated=split.op == "!=")
+        return _partition_any(key, parts.items(split, listing=True))
+    item, op = _single(split), _op(split)
+    if op == "=":
+        return replace(_partition_any(key, [item]), negated=split.op == "!=")
+    bounds = None if item.quoted else timepartitions.query_bounds(item.text, op)
+    if bounds is not None:
+        return PartitionTerm(key, cast(Op, bounds[0]), (bounds[1],), times=True)
+    return PartitionTerm(key, op, (item.text,))
+
+
+def _partition_any(key: str, items: list[Item]) -> PartitionTerm | Group:
+    """Any of ``items``: strings (and ``prefix*``) as given, months, days and instants as
+    times; a list of both is a group of the two terms."""
+    values: list[str] = []
+    prefixes: list[str] = []
+    texts = [i for i in items if i.prefix or i.quoted
+             or timepartitions.query_matches(i.text) is None]
+    for item in items:
+        if item not in texts:
+            found = timepartitions.query_matches(item.text)
+            assert found is not None
+            values += found[0]
+            prefixes += found[1]
+    terms: list[PartitionTerm] = []
+    if texts:
+        terms.append(PartitionTerm(key, "=", *_matches(texts)))
+    if values:
+        terms.append(PartitionTerm(key, "=", tuple(dict.fromkeys(values)),
+                                   tuple(dict.fromkeys(prefixes)), times=True))
+    return terms[0] if len(terms) == 1 else Group(((terms[0],), (terms[1],)))
 
 
 def _comparable(split: Split, item: Item, ordered: bool) -> float | str | bool:

@@ -137,6 +137,16 @@ class TagUpdate(Request):
     remove: list[str] = Field(default_factory=list, examples=[["candidate"]])
 
 
+class Rename(Request):
+    new_name: str = Field(description="The new name (unique in the project regardless of "
+                                      "case).", examples=["churn_model"])
+
+
+class VersionUpdate(Request):
+    description: str | None = Field(description="The version's new description; null "
+                                                "clears it.", examples=["retrained on May"])
+
+
 class Spelling(Response):
     spelling: str | None = Field(description="The existing spelling of the name in any "
                                              "case, or null.")

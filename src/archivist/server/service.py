@@ -10,6 +10,9 @@ what, which scope writes, what a record must satisfy) is written once:
 
 Checks follow :mod:`archivist.records` (the rules every writer shares), visibility
 :class:`~archivist.server.auth.Principal` (another project's things are "not found").
+
+It is one module of a little over 400 lines on purpose: each operation is a few lines of
+checks and one backend call, and the server's rules read best as one list.
 """
 
 from __future__ import annotations
@@ -171,6 +174,18 @@ class Service:
     def remove_alias(self, project: str, name: str, alias: str) -> None:
         name, alias = names.check_name(name), names.check_alias(alias)
         self._backend.remove_alias(project, name, alias, self.principal.user)
+
+    def rename(self, project: str, old: str, new: str) -> None:
+        """Rename a name of the project (versions, aliases, lineage kept)."""
+        old, new = names.check_name(old), names.check_name(new)
+        self._backend.rename(project, old, new, self.principal.user)
+
+    def update_description(self, version_id: str, description: str | None) -> None:
+        """Replace a live version's description (recorded in the history)."""
+        check_version_id(version_id)
+        text = names.check_text(description, "description", names.MAX_DESCRIPTION)
+        self._version(version_id, "write")
+        self._backend.update_description(version_id, text, self.principal.user)
 
     def history(self, project: str, name: str, *, version_id: str | None = None,
                 limit: int | None = None) -> list[HistoryEntry]:

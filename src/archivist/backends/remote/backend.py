@@ -210,6 +210,15 @@ class RemoteCatalogBackend:
             "DELETE", f"{self._p(project)}/artifacts/{segment(name)}/aliases/{segment(alias)}",
             headers=_as_user(user))
 
+    def rename(self, project: str, old: str, new: str, user: str | None) -> None:
+        self.transport.request("POST", f"{self._p(project)}/artifacts/{segment(old)}/rename",
+                               json={"new_name": new}, headers=_as_user(user))
+
+    def update_description(self, version_id: str, description: str | None,
+                           user: str | None) -> None:
+        self.transport.request("PATCH", f"{API}/versions/{segment(version_id)}",
+                               json={"description": description}, headers=_as_user(user))
+
     def delete_version(self, version_id: str, user: str | None) -> None:
         self.transport.request("DELETE", f"{API}/versions/{segment(version_id)}",
                                headers=_as_user(user))

@@ -14,7 +14,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from archivist.backends.sql import aliasing, documents, lineage, locks, reads, runs, serverstore
+from archivist.backends.sql import (
+    aliasing,
+    documents,
+    lineage,
+    locks,
+    reads,
+    renaming,
+    runs,
+    serverstore,
+)
 from archivist.backends.sql import engine as engines
 from archivist.backends.sql.search import compile_search
 from archivist.backends.sql.tables import (
@@ -234,6 +243,16 @@ class SqlBackend(serverstore.ServerRows):
             changes.append(_history(row, "delete", f"v{row.version}", row.id, None, user, now))
             conn.execute(history.insert(), changes)
             documents.delete_document(conn, row.seq)
+
+    def rename(self, project: str, old: str, new: str, user: str | None) -> None:
+        with engines.write_transaction(self.engine) as conn:
+            renaming.rename(conn, project, old, new, user)
+
+    def update_description(self, version_id: str, description: str | None,
+                           user: str | None) -> None:
+        with engines.write_transaction(self.engine) as conn:
+            renaming.describe(conn, self._live_row(conn, version_id, "describe"),
+                              description, user)
 
     def _live_row(self, conn: sa.Connection, version_id: str, action: str) -> Any:
         row = conn.execute(locks.LIVE_ROW, {"id": version_id}).first()  # locked (locks.py)

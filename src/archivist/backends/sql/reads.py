@@ -182,6 +182,14 @@ def _not_found_message(conn: sa.Connection, ref: Ref, project: str) -> str:
     hint = f"; did you mean: {', '.join(dict.fromkeys(folded + close))}?" if folded or close else ""
     if ref.name in names:
         return f"no {what} in project {project!r}: every version is deleted"
+    renamed = conn.execute(  # the newest rename away from this spelling (renaming.py)
+        sa.select(artifacts.c.name).join(history, history.c.artifact_pk == artifacts.c.pk)
+        .where(artifacts.c.project == project, history.c.kind == "rename",
+               history.c.key == ref.name)
+        .order_by(history.c.pk.desc()).limit(1)).scalar()
+    if renamed is not None:
+        return (f"no artifact named {ref.name!r} in project {project!r}: it was renamed to "
+                f"{renamed!r}")
     return f"no artifact named {ref.name!r} in project {project!r}{hint}"
 
 

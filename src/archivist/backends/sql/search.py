@@ -196,8 +196,13 @@ class _Compiler:
                         _any(tags.c.text, term.values, term.prefixes))
         if isinstance(term, PartitionTerm):
             value = partitions.c.value
+            # byte order on both databases: a PostgreSQL locale may skip '-', ':' and '+'
+            ordered = value.collate("C") if self.dialect == "postgresql" else value
             match = (_any(value, term.values, term.prefixes) if term.op == "="
-                     else _compare(value, term.op, term.values[0]))
+                     else _compare(ordered, term.op, term.values[0]))
+            if term.times:  # only a month, a day or ISO date-time text is a time
+                match = sa.and_(match, sa.or_(sa.func.length(value).in_((7, 10)),
+                                              sa.func.substr(value, 11, 1) == "T"))
             return _has(partitions, partitions.c.key == term.key, match)
         if isinstance(term, Compare):
             return self.compare(term)

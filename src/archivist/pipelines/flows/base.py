@@ -9,7 +9,8 @@ as a ``type[FlowBase]``, the base :class:`archivist.Flow` fills in.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 from archivist.pipelines.flows.graph import FlowGraph
 
@@ -23,22 +24,36 @@ class DeclaredParameter(Protocol):
     @property
     def required(self) -> bool: ...
 
+    def split(self, value: Any) -> Any:
+        """The value a step sees for ``value`` (text split on the separator, if any)."""
+        ...
+
+
+_P = TypeVar("_P", bound=DeclaredParameter, covariant=True)
+
+
+@dataclass(frozen=True)
+class FlowSpec(Generic[_P]):
+    """What a flow class declares, read once per class: ``MyFlow.spec()``.
+
+    It lives on the class, not on ``self``, so that a step may store ``self.parameters``,
+    ``self.steps`` or ``self.graph`` like any other attribute.
+    """
+
+    name: str
+    #: Step name -> the function written under ``@step``.
+    steps: Mapping[str, Callable[..., Any]]
+    #: Attribute name -> parameter, in definition order.
+    parameters: Mapping[str, _P]
+    #: The validated step graph.
+    graph: FlowGraph
+
 
 class FlowBase:
-    """The class-level questions the engine asks of a flow; :class:`archivist.Flow`
-    answers them."""
+    """The class-level question the engine asks of a flow; :class:`archivist.Flow`
+    answers it."""
 
     @classmethod
-    def steps(cls) -> dict[str, Callable[..., Any]]:
-        """Step name -> the function written under ``@step``."""
-        raise NotImplementedError
-
-    @classmethod
-    def parameters(cls) -> Mapping[str, DeclaredParameter]:
-        """Attribute name -> parameter, in definition order."""
-        raise NotImplementedError
-
-    @classmethod
-    def graph(cls) -> FlowGraph:
-        """The validated step graph."""
+    def spec(cls) -> FlowSpec[DeclaredParameter]:
+        """The flow's steps, parameters and validated graph."""
         raise NotImplementedError

@@ -19,18 +19,29 @@ import os
 from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from archivist.errors import ArchivistError, ArtifactNotFoundError, InvalidInputError
+from archivist.errors import (
+    ArchivistError,
+    ArtifactNotFoundError,
+    InvalidInputError,
+    StepFailedError,
+)
 from archivist.model import RunRecord, TaskRecord
+from archivist.pipelines.flows.attempts import run_attempts
 from archivist.pipelines.flows.base import FlowBase
 from archivist.pipelines.flows.graph import FlowGraph
 from archivist.pipelines.flows.state import Frame, Held, TaskInput, TaskOutcome, TaskSpec
-from archivist.pipelines.flows.task import run_task
 from archivist.pipelines.flows.values import ValueCache
-from archivist.pipelines.flows.workers import CatalogLocation, WorkerPool
+from archivist.pipelines.flows.workers import (
+    CatalogLocation,
+    FlowLocator,
+    WorkerPool,
+    run_isolated,
+)
 from archivist.pipelines.openlineage import listener_for
-from archivist.pipelines.runs import RunListener, RunRecorder
+from archivist.pipelines.runs import RunListener, RunRecorder, error_text
 
 if TYPE_CHECKING:
     from archivist.catalog import ArtifactCatalog
@@ -42,7 +53,7 @@ CatalogArg = Any  # ArtifactCatalog | str | os.PathLike[str] | None
 def start_run(flow_cls: type[FlowBase], given: Mapping[str, Any], *, catalog: CatalogArg,
               max_workers: int, project: str | None, openlineage: Any = None) -> Run:
     """``Flow.run``: see there."""
-    graph = flow_cls.graph()
+    graph = flow_cls.spec().graph
     _check_workers(max_workers)
     parameters = resolve_parameters(flow_cls, given)
     with _opened(catalog, project) as cat:
@@ -55,14 +66,18 @@ def start_run(flow_cls: type[FlowBase], given: Mapping[str, Any], *, catalog: Ca
 
 
 def resume_run(flow_cls: type[FlowBase], ref: str | None, *, catalog: CatalogArg,
-               max_workers: int, project: str | None, openlineage: Any = None) -> Run:
+               max_workers: int, project: str | None, openlineage: Any = None,
+               step: str | None = None) -> Run:
     """``Flow.resume``: see there."""
-    graph = flow_cls.graph()
+    graph = flow_cls.spec().graph
     _check_workers(max_workers)
+    if step is not None and step not in graph.nodes:
+        raise InvalidInputError(f"{flow_cls.__name__} has no step {step!r} to resume from; "
+                                f"steps: {', '.join(graph.order())}")
     with _opened(catalog, project) as cat:
         old = _old_run(cat, flow_cls.__name__, ref)
         given = {k: v for k, v in old.parameters.items()
-                 if k in {p.name for p in flow_cls.parameters().values()}}
+                 if k in {p.name for p in flow_cls.spec().parameters.values()}}
         parameters = resolve_parameters(flow_cls, given)
         recorder = RunRecorder(cat, flow_cls.__name__, kind="flow", source=flow_cls,
                                parameters=_by_name(flow_cls, parameters),
@@ -71,7 +86,7 @@ def resume_run(flow_cls: type[FlowBase], ref: str | None, *, catalog: CatalogArg
                                         "graph": graph_record(graph)},
                                listeners=_listeners(openlineage, cat))
         engine = Engine(flow_cls, graph, cat, recorder, parameters, max_workers, catalog)
-        engine.reuse_from(old)
+        engine.reuse_from(old, step)
         engine.execute()
         return _client_run(recorder.pathspec, cat, catalog)
 
@@ -89,7 +104,7 @@ def resolve_parameters(flow_cls: type[FlowBase], given: Mapping[str, Any]) -> di
     Raises:
         InvalidInputError: an unknown parameter, or a required one missing.
     """
-    declared = flow_cls.parameters()
+    declared = flow_cls.spec().parameters
     by_name = {p.name: attr for attr, p in declared.items()}
     unknown = sorted(set(given) - set(by_name))
     if unknown:
@@ -98,13 +113,13 @@ def resolve_parameters(flow_cls: type[FlowBase], given: Mapping[str, Any]) -> di
     values: dict[str, Any] = {}
     for attr, parameter in declared.items():
         if parameter.name in given:
-            values[attr] = given[parameter.name]
+            values[attr] = parameter.split(given[parameter.name])
         elif parameter.required:
             raise InvalidInputError(f"{flow_cls.__name__} needs the parameter "
                                     f"{parameter.name!r} (run(..., {parameter.name}=...) or "
                                     f"--param {parameter.name}=...)")
         else:
-            values[attr] = parameter.default
+            values[attr] = parameter.split(parameter.default)
     return values
 
 
@@ -128,12 +143,15 @@ class Engine:
         self.failure: tuple[TaskSpec, TaskOutcome] | None = None
         self.old: RunRecord | None = None
         self.reusable: dict[tuple[str, tuple[int, ...]], TaskRecord] = {}
+        #: tasks submitted to the pool and not finished (failed if the run ends early)
+        self.running: dict[Future[TaskOutcome], tuple[TaskSpec, TaskRecord]] = {}
 
-    def reuse_from(self, old: RunRecord) -> None:
-        """Make the succeeded tasks of ``old`` reusable by this run."""
+    def reuse_from(self, old: RunRecord, step: str | None = None) -> None:
+        """Make the succeeded tasks of ``old`` reusable by this run, except those of
+        ``step`` (then the steps after it run again too: their inputs are new)."""
         self.old = old
         for task in old.tasks:
-            if task.status == "succeeded":
+            if task.status == "succeeded" and task.step != step:
                 self.reusable[(task.step, tuple(task.details.get("foreach", ())))] = task
 
     def execute(self) -> None:
@@ -151,6 +169,9 @@ class Engine:
             self.ready.append(self._spec("start", (), (), ()))
             self._loop(pool)
         except BaseException as exc:
+            for _, task in self.running.values():  # never leave a task "running"
+                self.recorder.fail_task(task, f"the run ended early ({error_text(exc)})")
+            self.running.clear()
             self.recorder.finish(error=exc)
             _note(exc, self.recorder.pathspec, None, self.flow_cls.__name__)
             raise
@@ -170,16 +191,21 @@ class Engine:
 
     # -- the loop ----------------------------------------------------------------------
     def _loop(self, pool: WorkerPool | None) -> None:
-        running: dict[Future[TaskOutcome], tuple[TaskSpec, TaskRecord]] = {}
+        running = self.running
         while True:
             while self.ready and self.failure is None and len(running) < self.max_workers:
                 spec = self.ready.popleft()
                 if self._reuse(spec):
                     continue
                 task = self.recorder.start_task(spec.step, details={"foreach": list(spec.stack)})
+                spec = replace(spec, pathspec=f"{self.recorder.pathspec}/{spec.step}/{task.index}")
                 if pool is None:
-                    outcome = run_task(self.flow_cls, self.graph, spec, self.catalog,
-                                       self.values)
+                    try:
+                        outcome = run_attempts(self.flow_cls, self.graph, spec, self.catalog,
+                                               self.values, self._isolate)
+                    except BaseException as exc:  # Ctrl-C in a step: never left "running"
+                        self.recorder.fail_task(task, exc)
+                        raise
                     self._finish(spec, task, outcome)
                 else:
                     running[pool.submit(spec)] = (spec, task)
@@ -191,17 +217,26 @@ class Engine:
                 try:
                     outcome = future.result()
                 except Exception as exc:  # the worker died (BrokenProcessPool, …)
-                    outcome = TaskOutcome(error=f"{type(exc).__name__}: {exc}", exception=exc)
+                    died = StepFailedError(
+                        f"the worker process running step {spec.step!r} died or its result "
+                        f"could not be read ({type(exc).__name__}: {exc})", step=spec.step)
+                    outcome = TaskOutcome(error=f"StepFailedError: {died}", exception=died)
                 self._finish(spec, task, outcome)
+
+    def _isolate(self, spec: TaskSpec, seconds: float) -> TaskOutcome:
+        """Run an attempt of a task under ``@timeout`` in a process of its own."""
+        location = CatalogLocation.of(self.catalog, self.given_catalog)
+        return run_isolated(FlowLocator.of(self.flow_cls), location, spec, seconds)
 
     def _finish(self, spec: TaskSpec, task: TaskRecord, outcome: TaskOutcome) -> None:
         if not outcome.ok:
             self.recorder.fail_task(task, outcome.error or "failed",
-                                    consumed=outcome.consumed, produced=outcome.produced)
+                                    consumed=outcome.consumed, produced=outcome.produced,
+                                    details=outcome.details)
             if self.failure is None:
                 self.failure = (spec, outcome)
             return
-        details: dict[str, Any] = {"pid": outcome.pid}
+        details: dict[str, Any] = {**outcome.details, "pid": outcome.pid}
         if outcome.foreach_count is not None:
             details["foreach_count"] = outcome.foreach_count
         done = self.recorder.finish_task(
@@ -269,7 +304,8 @@ class Engine:
               inputs: tuple[TaskInput, ...]) -> TaskSpec:
         return TaskSpec(run_id=self.recorder.id, flow=self.flow_cls.__name__, step=step,
                         stack=stack, frames=frames, inputs=inputs,
-                        parameters=self.parameters, code_version=self.recorder.code_version)
+                        parameters=self.parameters, code_version=self.recorder.code_version,
+                        origin_run=self.old.pathspec if self.old is not None else None)
 
 
 def _check_workers(max_workers: object) -> None:
@@ -316,7 +352,7 @@ def _listeners(openlineage: Any, catalog: ArtifactCatalog) -> list[RunListener]:
 
 
 def _by_name(flow_cls: type[FlowBase], values: Mapping[str, Any]) -> dict[str, Any]:
-    declared = flow_cls.parameters()
+    declared = flow_cls.spec().parameters
     return {declared[attr].name: value for attr, value in values.items()}
 
 

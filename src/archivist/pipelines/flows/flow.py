@@ -39,13 +39,13 @@ each task gets a fresh object.
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from archivist.errors import InvalidFlowError, InvalidInputError
-from archivist.pipelines.flows.base import FlowBase
+from archivist.errors import InvalidFlowError
+from archivist.pipelines.flows.base import FlowBase, FlowSpec
 from archivist.pipelines.flows.graph import FlowGraph
+from archivist.pipelines.flows.parameter import MISSING, SIMPLE_TYPES, Parameter
 from archivist.pipelines.flows.task import CONTEXT_ATTRIBUTE, BranchView, TaskContext
 from archivist.pipelines.stepspec import spec_of
 
@@ -55,103 +55,42 @@ if TYPE_CHECKING:
     from archivist.catalog import ArtifactCatalog
     from archivist.pipelines.client import Run
 
-_MISSING: Any = object()
-#: Names a step or parameter may not take: they are the Flow API.
-RESERVED = frozenset({"next", "merge_artifacts", "input", "run", "resume", "graph", "steps",
-                      "parameters", "catalog", "max_workers", "project", "openlineage"})
-_SIMPLE_TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "bool": bool}
-
-
-class Parameter:
-    """A flow parameter: ``alpha = Parameter("alpha", default=0.5)``.
-
-    Given to ``MyFlow().run(alpha=0.7)`` or ``archivist flow run flow.py --param
-    alpha=0.7`` (converted to the default's type, or ``type``; JSON otherwise).
-
-    Args:
-        name: the name ``run()`` and ``--param`` use (default: the attribute's name).
-        default: the value when none is given; without one the parameter is required.
-        type: ``int``, ``float``, ``bool`` or ``str`` for ``--param`` text.
-        help: shown by ``archivist flow show``.
-    """
-
-    def __init__(self, name: str | None = None, *, default: Any = _MISSING,
-                 type: type | None = None, help: str | None = None) -> None:
-        self.name: str = name or ""
-        self.default = default
-        self.type = type
-        self.help = help
-        self.attribute = name or ""
-
-    def __set_name__(self, owner: type, attribute: str) -> None:
-        self.attribute = attribute
-        self.name = self.name or attribute
-
-    @property
-    def required(self) -> bool:
-        return self.default is _MISSING
-
-    def __get__(self, obj: object, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        context: TaskContext | None = obj.__dict__.get(CONTEXT_ATTRIBUTE)
-        if context is None:
-            return None if self.required else self.default
-        return context.parameter(self.attribute)
-
-    def __set__(self, obj: object, value: Any) -> None:
-        raise InvalidInputError(f"parameter {self.name!r} is read-only in steps; give it to "
-                                f"run({self.name}=...) or store the new value under another "
-                                "attribute")
-
-    def convert(self, text: str) -> Any:
-        """The value of ``--param name=text``.
-
-        Raises:
-            InvalidInputError: ``text`` does not parse as the parameter's type.
-        """
-        kind = self.type or (type(self.default) if not self.required else None)
-        try:
-            if kind is bool:
-                if text.lower() in ("1", "true", "yes", "on"):
-                    return True
-                if text.lower() in ("0", "false", "no", "off"):
-                    return False
-                raise ValueError(text)
-            if kind in (int, float, str):
-                return kind(text)
-        except ValueError:
-            raise InvalidInputError(f"parameter {self.name!r} expects a "
-                                    f"{getattr(kind, '__name__', kind)}, got {text!r}") from None
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-
-    def __repr__(self) -> str:
-        default = "required" if self.required else f"default={self.default!r}"
-        return f"Parameter({self.name!r}, {default})"
+#: What a step reads on ``self`` besides its data, as in Metaflow's ``FlowSpec``: no
+#: attribute, step or parameter may take these names.
+RESERVED = frozenset({"next", "input", "index", "foreach_stack", "merge_artifacts"})
+#: Methods of the class: no step or parameter may take these names (they would hide
+#: them), but a step may store an attribute called so.
+CLASS_API = frozenset({"run", "resume", "spec"})
 
 
 class Flow(FlowBase):
     """Base class of class flows; see the module docstring for an example.
 
     Subclasses define ``@step`` methods, among them ``start`` and ``end``; the graph is
-    validated when the class is used (:meth:`graph`), before anything runs.
+    validated when the class is used (:meth:`spec`), before anything runs.
+
+    Only the names of :data:`RESERVED` are off limits for what steps store; everything
+    else (``parameters``, ``config``, ``graph``, ``run``, ``name``…) is an attribute like
+    any other, and a value a step stored wins over a class attribute of the same name.
     """
 
-    _archivist_graph: ClassVar[FlowGraph | None] = None
+    _archivist_spec: ClassVar[FlowSpec[Parameter] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._archivist_graph = None
+        cls._archivist_spec = None
+        # now, not in spec(): a step or parameter called ``spec`` would hide spec() itself
+        _check_names(cls, [n for n in RESERVED | CLASS_API
+                           if step_function(cls.__dict__.get(n)) is not None
+                           or isinstance(cls.__dict__.get(n), Parameter)
+                           or n in inspect.get_annotations(cls)])
         annotations = inspect.get_annotations(cls)
         for attribute, annotation in annotations.items():
             if attribute.startswith("_") or _is_classvar(annotation):
                 continue
             if isinstance(cls.__dict__.get(attribute), Parameter):
                 continue
-            default = cls.__dict__.get(attribute, _MISSING)
+            default = cls.__dict__.get(attribute, MISSING)
             parameter = Parameter(attribute, default=default,
                                   type=_simple_type(annotation))
             parameter.__set_name__(cls, attribute)
@@ -159,59 +98,34 @@ class Flow(FlowBase):
 
     # -- the class -----------------------------------------------------------------------
     @classmethod
-    def steps(cls) -> dict[str, Callable[..., Any]]:
-        """Step name -> the function written under ``@step``, for every step of the class."""
-        found: dict[str, Callable[..., Any]] = {}
-        for klass in reversed(cls.__mro__):
-            for name, value in vars(klass).items():
-                func = step_function(value)
-                if func is not None:
-                    found[name] = func
-                elif name in found:
-                    del found[name]  # overridden by a plain attribute
-        return found
-
-    @classmethod
-    def parameters(cls) -> dict[str, Parameter]:
-        """Attribute name -> :class:`Parameter`, in definition order."""
-        found: dict[str, Parameter] = {}
-        for klass in reversed(cls.__mro__):
-            for name, value in vars(klass).items():
-                if isinstance(value, Parameter):
-                    found[name] = value
-        return found
-
-    @classmethod
-    def graph(cls) -> FlowGraph:
-        """The validated step graph (built once per class).
+    def spec(cls) -> FlowSpec[Parameter]:
+        """The class's steps, parameters and validated graph (built once per class).
 
         Raises:
-            InvalidFlowError: the graph is malformed; the message names the step.
+            InvalidFlowError: the graph is malformed, or a step or parameter takes a name
+                of the Flow API; the message names the step.
         """
-        graph = cls.__dict__.get("_archivist_graph")
-        if graph is None:
-            steps = cls.steps()
-            for name in (*steps, *cls.parameters()):
-                if name in RESERVED:
-                    raise InvalidFlowError(f"{cls.__name__}.{name}: {name!r} is part of the "
-                                           "Flow API; give the step or parameter another "
-                                           "name", step=name)
+        spec = cls.__dict__.get("_archivist_spec")
+        if spec is None:
+            steps, parameters = _steps_of(cls), _parameters_of(cls)
+            _check_names(cls, [*steps, *parameters])  # also those of mixin classes
             for name in steps:
-                spec = spec_of(getattr(cls, name))
-                if spec is not None and (spec.outputs or spec.partition_by or spec.cache
-                                         or spec.artifact_type):
+                found = spec_of(getattr(cls, name))
+                if found is not None and (found.outputs or found.partition_by or found.cache
+                                          or found.artifact_type):
                     raise InvalidFlowError(
                         f"{cls.__name__}.{name}: outputs=, partition_by=, cache= and "
                         "artifact_type= are options of function steps; a flow stores its "
                         "attributes (use a plain @step)", step=name)
-            clash = set(steps) & set(cls.parameters())
+            clash = set(steps) & set(parameters)
             if clash:
                 name = sorted(clash)[0]
                 raise InvalidFlowError(f"{cls.__name__}.{name} is both a step and a "
                                        "parameter", step=name)
-            graph = FlowGraph.build(cls.__name__, steps)
-            cls._archivist_graph = graph
-        return graph
+            spec = FlowSpec(cls.__name__, steps, parameters,
+                            FlowGraph.build(cls.__name__, steps))
+            cls._archivist_spec = spec
+        return spec
 
     # -- inside a step -----------------------------------------------------------------
     def next(self, *steps: Any, foreach: str | None = None) -> None:
@@ -234,6 +148,18 @@ class Flow(FlowBase):
         """
         return self._archivist_context().input()
 
+    @property
+    def index(self) -> int | None:
+        """Inside a foreach: this task's position in the foreach's sequence (else ``None``)."""
+        frames = self._archivist_context().spec.frames
+        return frames[-1].index if frames else None
+
+    def foreach_stack(self) -> list[tuple[int, int, Any]]:
+        """The open foreaches around this task, outermost first: ``(index, number of
+        tasks, item)`` each, as in Metaflow (the last one is ``self.index``,
+        ``self.input``); ``[]`` outside a foreach."""
+        return self._archivist_context().foreach_stack()
+
     def merge_artifacts(self, inputs: Iterable[BranchView], include: Sequence[str] | None = None,
                         exclude: Sequence[str] | None = None) -> None:
         """In a join: take over the branches' attributes.
@@ -250,6 +176,24 @@ class Flow(FlowBase):
             InvalidFlowError: the step is not a join.
         """
         self._archivist_context().merge(self, list(inputs), include, exclude)
+
+    def __getattribute__(self, name: str) -> Any:
+        # A value stored by an earlier task wins over the class: a constant, a method
+        # (``run``, ``spec``) or a step function must not hide what a step stored.
+        if name[0] != "_" and name not in RESERVED:
+            found = object.__getattribute__(self, "__dict__")
+            if name not in found:
+                context: TaskContext | None = found.get(CONTEXT_ATTRIBUTE)
+                if context is not None and context.stores(name):
+                    return context.attribute(self, name)
+        return object.__getattribute__(self, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in RESERVED:
+            raise InvalidFlowError(f"{type(self).__name__}: self.{name} is part of the Flow "
+                                   f"API (reserved: {', '.join(sorted(RESERVED))}); store "
+                                   "the value under another name", step=name)
+        object.__setattr__(self, name, value)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -299,23 +243,56 @@ class Flow(FlowBase):
     def resume(self, run: str | None = None, *,
                catalog: ArtifactCatalog | str | os.PathLike[str] | None = None,
                max_workers: int = 1, project: str | None = None,
-               openlineage: Any = None) -> Run:
+               openlineage: Any = None, step: str | None = None) -> Run:
         """Run again from the step that failed in ``run`` (a pathspec ``"MyFlow/3"`` or an
         id; default: this flow's latest run), reusing the finished steps' versions.
 
         The new run keeps the old run's parameters; reused tasks are recorded as cached,
-        with the task they were taken from. ``catalog``, ``max_workers``, ``project`` and
+        with the task they were taken from. ``step`` restarts from that step instead (as
+        Metaflow's ``resume STEP``): its tasks and every task after it run again, even in
+        a run that succeeded. ``catalog``, ``max_workers``, ``project`` and
         ``openlineage`` as for :meth:`run`.
 
         Raises:
             ArtifactNotFoundError: no such run (or this flow has none).
-            InvalidInputError: the run belongs to another flow.
+            InvalidInputError: the run belongs to another flow, or ``step`` is not one.
             Exception: as :meth:`run`.
         """
         from archivist.pipelines.flows.engine import resume_run
 
         return resume_run(type(self), run, catalog=catalog, max_workers=max_workers,
-                          project=project, openlineage=openlineage)
+                          project=project, openlineage=openlineage, step=step)
+
+
+def _check_names(cls: type, names: Iterable[str]) -> None:
+    """Raise if a step or parameter of ``cls`` takes a name of the Flow API."""
+    for name in names:
+        if name in RESERVED or name in CLASS_API:
+            raise InvalidFlowError(f"{cls.__name__}.{name}: {name!r} is part of the Flow "
+                                   "API; give the step or parameter another name", step=name)
+
+
+def _steps_of(cls: type) -> dict[str, Callable[..., Any]]:
+    """Step name -> the function written under ``@step``, for every step of the class."""
+    found: dict[str, Callable[..., Any]] = {}
+    for klass in reversed(cls.__mro__):
+        for name, value in vars(klass).items():
+            func = step_function(value)
+            if func is not None:
+                found[name] = func
+            elif name in found:
+                del found[name]  # overridden by a plain attribute
+    return found
+
+
+def _parameters_of(cls: type) -> dict[str, Parameter]:
+    """Attribute name -> :class:`Parameter`, in definition order."""
+    found: dict[str, Parameter] = {}
+    for klass in reversed(cls.__mro__):
+        for name, value in vars(klass).items():
+            if isinstance(value, Parameter):
+                found[name] = value
+    return found
 
 
 def step_function(value: object) -> Callable[..., Any] | None:
@@ -336,5 +313,5 @@ def _is_classvar(annotation: object) -> bool:
 
 def _simple_type(annotation: object) -> type | None:
     if isinstance(annotation, type):
-        return annotation if annotation in _SIMPLE_TYPES.values() else None
-    return _SIMPLE_TYPES.get(str(annotation))
+        return annotation if annotation in SIMPLE_TYPES.values() else None
+    return SIMPLE_TYPES.get(str(annotation))

@@ -56,7 +56,7 @@ class FlowGraph:
     """The validated step graph of a flow class.
 
     Build it with :meth:`FlowGraph.build` (``Flow`` subclasses do it for you:
-    ``MyFlow.graph()``); ``fan_out_of[join]`` is the split or foreach a join closes.
+    ``MyFlow.spec().graph``); ``fan_out_of[join]`` is the split or foreach a join closes.
     """
 
     flow: str

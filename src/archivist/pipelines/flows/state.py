@@ -61,6 +61,10 @@ class TaskSpec:
     inputs: tuple[TaskInput, ...]
     parameters: dict[str, Any]
     code_version: str | None = None
+    #: ``Flow/run/step/task`` once the task is recorded, and the run a resumed run
+    #: resumes: what ``archivist.current`` tells the step.
+    pathspec: str = ""
+    origin_run: str | None = None
 
     @property
     def key(self) -> tuple[str, tuple[int, ...]]:
@@ -73,7 +77,9 @@ class TaskOutcome:
     """What a task did: its final state, the versions it wrote and read, where it went.
 
     ``error`` is ``"<Type>: <message>"`` of a failed step and ``exception`` the exception
-    itself when it could be pickled back from a worker.
+    itself (from a worker: a :class:`~archivist.errors.StepFailedError` standing in for one
+    that does not survive pickling). ``details`` go to the task record: the exception's
+    qualified type and traceback, the attempts of a ``@retry``, ``@resources``.
     """
 
     data: dict[str, Held] = field(default_factory=dict)
@@ -87,6 +93,7 @@ class TaskOutcome:
     error: str | None = None
     traceback: str | None = None
     exception: BaseException | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

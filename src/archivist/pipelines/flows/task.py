@@ -16,6 +16,7 @@ Persistence rules (docs/pipelines.md):
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import tempfile
@@ -37,6 +38,7 @@ from archivist.errors import (
     PickleWarning,
 )
 from archivist.pipelines.flows.base import FlowBase
+from archivist.pipelines.flows.current import TaskPlace, running
 from archivist.pipelines.flows.graph import FlowGraph, Transition
 from archivist.pipelines.flows.state import Held, TaskInput, TaskOutcome, TaskSpec
 from archivist.pipelines.flows.values import IMMUTABLE, ValueCache, items_of
@@ -197,6 +199,21 @@ class TaskContext:
             self._input = (True, copy.deepcopy(item) if copied else item)
         return self._input[1]
 
+    def foreach_stack(self) -> list[tuple[int, int, Any]]:
+        """``self.foreach_stack()``: ``(index, count, item)`` per open foreach, outermost
+        first (Metaflow's shape)."""
+        stack = []
+        for frame in self.spec.frames:
+            sequence, shared = self._value(frame.items)
+            item = items_of(sequence, frame.attribute)[frame.index]
+            copied = shared and not isinstance(item, IMMUTABLE)
+            stack.append((frame.index, frame.count, copy.deepcopy(item) if copied else item))
+        return stack
+
+    def stores(self, name: str) -> bool:
+        """Whether ``self.<name>`` is a value an earlier task stored (not a parameter)."""
+        return name in self.available and name not in self.parameter_names
+
     # -- moving on -----------------------------------------------------------------------
     def next(self, targets: Sequence[Any], foreach: str | None) -> None:
         step = self.spec.step
@@ -261,16 +278,22 @@ def run_task(flow_cls: type[FlowBase], graph: FlowGraph, spec: TaskSpec,
              catalog: ArtifactCatalog, values: ValueCache | None) -> TaskOutcome:
     """Run one task and persist its attributes; failures come back in the outcome."""
     started = time.time()
-    context = TaskContext(spec, graph, catalog, values, list(flow_cls.parameters()))
+    context = TaskContext(spec, graph, catalog, values, list(flow_cls.spec().parameters))
     obj = flow_cls.__new__(flow_cls)
     obj.__dict__[CONTEXT_ATTRIBUTE] = context
-    func = flow_cls.steps()[spec.step]
+    func = flow_cls.spec().steps[spec.step]
     try:
-        func(obj, context.inputs) if context.is_join else func(obj)
+        with running(TaskPlace(spec.pathspec, spec.origin_run)) if spec.pathspec \
+                else contextlib.nullcontext():
+            func(obj, context.inputs) if context.is_join else func(obj)
         node = graph.nodes[spec.step]
         if context.transition is None and node.kind != "end":
             raise InvalidFlowError(f"step {spec.step!r} ended without calling self.next(...)",
                                    step=spec.step)
+        if node.foreach is not None and node.foreach not in obj.__dict__ \
+                and node.foreach not in context.available:
+            # a class attribute: stored, so that the foreach tasks can read their items
+            obj.__dict__[node.foreach] = getattr(obj, node.foreach)
         data, produced = _persist(obj, context)
         count = None
         if node.foreach is not None:
@@ -279,13 +302,21 @@ def run_task(flow_cls: type[FlowBase], graph: FlowGraph, spec: TaskSpec,
                 raise InvalidInputError(f"step {spec.step!r}: foreach={node.foreach!r} over an "
                                         "empty sequence; a foreach needs at least one item")
     except Exception as exc:
-        return TaskOutcome(consumed=list(context.consumed), pid=os.getpid(),
-                           started_at=started, ended_at=time.time(),
-                           error=f"{type(exc).__name__}: {exc}",
-                           traceback="".join(traceback.format_exception(exc)), exception=exc)
+        return failed_outcome(exc, context, started)
     return TaskOutcome(data=data, produced=produced, consumed=list(context.consumed),
                        transition=context.transition, foreach_count=count, pid=os.getpid(),
                        started_at=started, ended_at=time.time())
+
+
+def failed_outcome(exc: Exception, context: TaskContext, started: float) -> TaskOutcome:
+    """A failed task's outcome: the error, its qualified type and traceback."""
+    kind = type(exc)
+    text = "".join(traceback.format_exception(exc))
+    return TaskOutcome(consumed=list(context.consumed), pid=os.getpid(), started_at=started,
+                       ended_at=time.time(), error=f"{kind.__name__}: {exc}", traceback=text,
+                       exception=exc, details={
+                           "exception_type": f"{kind.__module__}.{kind.__qualname__}",
+                           "traceback": text[-16_000:]})
 
 
 def _persist(obj: Any, context: TaskContext) -> tuple[dict[str, Held], list[str]]:

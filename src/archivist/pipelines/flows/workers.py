@@ -10,6 +10,7 @@ location (:class:`CatalogLocation`) and imports the flow class again
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.util
@@ -17,12 +18,14 @@ import multiprocessing
 import os
 import pickle
 import sys
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archivist.errors import InvalidFlowError, InvalidInputError
+from archivist.errors import InvalidFlowError, InvalidInputError, StepFailedError
+from archivist.pipelines.flows.attempts import run_attempts
 from archivist.pipelines.flows.base import FlowBase
 from archivist.pipelines.flows.state import TaskOutcome, TaskSpec
 from archivist.pipelines.flows.task import run_task
@@ -177,6 +180,7 @@ class _WorkerState:
     the tasks of a foreach load the shared sequence once per worker, not once each."""
 
     catalog: ArtifactCatalog | None = None
+    location: CatalogLocation | None = None
     flows: dict[FlowLocator, type[FlowBase]] = {}
     values = ValueCache()
 
@@ -187,21 +191,94 @@ def _init_worker(location: CatalogLocation, environment: dict[str, str]) -> None
     os.environ.clear()
     os.environ.update(environment)
     _WorkerState.catalog = location.open()
+    _WorkerState.location = location
 
 
 def _run_in_worker(locator: FlowLocator, spec: TaskSpec) -> TaskOutcome:
     flow_cls = _WorkerState.flows.get(locator)
     if flow_cls is None:
         flow_cls = _WorkerState.flows[locator] = locator.load()
-    assert _WorkerState.catalog is not None, "worker started without its initializer"
-    outcome = run_task(flow_cls, flow_cls.graph(), spec, _WorkerState.catalog,
-                       _WorkerState.values)
-    if outcome.exception is not None:
-        try:
-            pickle.dumps(outcome.exception)
-        except Exception:  # an exception that cannot travel: its text and traceback do
-            outcome = replace(outcome, exception=None)
+    assert _WorkerState.catalog is not None and _WorkerState.location is not None, \
+        "worker started without its initializer"
+    location = _WorkerState.location
+
+    def isolate(task: TaskSpec, seconds: float) -> TaskOutcome:
+        return run_isolated(locator, location, task, seconds)
+
+    outcome = run_attempts(flow_cls, flow_cls.spec().graph, spec, _WorkerState.catalog,
+                           _WorkerState.values, isolate)
+    return portable(outcome)
+
+
+def portable(outcome: TaskOutcome) -> TaskOutcome:
+    """``outcome`` made safe to send to another process.
+
+    An exception that pickles but does not unpickle (a user exception whose ``__init__``
+    takes other arguments than its ``args``) would break the pool when the parent reads
+    the result (``BrokenProcessPool``, or a hang in ``shutdown``), losing the error; it
+    travels as a :class:`StepFailedError` with the original type, message and traceback.
+    """
+    exc = outcome.exception
+    if exc is None:
+        return outcome
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        kind = str(outcome.details.get("exception_type") or type(exc).__name__)
+        stand_in = StepFailedError(
+            f"{outcome.error} (the exception {kind} could not be re-created in this "
+            "process: its traceback is in the notes and the task's details)",
+            exception_type=kind, traceback=outcome.traceback or "")
+        return replace(outcome, exception=stand_in)
     return outcome
+
+
+def run_isolated(locator: FlowLocator, location: CatalogLocation, spec: TaskSpec,
+                 seconds: float) -> TaskOutcome:
+    """Run one attempt of a task in a process of its own, killed after ``seconds``
+    (``@timeout``: a thread cannot be stopped, a process can)."""
+    context = _context()
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_run_alone,  # type: ignore[attr-defined]
+                              args=(locator, location, dict(os.environ), spec, sender))
+    started = time.time()
+    process.start()
+    sender.close()
+    outcome: TaskOutcome | None = None
+    try:
+        if receiver.poll(seconds):
+            with contextlib.suppress(EOFError):
+                outcome = receiver.recv()
+        else:
+            outcome = _stopped(spec, started, f"step {spec.step!r} ran past its @timeout "
+                               f"of {seconds:g} s and was stopped")
+    finally:
+        if process.is_alive():
+            process.kill()
+        process.join()
+        receiver.close()
+    if outcome is None:
+        outcome = _stopped(spec, started, f"the worker process running step {spec.step!r} "
+                           f"died (exit code {process.exitcode})")
+    return outcome
+
+
+def _stopped(spec: TaskSpec, started: float, message: str) -> TaskOutcome:
+    error = StepFailedError(message, step=spec.step)
+    return TaskOutcome(error=f"StepFailedError: {message}", exception=error,
+                       started_at=started, ended_at=time.time(),
+                       details={"exception_type": "archivist.errors.StepFailedError"})
+
+
+def _run_alone(locator: FlowLocator, location: CatalogLocation, environment: dict[str, str],
+               spec: TaskSpec, sender: Any) -> None:
+    os.environ.clear()
+    os.environ.update(environment)
+    flow_cls = locator.load()
+    with location.open() as catalog:
+        outcome = run_task(flow_cls, flow_cls.spec().graph, spec, catalog, None)
+    sender.send(portable(outcome))
+    sender.close()
 
 
 def _context() -> multiprocessing.context.BaseContext:

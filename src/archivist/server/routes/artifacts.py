@@ -1,4 +1,5 @@
-"""Changes to versions and names: tags, aliases, history, spellings, digests."""
+"""Changes to versions and names: tags, aliases, descriptions, renames, history,
+spellings, digests."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from fastapi.responses import JSONResponse, Response
 from archivist.limits import MAX_PAGE
 from archivist.server import responses
 from archivist.server.deps import ReadProject, ServiceDep, WriteProject
-from archivist.server.schemas import ArtifactList, HistoryList, Spelling, TagUpdate
+from archivist.server.schemas import (
+    ArtifactList,
+    HistoryList,
+    Rename,
+    Spelling,
+    TagUpdate,
+    VersionUpdate,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["artifacts"])
 
@@ -20,6 +28,22 @@ router = APIRouter(prefix="/api/v1", tags=["artifacts"])
 def update_tags(version_id: str, body: TagUpdate, service: ServiceDep) -> Response:
     """Set and remove tags of a live version (each change goes to the history)."""
     service.update_tags(version_id, body.set_tags, body.remove)
+    return responses.no_content()
+
+
+@router.patch("/versions/{version_id}", status_code=204, response_class=Response,
+              responses=responses.errors(403, 404, 409))
+def update_version(version_id: str, body: VersionUpdate, service: ServiceDep) -> Response:
+    """Replace a live version's description (the change goes to the history)."""
+    service.update_description(version_id, body.description)
+    return responses.no_content()
+
+
+@router.post("/projects/{project}/artifacts/{name}/rename", status_code=204,
+             response_class=Response, responses=responses.errors(403, 404, 409))
+def rename(project: WriteProject, name: str, body: Rename, service: ServiceDep) -> Response:
+    """Rename a name: its versions keep ids, numbers, tags, aliases and lineage."""
+    service.rename(project, name, body.new_name)
     return responses.no_content()
 
 
@@ -47,7 +71,7 @@ def history(project: ReadProject, name: str, service: ServiceDep,
             limit: Annotated[int | None, Query(
                 ge=1, le=MAX_PAGE, description="Only the newest this many.")] = None,
             ) -> JSONResponse:
-    """Every tag, alias and delete change of a name, oldest first."""
+    """Every tag, alias, description, rename and delete change of a name, oldest first."""
     found = service.history(project, name, version_id=version, limit=limit)
     return JSONResponse({"data": [e.to_dict() for e in found]})
 

@@ -15,7 +15,7 @@ export UV_PYTHON_DOWNLOADS := never
 SUITE = -m pytest -q -p no:cacheprovider -n $(JOBS)
 JOBS ?= auto
 
-.PHONY: demo serve test test-fast test-latest lock bench lint clean
+.PHONY: demo serve test test-fast test-latest lock bench soak lint clean
 
 $(UV):  ## uv itself, pinned, in a venv of its own (uv sync would remove it from .venv)
 	$(PYTHON) -m venv .uv
@@ -61,6 +61,11 @@ bench: $(STAMP)  ## benchmarks against MLflow and DVC (installs them under bench
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/server.py  # the catalog server on PostgreSQL vs an MLflow server; needs wrk
 	$(PY) benchmarks/ui.py  # the web UI: pages at 100,000 versions, a 500-ancestor lineage in Chromium
+
+SOAK_MINUTES ?= 5
+SOAK_CLIENTS ?= 16
+soak: $(STAMP)  ## clients against a server on PostgreSQL + S3 that gets SIGKILLed; lost/duplicated versions
+	$(PY) benchmarks/soak.py --minutes $(SOAK_MINUTES) --clients $(SOAK_CLIENTS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks examples

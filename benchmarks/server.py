@@ -49,7 +49,7 @@ import psutil  # noqa: E402
 from common import make_file, mb_per_s, print_json  # noqa: E402
 from machine import machine_info  # noqa: E402
 from tests.fixtures.postgres import PostgresCluster, start_cluster  # noqa: E402
-from tests.fixtures.services import free_port  # noqa: E402
+from tests.fixtures.services import candidate_port as free_port  # noqa: E402
 
 TARGETS = {"get_rps": 1500.0, "get_p99_ms": 50.0, "register_per_s": 500.0,
            "upload_mb_s": 200.0, "download_mb_s": 200.0, "rss_growth_mb": 100.0}

@@ -11,9 +11,10 @@ from archivist import ArtifactCatalog
 from tests.helpers import isolate_environment
 
 #: Real services, started on first use: PostgreSQL (postgres_url), S3 (s3_blobs_url), an
-#: HTTP reference target on loopback (internal_service), and a headless Chromium (page).
+#: HTTP reference target on loopback (internal_service), a headless Chromium (page), and
+#: the catalogs flow tests run on (flow_catalog: a folder or a catalog server).
 pytest_plugins = ["tests.fixtures.postgres", "tests.fixtures.s3", "tests.fixtures.http_target",
-                  "tests.fixtures.browser"]
+                  "tests.fixtures.browser", "tests.pipelines.flow_backends"]
 
 
 @pytest.fixture(autouse=True)

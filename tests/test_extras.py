@@ -30,6 +30,7 @@ from archivist.materializers import (
     PngMaterializer,
     SafetensorsMaterializer,
 )
+from archivist.pipelines.flows.executors import DaskExecutor
 from archivist.pipelines.openlineage import client_for
 from archivist.store.stores import open_blobs
 from tests.cli.conftest import assert_refused
@@ -73,6 +74,7 @@ ENTRY_POINTS: dict[str, tuple[tuple[str, ...], Callable[[Path], object]]] = {
               lambda tmp: SafetensorsMaterializer().save({"w": object()}, tmp / "m")),
     "matplotlib": (("matplotlib",), lambda tmp: PngMaterializer().save(object(), tmp / "x")),
     "openlineage": (("openlineage",), lambda tmp: client_for(str(tmp / "events.jsonl"))),
+    "dask": (("distributed",), lambda _: DaskExecutor("dask://127.0.0.1:8786")),
 }
 
 

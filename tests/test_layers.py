@@ -30,7 +30,8 @@ LAYERS: list[tuple[str, ...]] = [
     # what the catalog is made of, and what it moves between catalogs
     ("archivist.catalog.arguments", "archivist.catalog.registration",
      "archivist.catalog.content", "archivist.catalog.reading", "archivist.catalog.diffing",
-     "archivist.catalog.graph", "archivist.catalog.logbook", "archivist.transfer"),
+     "archivist.catalog.graph", "archivist.catalog.logbook",
+     "archivist.catalog.artifactpath", "archivist.transfer"),
     # the façade (archivist.catalog.facade, re-exported by archivist.catalog)
     ("archivist.catalog",),
     # pipelines that record themselves

@@ -9,7 +9,9 @@ from __future__ import annotations
 import typing as _typing
 
 from archivist.catalog import ArtifactCatalog
+from archivist.catalog.artifactquery import ArtifactQuery
 from archivist.catalog.graph import LineageGraph
+from archivist.catalog.logbook import PlotArtifact
 from archivist.errors import (
     ArchivistError,
     ArtifactNotFoundError,
@@ -28,27 +30,39 @@ from archivist.errors import (
     SameCatalogError,
     StepFailedError,
     StorageError,
+    StorageUnavailableError,
 )
 from archivist.model import Artifact, GcReport, HistoryEntry, RunRecord, TaskRecord, VerifyReport
 from archivist.pipelines.client import Run
+from archivist.pipelines.files import Directory, File
 from archivist.pipelines.flows.current import current
 from archivist.pipelines.flows.decorators import catch, resources, retry, timeout
 from archivist.pipelines.flows.flow import Flow
-from archivist.pipelines.flows.parameter import Parameter
+from archivist.pipelines.flows.parameter import IncludeFile, Parameter
+from archivist.pipelines.partitioning import partition_by_date, partition_by_key
 from archivist.pipelines.pipeline import pipeline
 from archivist.pipelines.step import step
 from archivist.version import __version__
+
+#: Metaflow's name for the base class of a flow: ``class MyFlow(FlowSpec)`` is
+#: ``class MyFlow(Flow)``, so a Metaflow flow runs with only its imports changed.
+FlowSpec = Flow
 
 __all__ = [
     "ArchivistError",
     "Artifact",
     "ArtifactCatalog",
     "ArtifactNotFoundError",
+    "ArtifactQuery",
     "ConflictError",
+    "Directory",
     "DuplicateArtifactWarning",
+    "File",
     "Flow",
+    "FlowSpec",
     "GcReport",
     "HistoryEntry",
+    "IncludeFile",
     "IntegrityError",
     "InvalidFlowError",
     "InvalidInputError",
@@ -61,17 +75,21 @@ __all__ = [
     "PermissionDeniedError",
     "PickleNotAllowedError",
     "PickleWarning",
+    "PlotArtifact",
     "RemoteCatalogBackend",
     "Run",
     "RunRecord",
     "SameCatalogError",
     "StepFailedError",
     "StorageError",
+    "StorageUnavailableError",
     "TaskRecord",
     "VerifyReport",
     "__version__",
     "catch",
     "current",
+    "partition_by_date",
+    "partition_by_key",
     "pipeline",
     "resources",
     "retry",

@@ -39,6 +39,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "torch": ("torch", "safetensors"),
     "matplotlib": ("matplotlib",),
     "openlineage": ("openlineage",),
+    "dask": ("distributed",),
 }
 
 #: fsspec URL schemes whose driver archivist installs with an extra (package, extra), or

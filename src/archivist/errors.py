@@ -19,6 +19,7 @@ so the same table serves both directions over HTTP::
     ├── PickleNotAllowedError                        422
     ├── PayloadTooLargeError                         413
     ├── StorageError                                 503
+    │   └── StorageUnavailableError                  503
     ├── StepFailedError                              500
     └── MissingDependencyError                       501
 """
@@ -153,6 +154,14 @@ class StorageError(ArchivistError):
     status = 503
 
 
+class StorageUnavailableError(StorageError):
+    """The blob store cannot be reached (connection refused or timed out): nothing was
+    done; retry later (a server answers 503 with ``Retry-After``)."""
+
+    code = "storage_unavailable"
+    status = 503
+
+
 class StepFailedError(ArchivistError):
     """A flow step failed in a way its own exception cannot tell: the exception could not
     be re-created in this process (``details``: ``exception_type``, ``traceback``), the
@@ -187,5 +196,6 @@ ERRORS_BY_CODE: dict[str, type[ArchivistError]] = {
         InvalidInputError, IntegrityError, PermissionDeniedError, ConflictError,
         PickleNotAllowedError, StorageError, MissingDependencyError, UnauthenticatedError,
         PayloadTooLargeError, MergeConflictError, InvalidFlowError, SameCatalogError,
+        StorageUnavailableError,
     )
 }

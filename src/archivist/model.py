@@ -70,7 +70,44 @@ class Artifact(Mapping[str, Any]):
         return f"{self.name}:{self.version}"
 
     def with_(self, **changes: Any) -> Artifact:
-        return replace(self, **changes)
+        return bound(replace(self, **changes), self.__dict__.get("_catalog"))
+
+    # -- bytes, through the catalog that returned the record ----------------------------
+    def load(self, allow_pickle: bool = False) -> Any:
+        """The Python object back (``catalog.load(record)``).
+
+        Raises:
+            InvalidInputError: the record did not come from a catalog (built by hand).
+        """
+        return self._bound("load").load(self, allow_pickle=allow_pickle)
+
+    def open(self) -> Any:
+        """A binary stream of a file version's bytes (``catalog.open(record)``)."""
+        return self._bound("open").open(self)
+
+    def as_df(self) -> Any:
+        """A dataset version as a pandas DataFrame (``catalog.as_df(record)``)."""
+        return self._bound("as_df").as_df(self)
+
+    def download(self, dest: Any = None) -> Any:
+        """Write the bytes to ``dest`` and return its path (``catalog.download``); by
+        default to the current folder, under the file's recorded name (or the version's
+        name)."""
+        if dest is None:
+            filename = self.metadata.get("filename")
+            dest = filename if isinstance(filename, str) and filename else self.name
+        return self._bound("download").download(self, dest)
+
+    def _bound(self, action: str) -> Any:
+        catalog = self.__dict__.get("_catalog")
+        if catalog is None:
+            raise InvalidInputError(f"{self.ref} was not read from a catalog, so it cannot "
+                                    f"{action} itself; use catalog.{action}(record)")
+        return catalog
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the catalog holds connections: a record sent elsewhere travels without it
+        return {k: v for k, v in self.__dict__.items() if k != "_catalog"}
 
     # -- mapping view -------------------------------------------------------------------
     def _keys(self) -> tuple[str, ...]:
@@ -95,6 +132,14 @@ class Artifact(Mapping[str, Any]):
         out = dict(self)
         out["created_at"] = self.created_at.isoformat()
         return out
+
+
+def bound(artifact: Artifact, catalog: object) -> Artifact:
+    """``artifact``, its ``load``/``open``/``download`` going through ``catalog`` (the
+    catalog object that read it; not a field: not compared, not sent)."""
+    if catalog is not None:
+        object.__setattr__(artifact, "_catalog", catalog)
+    return artifact
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(Artifact))

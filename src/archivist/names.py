@@ -32,7 +32,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from archivist import timepartitions
@@ -53,6 +53,7 @@ MAX_TAGS = 256
 MAX_TAG_VALUE = 4096
 MAX_PARTITION_VALUE = 1024
 MAX_METADATA_BYTES = 1024 * 1024
+MAX_METADATA_KEY = 128  # a key changed after registration: the history's key column
 MAX_JSON_DEPTH = 64
 MAX_DESCRIPTION = 1024 * 1024
 MAX_PRODUCER = 256
@@ -225,6 +226,28 @@ def check_text(value: object, what: str, limit: int = MAX_PRODUCER) -> str | Non
         if (not ch.isprintable() and ch not in allowed) or 0xD800 <= ord(ch) <= 0xDFFF:
             raise InvalidInputError(f"{what} contains the control character {ch!r}")
     return value
+
+
+def check_metadata_keys(keys: object) -> list[str]:
+    """Top-level metadata keys a change after registration names (to set or remove):
+    strings of 1-:data:`MAX_METADATA_KEY` characters without control characters.
+
+    Raises:
+        InvalidInputError: anything else.
+    """
+    if isinstance(keys, str) or not isinstance(keys, Iterable):
+        raise InvalidInputError("metadata keys must be a list of strings")
+    out = []
+    for key in keys:
+        if not isinstance(key, str) or not key:
+            raise InvalidInputError(f"a metadata key must be a non-empty string, got {key!r:.40}")
+        if len(key) > MAX_METADATA_KEY:
+            raise InvalidInputError(f"metadata key {key[:40]!r}… is {len(key)} characters; a "
+                                    f"key changed after registration has at most "
+                                    f"{MAX_METADATA_KEY}")
+        check_text(key, "metadata key", 4 * MAX_METADATA_KEY)
+        out.append(key)
+    return out
 
 
 def check_tag_value(key: str, value: object) -> str | int | float | bool | None:

@@ -7,6 +7,9 @@ A reference (``ref``) names one version::
     fraud:3  fraud:latest a version number, or latest explicitly
     fraud@production      the version an alias points at
     archivist://team/fraud:3   the same, in project ``team`` (also ``…/fraud@prod``)
+    store://datasets/team/fraud:prod   MLRun's form: ``store://<kind>/<project>/<key>[:tag]``;
+                          the tag is ``latest``, a version number or an alias; the kind
+                          (``datasets``, ``models``, ``artifacts``, …) is not checked
     naïve:2  名前@本番     names and aliases in any script, NFC-normalized on the way in
 
 Version numbers are positive integers written without leading zeros; ``:0``, ``:01``,
@@ -23,6 +26,7 @@ from archivist.errors import InvalidNameError
 from archivist.names import ID_PATTERN, check_alias, check_name
 
 URI_SCHEME = "archivist://"
+STORE_SCHEME = "store://"
 MAX_REF = 512
 _VERSION = re.compile(r"[1-9][0-9]*")
 
@@ -66,6 +70,8 @@ def parse_ref(ref: str) -> Ref:
         return Ref(id=ref)
     project: str | None = None
     body = ref
+    if ref.lower().startswith(STORE_SCHEME):
+        return _store_uri(ref)
     if ref.lower().startswith(URI_SCHEME):
         rest = ref[len(URI_SCHEME):]
         project_part, sep, body = rest.partition("/")
@@ -88,6 +94,26 @@ def parse_ref(ref: str) -> Ref:
             )
         return Ref(name=name, project=project, version=int(version))
     return Ref(name=check_name(body), project=project)
+
+
+def _store_uri(ref: str) -> Ref:
+    """MLRun's ``store://<kind>/<project>/<key>[:tag]`` (``#iter`` and ``@uid`` refused)."""
+    parts = ref[len(STORE_SCHEME):].split("/")
+    hint = (f"invalid reference {ref!r}: expected store://<kind>/<project>/<key>[:tag], "
+            "e.g. store://datasets/my-project/iris:latest (archivist's own form is "
+            "archivist://<project>/<name>[:version|@alias])")
+    if len(parts) != 3 or not parts[0] or not parts[0].replace("-", "").isalpha():
+        raise InvalidNameError(hint)
+    project = check_name(parts[1], "project")
+    key, _, tag = parts[2].partition(":")
+    if "#" in key or "@" in key or "@" in tag:
+        raise InvalidNameError(f"{hint}; iterations (#) and uids (@) are not supported")
+    name = check_name(key)
+    if not tag or tag == "latest":
+        return Ref(name=name, project=project)
+    if _VERSION.fullmatch(tag):
+        return Ref(name=name, project=project, version=int(tag))
+    return Ref(name=name, project=project, alias=check_alias(tag))
 
 
 def version_uri(project: str, name: str, version: int) -> str:

@@ -22,6 +22,7 @@ compare times, as ``created`` does.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 
 from archivist.errors import InvalidInputError
@@ -54,6 +55,42 @@ def canonical(value: object) -> object:
         except (ValueError, InvalidInputError):
             return value  # 2021-02-30T10:00 is a string, not a time
     return value
+
+
+def alternatives(partitions: Mapping[str, object] | None) -> list[dict[str, object]]:
+    """The exact-match partition filters whose union is what ``partitions`` asks for.
+
+    A value that is a time (a ``datetime``, or text :func:`canonical` turns into one)
+    matches its stored instant, and each bucket holding it in a partition declared with a
+    granularity (``{"d": "2021-01-01", "d.granularity": "day"}`` for 13:05 that day); a
+    day (a ``date``, or ``2021-01-01``) matches itself and its month in a partition
+    declared by month. Other values match themselves: one filter, ``partitions`` as given.
+    """
+    out: list[dict[str, object]] = [{}]
+    for key, value in (partitions or {}).items():
+        options = _options(key, value)
+        out = [{**done, **option} for done in out for option in options]
+    return out
+
+
+def _options(key: str, value: object) -> list[dict[str, object]]:
+    if isinstance(key, str) and not key.endswith(GRANULARITY_SUFFIX):
+        day = value if isinstance(value, date) and not isinstance(value, datetime) else None
+        if isinstance(value, str) and _DATE.fullmatch(value) and _valid(value):
+            day = date.fromisoformat(value)
+        if day is not None:
+            return [{key: day.isoformat()},
+                    {key: bucket(day, "month"), key + GRANULARITY_SUFFIX: "month"}]
+        stored = canonical(value)
+        if isinstance(stored, str) and stored is not value and "T" in stored:
+            when = datetime.fromisoformat(stored)
+            found: list[dict[str, object]] = [{key: stored}]
+            for granularity in GRANULARITIES:
+                text = bucket(when, granularity)
+                if text != stored:
+                    found.append({key: text, key + GRANULARITY_SUFFIX: granularity})
+            return found
+    return [{key: value}]
 
 
 def check_granularity(granularity: str) -> str:

@@ -207,3 +207,21 @@ def test_V10_self_reference_by_name_is_previous_version(cat: ArtifactCatalog,
     child = cat.register("name", parent_ids=["name"])
     assert cat.get(child).parent_ids == [three[2]]
     assert child not in cat.get(child).parent_ids
+
+
+@pytest.mark.parametrize(("ref", "expected"), [
+    ("store://datasets/default/name", 2), ("store://models/default/name:latest", 2),
+    ("store://artifacts/default/name:1", 0), ("store://datasets/default/name:prod", 2)])
+def test_mlrun_store_uris_are_references(cat: ArtifactCatalog, three: list[str], ref: str,
+                                         expected: int) -> None:
+    assert cat.get(ref).id == three[expected]
+
+
+@pytest.mark.parametrize("ref", ["store://datasets/name", "store:///default/name",
+                                 "store://datasets/default/name#1",
+                                 "store://datasets/default/name@0191",
+                                 "store://datasets/default/a/b"])
+def test_malformed_store_uris_name_the_archivist_form(guard: Guard, cat: ArtifactCatalog,
+                                                      three: list[str], ref: str) -> None:
+    error = guard.rejected(InvalidNameError, cat.get, ref)
+    assert "archivist://" in str(error)

@@ -104,3 +104,24 @@ def test_rename(cli: Cli, model: dict[str, Any], added: Added) -> None:
     cli.fails("rename", "absent", "new", contains="absent")
     cli.ok("rename", "churn_model", "Churn_Model")
     assert cli.json("show", "Churn_Model")["version"] == 2
+
+
+def test_meta_sets_json_values_removes_keys_and_keeps_the_bytes(
+        cli: Cli, model: dict[str, Any]) -> None:
+    before = cli.json("show", "model:1")["digest"]
+    result = cli.ok("meta", "model:1", "reviewed=true", 'thresholds={"f1": 0.9}', "owner=ana")
+    assert result.stdout.strip() == ("updated the metadata of model:1: set reviewed, "
+                                     "thresholds, owner")
+    shown = cli.json("show", "model:1")
+    assert {k: shown["metadata"][k] for k in ("reviewed", "thresholds", "owner")} == {
+        "reviewed": True, "thresholds": {"f1": 0.9}, "owner": "ana"}
+    assert shown["digest"] == before
+    cli.ok("meta", "model:1", "--remove", "owner")
+    assert "owner" not in cli.json("show", "model:1")["metadata"]
+    assert [r["version"] for r in cli.json("search", "metadata.reviewed=true")] == [1]
+    history = cli.json("show", "model", "--history")["history"]
+    assert [(h["key"], h["new"]) for h in history if h["kind"] == "metadata"][-1] == (
+        "owner", None)
+    cli.usage_error("meta", "model:1")
+    cli.usage_error("meta", "model:1", "a=1", "--remove", "a")
+    cli.fails("meta", "absent:1", "a=1", contains="absent")

@@ -48,8 +48,8 @@ class Nested(Flow):
         self.letters_seen = self.letters
 
 
-def test_index_and_foreach_stack_as_metaflow(local_catalog: ArtifactCatalog) -> None:
-    run = Nested().run(catalog=local_catalog)
+def test_index_and_foreach_stack_as_metaflow(flow_catalog: ArtifactCatalog) -> None:
+    run = Nested().run(catalog=flow_catalog, max_workers=2)
     assert run["start"].task.data.outside == [None, [], "start"]
     wheres = run["end"].task.data.wheres
     assert wheres[0] == [0, [[0, 2, "a"], [0, 3, "x"]]]
@@ -57,8 +57,8 @@ def test_index_and_foreach_stack_as_metaflow(local_catalog: ArtifactCatalog) -> 
     assert len(wheres) == 6
 
 
-def test_current_names_the_running_task(local_catalog: ArtifactCatalog) -> None:
-    run = Nested().run(catalog=local_catalog)
+def test_current_names_the_running_task(flow_catalog: ArtifactCatalog) -> None:
+    run = Nested().run(catalog=flow_catalog, max_workers=2)
     places = run["end"].task.data.places
     number = run.pathspec.split("/")[1]
     pathspecs = {t.pathspec for t in run["inner"]}
@@ -69,8 +69,8 @@ def test_current_names_the_running_task(local_catalog: ArtifactCatalog) -> None:
     assert not current.is_running_flow and current.pathspec is None
 
 
-def test_a_separator_splits_text_into_a_list(local_catalog: ArtifactCatalog) -> None:
-    run = Nested().run(catalog=local_catalog, letters="p, q,r", sizes="4;5")
+def test_a_separator_splits_text_into_a_list(flow_catalog: ArtifactCatalog) -> None:
+    run = Nested().run(catalog=flow_catalog, letters="p, q,r", sizes="4;5")
     assert run.parameters["sizes"] == [4, 5]
     assert run["end"].task.data.letters_seen == ["p", "q", "r"]
     sizes = Nested.spec().parameters["sizes"]
@@ -81,10 +81,10 @@ def test_a_separator_splits_text_into_a_list(local_catalog: ArtifactCatalog) -> 
         Parameter("p", separator="")
 
 
-def test_current_and_index_in_worker_processes(local_catalog: ArtifactCatalog) -> None:
+def test_current_and_index_in_worker_processes(flow_catalog: ArtifactCatalog) -> None:
     from tests.pipelines.flow_examples import WhereFlow
 
-    run = WhereFlow().run(catalog=local_catalog, max_workers=2)
+    run = WhereFlow().run(catalog=flow_catalog, max_workers=2)
     wheres = run["join"].task.data.wheres
     assert [w[1] for w in wheres] == [0, 1]
     assert {w[0] for w in wheres} == {t.pathspec for t in run["each"]}

@@ -27,11 +27,11 @@ from tests.pipelines.flow_failures import DecoratedFlow, DyingFlow, OddError, Od
 
 @pytest.mark.timeout(180)
 def test_an_exception_that_does_not_unpickle_reaches_the_record_and_the_caller(
-        local_catalog: ArtifactCatalog) -> None:
+        flow_catalog: ArtifactCatalog) -> None:
     with pytest.raises(ArchivistError, match=r"OddError: 1/2") as info:
-        OddFailureFlow().run(catalog=local_catalog, max_workers=3)
+        OddFailureFlow().run(catalog=flow_catalog, max_workers=3)
     assert "raise OddError(1, 2)" in "\n".join(getattr(info.value, "__notes__", []))
-    run = Run("OddFailureFlow/1", catalog=local_catalog)
+    run = Run("OddFailureFlow/1", catalog=flow_catalog)
     assert run.status == "failed" and run.error is not None and "OddError: 1/2" in run.error
     statuses = {t.status for s in run for t in s}
     assert "running" not in statuses
@@ -59,9 +59,9 @@ def test_a_worker_that_dies_fails_its_tasks_and_the_run(
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("workers", [1, 2], ids=["in-process", "workers"])
-def test_retry_catch_timeout_and_resources(local_catalog: ArtifactCatalog, tmp_path: Path,
+def test_retry_catch_timeout_and_resources(flow_catalog: ArtifactCatalog, tmp_path: Path,
                                            workers: int) -> None:
-    run = DecoratedFlow().run(catalog=local_catalog, max_workers=workers,
+    run = DecoratedFlow().run(catalog=flow_catalog, max_workers=workers,
                               counter=str(tmp_path / "count"), sleep=30.0)
     assert run.status == "succeeded"
     for task in run["flaky"]:
@@ -71,7 +71,7 @@ def test_retry_catch_timeout_and_resources(local_catalog: ArtifactCatalog, tmp_p
     risky = run["risky"].task
     assert risky.successful and risky.details["caught"]["message"] == "3/4"
     assert risky.details["caught"]["type"] == "tests.pipelines.flow_failures.OddError"
-    with Run(run.pathspec, catalog=local_catalog, allow_pickle=True) as readable:
+    with Run(run.pathspec, catalog=flow_catalog, allow_pickle=True) as readable:
         error = readable["risky"].task.data.error
         assert isinstance(error, CaughtException) and str(error) == "OddError: 3/4"
         assert "_fail(OddError(3, 4))" in error.traceback
@@ -83,11 +83,11 @@ def test_retry_catch_timeout_and_resources(local_catalog: ArtifactCatalog, tmp_p
 
 
 @pytest.mark.timeout(300)
-def test_a_task_that_fails_every_attempt_fails_the_run(local_catalog: ArtifactCatalog,
+def test_a_task_that_fails_every_attempt_fails_the_run(flow_catalog: ArtifactCatalog,
                                                        tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="attempt 3 of item"):
-        DecoratedFlow().run(catalog=local_catalog, counter=str(tmp_path / "c"), failures=5)
-    run = Run("DecoratedFlow/1", catalog=local_catalog)
+        DecoratedFlow().run(catalog=flow_catalog, counter=str(tmp_path / "c"), failures=5)
+    run = Run("DecoratedFlow/1", catalog=flow_catalog)
     assert run.status == "failed"
     failed = run["flaky"].task
     assert failed.status == "failed" and failed.details["attempts"] == 3

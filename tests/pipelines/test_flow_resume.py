@@ -132,12 +132,12 @@ def test_resume_of_a_split_reuses_the_branch_that_finished(local_catalog: Artifa
 
 
 def test_resume_from_a_chosen_step_reruns_it_and_what_follows(
-        local_catalog: ArtifactCatalog, tmp_path: Path) -> None:
+        flow_catalog: ArtifactCatalog, tmp_path: Path) -> None:
     log = tmp_path / "log.txt"
-    ResumeFlow().run(catalog=local_catalog, log=str(log))
+    ResumeFlow().run(catalog=flow_catalog, log=str(log))
     log.write_text("")
-    again = ResumeFlow().resume("ResumeFlow/1", catalog=local_catalog, step="prepare")
+    again = ResumeFlow().resume("ResumeFlow/1", catalog=flow_catalog, step="prepare")
     assert again.status == "succeeded" and _executions(log) == ["prepare", "train", "end"]
     assert again["start"].task.cached and not again["prepare"].task.cached
     with pytest.raises(InvalidInputError, match=r"no step 'nope'.*start, prepare"):
-        ResumeFlow().resume("ResumeFlow/1", catalog=local_catalog, step="nope")
+        ResumeFlow().resume("ResumeFlow/1", catalog=flow_catalog, step="nope")

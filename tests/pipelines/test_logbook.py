@@ -14,6 +14,7 @@ from archivist import (
     pipeline,
     step,
 )
+from archivist.catalog.logbook import MAX_PREVIEW_ROWS
 
 FRAME = pd.DataFrame({"amount": [float(i) for i in range(30)], "label": ["a", "b"] * 15})
 
@@ -36,7 +37,10 @@ def test_log_dataset_preview_and_stats_options(local_catalog: ArtifactCatalog) -
     assert art.metadata["stats"] is None and art.metadata["rows"] == 30
     assert local_catalog.log_dataset("none", FRAME.head(5), preview=0).metadata["preview"] == []
     with pytest.raises(InvalidInputError, match="preview"):
-        local_catalog.log_dataset("bad", FRAME, preview=21)
+        local_catalog.log_dataset("bad", FRAME, preview=MAX_PREVIEW_ROWS + 1)
+    with pytest.raises(InvalidInputError, match="preview"):
+        local_catalog.log_dataset("bad", FRAME, preview=-1)
+    assert local_catalog.list(name="bad") == []
     with pytest.raises(InvalidInputError, match="DataFrame"):
         local_catalog.log_dataset("bad", [1, 2, 3])
 
@@ -106,3 +110,14 @@ def test_run_context_helpers_match_the_catalog_ones(local_catalog: ArtifactCatal
     assert len(ds.metadata["preview"]) == 1 and model.metadata["accuracy"] == 1.0
     assert plot.format == "png"
     assert set(local_catalog.get_run(run.id).produced) == {ds.id, model.id, plot.id}
+
+
+def test_log_dataset_keeps_more_than_20_preview_rows_when_asked(
+        local_catalog: ArtifactCatalog) -> None:
+    big = pd.DataFrame({"amount": [float(i) for i in range(1500)]})
+    art = local_catalog.log_dataset("many", big, preview=MAX_PREVIEW_ROWS)
+    assert len(art.metadata["preview"]) == MAX_PREVIEW_ROWS
+    assert art.metadata["preview"][-1] == {"amount": float(MAX_PREVIEW_ROWS - 1)}
+    wide = pd.DataFrame({f"c{n}": ["x" * 300] * 50 for n in range(40)})
+    capped = local_catalog.log_dataset("wide", wide, preview=50)
+    assert 0 < len(capped.metadata["preview"]) < 50, "cut to the 512 KiB budget"

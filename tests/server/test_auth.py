@@ -32,6 +32,7 @@ OPEN = "open"
 #: (method, path template) -> scope needed (``open``: no key at all).
 NEEDS: dict[tuple[str, str], str] = {
     ("GET", "/health"): OPEN,
+    ("GET", "/health/ready"): OPEN,
     ("GET", "/metrics"): "read",
     ("GET", "/api/v1/projects"): "read",
     ("POST", "/api/v1/projects/{project}/versions"): "write",
@@ -40,6 +41,7 @@ NEEDS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/versions/lookup"): "read",
     ("DELETE", "/api/v1/versions/{version_id}"): "write",
     ("PATCH", "/api/v1/versions/{version_id}/tags"): "write",
+    ("PATCH", "/api/v1/versions/{version_id}/metadata"): "write",
     ("PUT", "/api/v1/versions/{version_id}/aliases/{alias}"): "write",
     ("DELETE", "/api/v1/projects/{project}/artifacts/{name}/aliases/{alias}"): "write",
     ("PATCH", "/api/v1/versions/{version_id}"): "write",
@@ -123,6 +125,7 @@ def calls(server: Server) -> list[Call]:
         ("POST", "/api/v1/projects/{project}/versions"): {"json": {"versions": [record]}},
         ("POST", "/api/v1/versions/lookup"): {"json": {"ids": [victim]}},
         ("PATCH", "/api/v1/versions/{version_id}/tags"): {"json": {"set": {"a": 1}}},
+        ("PATCH", "/api/v1/versions/{version_id}/metadata"): {"json": {"set": {"a": 1}}},
         ("DELETE", "/api/v1/projects/{project}/artifacts/{name}/aliases/{alias}"): {},
         ("PATCH", "/api/v1/versions/{version_id}"): {"json": {"description": "checked"}},
         ("POST", "/api/v1/projects/{project}/artifacts/{name}/rename"): {

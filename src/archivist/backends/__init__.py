@@ -5,6 +5,7 @@
                                    of ``ARCHIVIST_CATALOG_ENDPOINT`` or the config file, else
                                    the local home
 a folder (``"./.archivist"``)      SQLite ``<folder>/catalog.db`` + ``<folder>/blobs``
+``file:///abs/dir``                the same folder, as a URL (``file://./rel`` too)
 ``sqlite:///path/catalog.db``      that database; blobs next to it unless given
 ``postgresql://…``                 that database; ``blobs=`` required
 ``http://…`` / ``https://…``       a catalog server (:class:`RemoteCatalogBackend`); the API
@@ -21,6 +22,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import unquote
 
 from archivist.backends.base import Backend
 from archivist.config import Target
@@ -82,8 +84,12 @@ class Opened:
 
 def open_backend(backend: str | os.PathLike[str] | Backend | None, target: Target, *,
                  blobs: str | Blobs | None = None, busy_timeout: float = 10.0,
-                 project: str = "default") -> Opened:
+                 project: str = "default",
+                 database_timeouts: tuple[float, float] | None = None) -> Opened:
     """Open the backend and blob store ``backend``/``target`` name, for ``project``.
+
+    ``database_timeouts`` — (connect, statement) seconds — bound a PostgreSQL catalog's
+    waits (:mod:`archivist.backends.sql.timeouts`); ``None``: no bound.
 
     Raises:
         InvalidInputError: an unknown scheme, a database without a blob store, or
@@ -99,11 +105,14 @@ def open_backend(backend: str | os.PathLike[str] | Backend | None, target: Targe
         scheme = text.split("://", 1)[0].split("+", 1)[0].lower() if "://" in text else ""
         if not scheme:
             return _open_home(Path(text).expanduser(), blobs, busy_timeout)
+        if scheme == "file":
+            return _open_home(file_url_path(text), blobs, busy_timeout)
         if scheme in REMOTE_SCHEMES:
             return _open_remote(_remote(text, target.api_key), blobs, project)
         if scheme not in SQL_SCHEMES:
             raise InvalidInputError(f"unknown catalog backend {text!r}: use a folder, "
-                                    "sqlite:///…, postgresql://… or http(s)://server")
+                                    "file:///folder, sqlite:///…, postgresql://… or "
+                                    "http(s)://server")
         from archivist.backends.sql.backend import SqlBackend
 
         if scheme == "sqlite":
@@ -115,7 +124,9 @@ def open_backend(backend: str | os.PathLike[str] | Backend | None, target: Targe
             raise InvalidInputError("a PostgreSQL catalog needs a blob store: pass "
                                     "blobs='s3://bucket/prefix' (or any fsspec URL)")
         url = text.replace("postgres://", "postgresql://", 1)
-        return _local(SqlBackend(url), _blobs(blobs, None), None)
+        connect, statement = database_timeouts or (None, None)
+        return _local(SqlBackend(url, connect_timeout=connect, statement_timeout=statement),
+                      _blobs(blobs, None), None)
     from archivist.backends.remote.backend import RemoteCatalogBackend
 
     if isinstance(backend, RemoteCatalogBackend):
@@ -123,6 +134,22 @@ def open_backend(backend: str | os.PathLike[str] | Backend | None, target: Targe
     if blobs is None:
         raise InvalidInputError("a custom backend needs blobs= (an fsspec URL or Blobs)")
     return _local(backend, _blobs(blobs, None), None)
+
+
+def file_url_path(url: str) -> Path:
+    """The folder of a ``file://`` URL: ``file:///abs/dir``, ``file://localhost/abs/dir``,
+    or ``file://./rel/dir`` as the relative path people also write.
+
+    Raises:
+        InvalidInputError: a file URL naming another host, or no path.
+    """
+    rest = url[len("file://"):]
+    if rest.startswith("localhost/"):
+        rest = rest[len("localhost"):]
+    if not rest or not (rest.startswith(("/", "./", "../", "~")) or rest in (".", "..")):
+        raise InvalidInputError(f"cannot use {url!r} as a catalog folder: write "
+                                "file:///absolute/path or file://./relative/path")
+    return Path(unquote(rest)).expanduser()
 
 
 def _remote(url: str, api_key: str | None) -> RemoteCatalogBackend:

@@ -135,6 +135,20 @@ class Backend(Protocol):
         """
         ...
 
+    def update_metadata(self, version_id: str, set_keys: dict[str, Any],
+                        remove: Sequence[str], user: str | None) -> None:
+        """Set ``set_keys`` and remove ``remove`` (absent keys ignored) among a live
+        version's top-level metadata keys, in one transaction: what search and full-text
+        search see changes with it, and each changed key writes one ``metadata`` history
+        entry (``key`` the metadata key). Bytes, digest and every other field stay.
+
+        Raises:
+            ArtifactNotFoundError, ConflictError: version missing or deleted.
+            InvalidInputError: the merged metadata breaks the metadata rules (nothing
+                changes), or a changed key is longer than 128 characters.
+        """
+        ...
+
     def history(self, project: str, name: str, *, version_id: str | None = None,
                 limit: int | None = None) -> list[HistoryEntry]:
         """Every tag/alias/delete change of a name, oldest first; only those of one
@@ -286,6 +300,14 @@ class ServerStore(Protocol):
 
         Raises:
             ArtifactNotFoundError: no such key.
+        """
+        ...
+
+    def ping(self) -> None:
+        """One round trip to the database (the server's readiness check).
+
+        Raises:
+            StorageError: the database does not answer, or not in time.
         """
         ...
 

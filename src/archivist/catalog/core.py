@@ -12,6 +12,7 @@ from typing import Protocol, overload
 
 from archivist.backends.base import Backend
 from archivist.catalog.logbook import Registering
+from archivist.catalog.reading import Reader
 from archivist.model import Artifact
 from archivist.store.blobs import Blobs
 
@@ -24,6 +25,8 @@ class CatalogCore(Registering, Protocol):
     user: str
     backend: Backend
     blobs: Blobs
+
+    _reader: Reader
 
     def _resolve(self, ref: str | Artifact) -> Artifact: ...
 

@@ -7,6 +7,10 @@ the same clean input and every error message is the same whichever backend is be
 The lineage, run and transfer methods are written beside it (``lineage.py``,
 ``runs.py``, ``moving.py``) as small classes it is assembled from; what they need of it
 is the ``CatalogCore`` protocol of ``core.py``.
+
+It is a little over 400 lines on purpose: what stays here is the registration, reading,
+tagging and byte methods every other group builds on, each a short validation and a
+delegation, and they read best as one module.
 """
 
 from __future__ import annotations
@@ -33,13 +37,15 @@ from archivist.catalog.arguments import (
     page,
 )
 from archivist.catalog.content import Ingest
+from archivist.catalog.dataframes import as_dataframe
 from archivist.catalog.diffing import diff_versions
 from archivist.catalog.lineage import LineageMethods
 from archivist.catalog.moving import MovingMethods
 from archivist.catalog.reading import Reader
-from archivist.catalog.registration import Registrar, Registration
+from archivist.catalog.registration import Registrar, Registration, tracked
 from archivist.catalog.renaming import RenamingMethods
 from archivist.catalog.runs import RunMethods
+from archivist.catalog.timequery import list_matching
 from archivist.config import resolve
 from archivist.errors import (
     ArtifactNotFoundError,
@@ -52,6 +58,7 @@ from archivist.model import (
     GcReport,
     HistoryEntry,
     VerifyReport,
+    bound,
 )
 from archivist.query.parser import parse_query
 from archivist.refs import parse_ref
@@ -101,6 +108,8 @@ class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods, RenamingMethods
         self._ingest = Ingest(self.blobs, cache, self.materializers, scratch)
         self._reader = Reader(self.blobs, self.materializers, scratch, protected=self.home)
         self._registrar = Registrar(self.backend, self._ingest, self.user)
+        #: folder ``log_*`` calls copy to (``set_environment``); ``None``: no copies
+        self.artifact_path: str | None = None
 
     def __repr__(self) -> str:
         return f"ArtifactCatalog(project={self.project!r}, home={str(self.home)!r})"
@@ -138,12 +147,18 @@ class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods, RenamingMethods
             ConflictError: the name exists with another case, or the catalog is busy.
             StorageError: the blob store or database failed (nothing is visible).
         """
-        return self._registrar.register(Registration(
+        asked = Registration(
             name=name, artifact_type=artifact_type, data=data, path=path, uri=uri,
             metadata=metadata, tags=tags, aliases=aliases, parent_ids=parent_ids,
             partitions=partitions, description=description, source_step=source_step,
             source_run_id=source_run_id, source_pipeline=source_pipeline, project=project,
-            code_version=code_version), self.project)
+            code_version=code_version)
+        tracker, asked = tracked(self, asked)  # inside a step: its run, step, partitions
+        version_id = self._registrar.register(asked, self.project)
+        if tracker is not None and not self._registrar.in_batch:
+            tracker.logged(self, name, data if data is not None else path,
+                           self._resolve(version_id))
+        return version_id
 
     def register_step_output(self, asked: Registration) -> str:
         """Register what a pipeline step returned (see :class:`Registration`); an output
@@ -216,23 +231,24 @@ class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods, RenamingMethods
         text = str(version)
         return self.get(f"{name}{text}" if text.startswith("@") else f"{name}:{text}")
 
-    def list(self, artifact_type: str | Sequence[str] | None = None, name: str | None = None,
+    def list(self, artifact_type: str | Sequence[str] | None = None, limit: int = 100,
+             offset: int = 0, *, name: str | None = None,
              tags: Mapping[str, Any] | None = None, partitions: Partitions | None = None,
              since: datetime | str | float | None = None,
-             until: datetime | str | float | None = None, limit: int = 100, offset: int = 0,
-             latest_only: bool = False, *, source_step: str | None = None,
-             source_run_id: str | None = None, source_pipeline: str | None = None,
-             project: str | None = None) -> Artifacts:
-        """Every live version matching all filters (one record per version), newest first.
+             until: datetime | str | float | None = None, latest_only: bool = False,
+             source_step: str | None = None, source_run_id: str | None = None,
+             source_pipeline: str | None = None, project: str | None = None) -> Artifacts:
+        """Every live version matching all filters (one record per version), newest first;
+        ``list("Model", 10)`` is the ten newest models (the rest by keyword).
 
         Raises:
             InvalidInputError: a bad limit/offset or filter value.
         """
-        return self._located(self.backend.list_versions(list_filter(
-            self._scope(project), artifact_type=artifact_type, name=name, tags=tags,
-            partitions=partitions, since=since, until=until, limit=limit, offset=offset,
+        return self._located(list_matching(
+            self.backend, self._scope(project), partitions, artifact_type=artifact_type,
+            name=name, tags=tags, since=since, until=until, limit=limit, offset=offset,
             latest_only=latest_only, source_step=source_step, source_run_id=source_run_id,
-            source_pipeline=source_pipeline)))
+            source_pipeline=source_pipeline))
 
     def list_artifacts(self, name: str | None = None, *, limit: int = 100, offset: int = 0,
                        **filters: Unpack[Filters]) -> Artifacts:
@@ -343,6 +359,11 @@ class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods, RenamingMethods
         not a read of the running step."""
         return self._reader.load(artifact, allow_pickle=allow_pickle)
 
+    def as_df(self, ref: str | Artifact) -> Any:
+        """A dataset version as a pandas DataFrame: a stored DataFrame or Arrow table, or a
+        CSV, TSV, Parquet or Arrow file (MLRun's ``as_df``); see :mod:`.dataframes`."""
+        return as_dataframe(self, self.get(ref))
+
     def open(self, ref: str | Artifact) -> IO[bytes]:
         """A binary stream of a file version's bytes, verified against its digest
         (``IntegrityError`` at the latest when the end is read)."""
@@ -386,12 +407,13 @@ class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods, RenamingMethods
     def _located(self, found: Artifacts) -> Artifacts: ...
 
     def _located(self, found: Artifact | Artifacts) -> Artifact | Artifacts:
-        """Fill ``storage_path``: where this catalog's blob store keeps the bytes."""
+        """Fill ``storage_path`` (where this catalog's blob store keeps the bytes), and
+        bind the record to this catalog (``record.load()``, ``record.download()``)."""
         if isinstance(found, list):
             return [self._located(a) for a in found]
         if found.digest is None or found.kind not in ("file", "directory"):
-            return found
-        return replace(found, storage_path=self.blobs.path(found.digest))
+            return bound(found, self)
+        return bound(replace(found, storage_path=self.blobs.path(found.digest)), self)
 
     def _scope(self, project: str | None) -> str:
         # ``None`` means this catalog's project; an empty string is an invalid name, never

@@ -19,7 +19,7 @@ from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
-from archivist import names, records
+from archivist import names, records, tracking
 from archivist.backends.base import Backend
 from archivist.catalog.content import Content, Ingest
 from archivist.errors import (
@@ -31,6 +31,7 @@ from archivist.errors import (
 from archivist.ids import new_id
 from archivist.model import Artifact, NewVersion
 from archivist.refs import parse_ref
+from archivist.tracking import Tracker
 
 LEASE_SECONDS = 3600.0
 #: how many committed version ids and names a registrar remembers, to skip the early
@@ -65,6 +66,28 @@ class Registration:
     #: partitions, answer its id instead of numbering an identical version (a re-run of
     #: an unchanged pipeline step; like W&B Artifacts, which log unchanged content once)
     reuse_unchanged: bool = False
+
+
+def tracked(catalog: object, asked: Registration) -> tuple[Tracker | None, Registration]:
+    """``asked`` with the provenance of the pipeline or flow step running now (its run,
+    step, code version, reads as parents, partitions; what was given wins), and the
+    tracker to tell what was registered; ``(None, asked)`` outside a step, for another
+    store, or when the caller names a run itself (``source_run_id=``)."""
+    tracker = tracking.current()
+    if tracker is None or asked.source_run_id is not None:
+        return None, asked
+    produced_by = tracker.provenance(catalog)
+    if produced_by is None:
+        return None, asked
+    changes: dict[str, Any] = {}
+    for field, value in produced_by.items():
+        if field == "parent_ids":
+            changes[field] = list(dict.fromkeys([*(asked.parent_ids or ()), *value]))
+        elif field == "partitions":
+            changes[field] = {**value, **(asked.partitions or {})}
+        elif getattr(asked, field, None) is None:
+            changes[field] = value
+    return tracker, replace(asked, **changes)
 
 
 class Registrar:

@@ -1,4 +1,5 @@
-"""Commands that change mutable state: ``tag``, ``alias``, ``describe``, ``rename``, ``rm``."""
+"""Commands that change mutable state: ``tag``, ``alias``, ``describe``, ``meta``,
+``rename``, ``rm``."""
 
 from __future__ import annotations
 
@@ -105,6 +106,40 @@ def describe(
     output.success(f"{'cleared' if clear else 'set'} the description of {art.ref}")
 
 
+def meta(
+    ctx: typer.Context,
+    ref: RefArg,
+    pairs: Annotated[list[str] | None, typer.Argument(
+        metavar="K=V", show_default=False,
+        help="Metadata keys to set; V is read as JSON when it is JSON (3, true, "
+             "{\"a\": 1}, [1, 2]), else as text.",
+    )] = None,
+    remove: Annotated[list[str] | None, typer.Option(
+        "--remove", metavar="K", show_default=False, help="Remove metadata key K. Repeatable.",
+    )] = None,
+) -> None:
+    """Set or remove top-level metadata keys of a registered version.
+
+    Search sees the new values at once; every change is recorded in the history (see
+    show --history). The version's bytes and digest never change.
+    """
+    values = parse_pairs(pairs, "K=V", structured=True)
+    keys = list(dict.fromkeys(remove or ()))
+    if not values and not keys:
+        raise typer.BadParameter("give at least one K=V to set or --remove K")
+    both = sorted(set(values) & set(keys))
+    if both:
+        raise typer.BadParameter(f"{', '.join(map(repr, both))} is both set and removed")
+    with open_catalog(ctx) as catalog:
+        art = catalog.update_metadata(ref, values, remove=keys)
+    done = []
+    if values:
+        done.append("set " + ", ".join(values))
+    if keys:
+        done.append("removed " + ", ".join(keys))
+    output.success(f"updated the metadata of {art.ref}: {'; '.join(done)}")
+
+
 def rename(
     ctx: typer.Context,
     old: Annotated[str, typer.Argument(
@@ -138,5 +173,5 @@ def rm(ctx: typer.Context, ref: RefArg) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    for command in (tag, alias, describe, rename, rm):
+    for command in (tag, alias, describe, meta, rename, rm):
         app.command(command.__name__)(command)

@@ -34,11 +34,18 @@ FlowOpt = Annotated[str | None, typer.Option(
 )]
 WorkersOpt = Annotated[int, typer.Option(
     "--max-workers", metavar="N", min=1, max=256,
-    help="Run branches and foreach tasks in N worker processes (1: in this process).",
+    help="Run branches and foreach tasks in N worker processes (1: in this process); "
+         "with --executor, at most N tasks at a time on the cluster.",
+)]
+ExecutorOpt = Annotated[str | None, typer.Option(
+    "--executor", metavar="URL", show_default=False,
+    help="Run branches and foreach tasks on a Dask cluster: dask://HOST:PORT (its "
+         "scheduler; needs the dask extra). Default: local processes.",
 )]
 
 
-@flow_app.command("run")
+@flow_app.command("run", context_settings={"allow_extra_args": True,
+                                           "ignore_unknown_options": True})
 def run(
     ctx: typer.Context,
     file: FileArg,
@@ -47,17 +54,20 @@ def run(
         help="A parameter value, converted to the parameter's type. Repeatable.",
     )] = None,
     max_workers: WorkersOpt = 1,
+    executor: ExecutorOpt = None,
     flow: FlowOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Run a flow and record it; prints the run's pathspec (FLOW/NUMBER)."""
-    given = parse_pairs(param, "--param", parse=False)
+    """Run a flow and record it; prints the run's pathspec (FLOW/NUMBER).
+
+    Parameters are given as --param NAME=VALUE or, as with Metaflow, --NAME VALUE."""
+    given = {**parse_pairs(param, "--param", parse=False), **_named(ctx.args)}
     flow_cls = load_flow(file, flow)
     flow_cls.spec()  # a malformed flow fails before the catalog is touched
     parameters = _convert(flow_cls, given)
     with open_catalog(ctx, create=True) as catalog:
         done = _guarded(file, lambda: flow_cls().run(
-            catalog=catalog, max_workers=max_workers, **parameters))
+            catalog=catalog, max_workers=max_workers, executor=executor, **parameters))
         _report(done, as_json)
 
 
@@ -74,6 +84,7 @@ def resume(
         help="Restart from this step (default: the step that failed).",
     )] = None,
     max_workers: WorkersOpt = 1,
+    executor: ExecutorOpt = None,
     flow: FlowOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -82,7 +93,8 @@ def resume(
     flow_cls.spec()
     with open_catalog(ctx) as catalog:
         done = _guarded(file, lambda: flow_cls().resume(
-            run_ref, catalog=catalog, max_workers=max_workers, step=from_step))
+            run_ref, catalog=catalog, max_workers=max_workers, step=from_step,
+            executor=executor))
         _report(done, as_json)
 
 
@@ -99,6 +111,8 @@ def show(file: FileArg, flow: FlowOpt = None, as_json: JsonFlag = False) -> None
             "steps": [{"name": n, "kind": graph.nodes[n].kind,
                        "targets": list(graph.nodes[n].targets),
                        "foreach": graph.nodes[n].foreach, "join": graph.nodes[n].is_join,
+                       "condition": graph.nodes[n].condition,
+                       "cases": [list(case) for case in graph.nodes[n].cases],
                        "doc": graph.nodes[n].doc} for n in graph.order()]})
         return
     console = output.stdout()
@@ -142,6 +156,28 @@ def load_flow(file: Path, name: str | None) -> type[Flow]:
             f"{file} defines several flows ({', '.join(sorted(found))}); choose one with "
             "--flow NAME")
     return next(iter(found.values()))
+
+
+def _named(args: list[str]) -> dict[str, str]:
+    """``--NAME VALUE`` / ``--NAME=VALUE`` pairs left over by the options of ``run``.
+
+    Raises:
+        typer.BadParameter: something else (exit status 2).
+    """
+    out: dict[str, str] = {}
+    rest = list(args)
+    while rest:
+        token = rest.pop(0)
+        name, sep, value = token.partition("=")
+        if not name.startswith("--") or len(name) < 3:
+            raise typer.BadParameter(f"unexpected argument {token!r}; give parameters as "
+                                     "--NAME VALUE or --param NAME=VALUE")
+        if not sep:
+            if not rest:
+                raise typer.BadParameter(f"{name} needs a value")
+            value = rest.pop(0)
+        out[name[2:]] = value
+    return out
 
 
 def _convert(flow_cls: type[Flow], given: dict[str, Any]) -> dict[str, Any]:

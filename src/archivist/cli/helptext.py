@@ -49,6 +49,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
               "archivist alias fraud_detector production --remove"),
     "describe": ('archivist describe fraud_detector:3 "Retrained on May data"',
                  "archivist describe fraud_detector:3 --clear"),
+    "meta": ("archivist meta fraud_detector:3 reviewed=true 'thresholds={\"f1\": 0.9}'",
+             "archivist meta fraud_detector:3 --remove draft"),
     "rename": ("archivist rename fraud_detector fraud_model",),
     "rm": ("archivist rm scratch:2",),
     "verify": ("archivist verify", "archivist verify --json"),

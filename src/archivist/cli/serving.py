@@ -68,11 +68,25 @@ def server(
         "--threads", metavar="N", min=1, max=256,
         help="Requests doing database or store work at once, per worker process.",
     )] = 8,
+    root_path: Annotated[str, typer.Option(
+        "--root-path", metavar="PATH",
+        help="Answer under this path prefix (behind a reverse proxy that mounts the catalog "
+             "at https://host/PATH; with or without the proxy stripping it).",
+    )] = "",
     key_cache_ttl: Annotated[float, typer.Option(
         "--key-cache-ttl", min=0, max=300, metavar="SECONDS",
         help="Trust a key that authenticated for this long without a database lookup: a "
              "key revoked by another process keeps working here that long (0: never).",
     )] = 5.0,
+    database_connect_timeout: Annotated[float, typer.Option(
+        "--database-connect-timeout", metavar="SECONDS", min=0.1, max=600,
+        help="Wait this long for a new PostgreSQL connection, then answer 503.",
+    )] = 5.0,
+    database_statement_timeout: Annotated[float, typer.Option(
+        "--database-statement-timeout", metavar="SECONDS", min=0.1, max=3600,
+        help="Let one PostgreSQL statement run (or a hung database stay silent) this "
+             "long, then answer 503.",
+    )] = 30.0,
 ) -> None:
     """Serve the catalog over HTTP (REST API documented at /openapi.json).
 
@@ -84,6 +98,7 @@ def server(
     from pydantic import ValidationError
     from sqlalchemy.engine import make_url
 
+    from archivist.server.rootpath import check_root_path
     from archivist.server.settings import SETTINGS_VARIABLE, ServerSettings
     from archivist.server.state import ServerState
 
@@ -93,7 +108,10 @@ def server(
             host=host, port=port, insecure_single_user=insecure_single_user,
             max_blob_size=_size(max_blob_size),
             max_json_size=_size(max_json_size, "--max-json-size"), presign=presign,
-            key_cache_ttl=key_cache_ttl, threads=threads)
+            key_cache_ttl=key_cache_ttl, threads=threads,
+            database_connect_timeout=database_connect_timeout,
+            database_statement_timeout=database_statement_timeout,
+            root_path=check_root_path(root_path))
     except ValidationError as exc:  # an option out of range: name it as the command line does
         raise InvalidInputError("; ".join(
             f"--{'.'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}"
@@ -104,7 +122,7 @@ def server(
                                "log_config": _log_config(), "timeout_graceful_shutdown": 10}
     served = (str(Path(settings.home or ".").resolve()) if settings.database is None else
               make_url(settings.database).render_as_string(hide_password=True))
-    where = (f"at http://{host}:{port}/" if port else
+    where = (f"at http://{host}:{port}{settings.root_path}/" if port else
              "on a free port (uvicorn's line below says which)")
     output.note(f"serving the catalog {served} {where} (web UI; the REST API under "
                 "/api/v1, its docs at /docs)", label="archivist")

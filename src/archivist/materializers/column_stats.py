@@ -60,7 +60,9 @@ _EDGE_DIGITS = 6  # inner edges keep this many digits beyond the bin width's mag
 
 def profile(schema: Any, rows: int, batches: Iterable[Any], *,
             max_columns: int | None = None,
-            rescan: Callable[[Sequence[int]], Iterable[Any]] | None = None) -> dict[str, Any]:
+            rescan: Callable[[Sequence[int]], Iterable[Any]] | None = None,
+            preview_rows: int = PREVIEW_ROWS,
+            preview_bytes: int = PREVIEW_BYTES) -> dict[str, Any]:
     """Describe a table from its schema and record batches.
 
     Histogram bins need ``min`` and ``max`` first, so numeric columns are read a second
@@ -77,6 +79,7 @@ def profile(schema: Any, rows: int, batches: Iterable[Any], *,
         rescan: called (at most once) with the ascending indices in ``schema`` of the
             numeric columns to bin; returns batches holding just those columns, in that
             order, over the same rows.
+        preview_rows, preview_bytes: the most rows, and bytes of JSON, of the preview.
 
     Returns:
         ``{"schema": [{"name", "type", "nullable"}], "rows", "columns", "preview",
@@ -89,10 +92,10 @@ def profile(schema: Any, rows: int, batches: Iterable[Any], *,
     fields = [schema.field(i) for i in range(keep)]
     accumulators = [_accumulator(pa, field.type) for field in fields]
     # wide tables get shorter strings in the preview, so it still shows some rows
-    cell = max(16, min(256, PREVIEW_BYTES // (PREVIEW_ROWS * max(1, keep))))
+    cell = max(16, min(256, preview_bytes // (max(1, preview_rows) * max(1, keep))))
     preview: list[dict[str, Any]] = []
     preview_size = 0
-    preview_open = True
+    preview_open = preview_rows > 0
     for batch in batches:
         for i, acc in enumerate(accumulators):
             try:
@@ -102,16 +105,16 @@ def profile(schema: Any, rows: int, batches: Iterable[Any], *,
                 accumulators[i] = _Counts(pa, acc.count, acc.nulls)
                 accumulators[i].add(batch.column(i))
         if preview_open:
-            head = batch.slice(0, PREVIEW_ROWS - len(preview)).select(list(range(keep)))
+            head = batch.slice(0, preview_rows - len(preview)).select(list(range(keep)))
             for row in head.to_pylist():
                 record = {_key(f.name): json_safe(row.get(f.name), max_str=cell)
                           for f in fields}
                 preview_size += len(json.dumps(record, ensure_ascii=False))
-                if preview_size > PREVIEW_BYTES:
+                if preview_size > preview_bytes:
                     preview_open = False
                     break
                 preview.append(record)
-            preview_open = preview_open and len(preview) < PREVIEW_ROWS
+            preview_open = preview_open and len(preview) < preview_rows
     _histograms(accumulators, batches, rescan)
     return {
         "schema": [{"name": _key(f.name), "type": str(f.type), "nullable": bool(f.nullable)}

@@ -322,8 +322,9 @@ class MaterializerRegistry:
 def default_registry() -> MaterializerRegistry:
     """A fresh registry holding every built-in materializer, pickle as the fallback.
 
-    Lookup order: safetensors, parquet, npy, skops, joblib, png, bytes, text, json; then
-    pickle for anything none of them handles. None of them imports its library until it
+    Lookup order: safetensors, parquet, npy, skops, joblib, png, bytes, text, json,
+    pyjson (tuples, sets, datetimes, Decimals, dataclasses…); then pickle for anything
+    none of them handles. None of them imports its library until it
     is asked to save or load.
     """
     from archivist.materializers.arrays import NpyMaterializer
@@ -336,12 +337,13 @@ def default_registry() -> MaterializerRegistry:
     from archivist.materializers.figures import PngMaterializer
     from archivist.materializers.parquet import ParquetMaterializer
     from archivist.materializers.pickled import PickleMaterializer
+    from archivist.materializers.pyvalues import PyValuesMaterializer
     from archivist.materializers.tensors import SafetensorsMaterializer
 
     return MaterializerRegistry(
         [SafetensorsMaterializer(), ParquetMaterializer(), NpyMaterializer(),
          SkopsMaterializer(), JoblibMaterializer(), PngMaterializer(), BytesMaterializer(),
-         TextMaterializer(), JsonMaterializer()],
+         TextMaterializer(), JsonMaterializer(), PyValuesMaterializer()],
         fallback=PickleMaterializer(),
     )
 

@@ -41,6 +41,7 @@ from archivist.pipelines.context import (
     current_step,
     paused,
 )
+from archivist.pipelines.files import stored_path
 from archivist.pipelines.stepspec import StepSpec
 
 #: how a task's return value was shaped, kept in its details so a cache hit rebuilds it
@@ -75,7 +76,7 @@ def call_step(spec: StepSpec, active: ActiveRun, args: tuple[Any, ...],
             _tell_outer(outer, cached_task.produced)
             return value
     task = recorder.start_task(spec.name, cache_key=key, details=details)
-    capture = StepCapture(step=spec.name, catalog=catalog)
+    capture = StepCapture(step=spec.name, catalog=catalog, partitions=partitions)
     try:
         with capturing(capture):
             result = spec.fn(*args, **kwargs)
@@ -117,8 +118,10 @@ def _store(spec: StepSpec, active: ActiveRun, result: Any, parents: list[str],
                     data[output] = value.id
                     passthrough.append(output)
                     continue
+                path = stored_path(value, f"output {artifact_name!r} of step {spec.name!r}")
                 vid = catalog.register_step_output(Registration(
-                    artifact_name, spec.type_of(output), data=value, parent_ids=parents,
+                    artifact_name, spec.type_of(output), data=value if path is None else None,
+                    path=path, parent_ids=parents,
                     partitions=partitions, source_step=spec.name, source_run_id=recorder.id,
                     source_pipeline=recorder.pipeline, code_version=recorder.code_version,
                     reuse_unchanged=True))
@@ -162,8 +165,9 @@ def _from_cache(spec: StepSpec, active: ActiveRun, key: str) -> tuple[Any, TaskR
                     values[output] = None
                     continue
                 artifact = stored.get(vid)
-                if artifact is None or artifact.deleted:
-                    return None
+                if artifact is None or artifact.deleted or (
+                        artifact.format in ("file", "directory") and output not in passthrough):
+                    return None  # a file's bytes are no path to hand back: run again
                 # the records were read just above: load without looking them up again
                 value = (catalog.get(artifact) if output in passthrough
                          else catalog._load_record(artifact))

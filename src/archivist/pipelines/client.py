@@ -122,8 +122,21 @@ class Run:
     def __getitem__(self, step: str) -> Step:
         if not any(t.step == step for t in self.record.tasks):
             names = ", ".join(dict.fromkeys(t.step for t in self.record.tasks)) or "none"
-            raise KeyError(f"run {self.pathspec} has no step {step!r}; steps: {names}")
+            raise KeyError(f"run {self.pathspec} has no step {step!r}{self._untaken(step)}; "
+                           f"steps: {names}")
         return Step(self, step)
+
+    def _untaken(self, step: str) -> str:
+        """Why a step of the flow has no task: the switches that went elsewhere."""
+        graph = self.record.details.get("graph") or {}
+        if step not in (graph.get("steps") or ()) or not graph.get("switches"):
+            return ""
+        taken = list(dict.fromkeys(
+            f"{t.step!r} took {t.details['switch']['step']!r} "
+            f"({t.details['switch']['condition']} = {t.details['switch']['value']!r})"
+            for t in self.record.tasks if isinstance(t.details.get("switch"), dict)))[:5]
+        return f" (a step of the flow that did not run: the switch {'; '.join(taken)})" \
+            if taken else " (a step of the flow that did not run)"
 
     def __iter__(self) -> Iterator[Step]:
         return iter(self.steps)
@@ -338,7 +351,12 @@ class DataArtifact:
             PickleNotAllowedError: stored as a pickle and the Run has no allow_pickle.
             IntegrityError: the bytes are missing or corrupt.
         """
-        return self.task.run.catalog.load(self.id, allow_pickle=self.task.run.allow_pickle)
+        value = self.task.run.catalog.load(self.id, allow_pickle=self.task.run.allow_pickle)
+        if isinstance(value, bytes):  # an IncludeFile's file: text as the steps read it
+            included = self.version.metadata.get("include_file")
+            if isinstance(included, dict) and included.get("is_text"):
+                return value.decode(str(included.get("encoding") or "utf-8"))
+        return value
 
     @property
     def sha(self) -> str | None:

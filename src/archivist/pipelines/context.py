@@ -100,6 +100,8 @@ class StepCapture:
     consumed: dict[str, None] = field(default_factory=dict)  # ordered set of version ids
     logged: dict[str, str] = field(default_factory=dict)  # key -> version id
     paused: int = 0
+    #: the step's partitions: versions registered inside it get them too
+    partitions: dict[str, str] = field(default_factory=dict)
 
     def read(self, artifact: Artifact) -> None:
         if not self.paused:
@@ -180,6 +182,8 @@ class _ContextTracker:
         if step is not None and same_catalog(step.catalog, catalog):
             found["source_step"] = step.step
             found["parent_ids"] = list(step.consumed)
+            if step.partitions:
+                found["partitions"] = dict(step.partitions)
         return found
 
     def logged(self, catalog: object, key: str, value: Any, artifact: Artifact) -> None:

@@ -19,17 +19,22 @@ having failed, even if the exception was caught — ends the run ``failed``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Unpack
 
 from archivist import names
+from archivist.catalog import artifactpath
 from archivist.catalog.arguments import LogFields
-from archivist.errors import InvalidInputError
+from archivist.catalog.logbook import PlotArtifact
+from archivist.errors import ArtifactNotFoundError, InvalidInputError
 from archivist.materializers._jsonsafe import json_safe
+from archivist.materializers.column_stats import PREVIEW_ROWS
 from archivist.model import RunRecord
 from archivist.pipelines.context import ActiveRun, running
 from archivist.pipelines.openlineage import listener_for
@@ -73,24 +78,63 @@ class PipelineRun:
         """The run as stored now (status, tasks, versions)."""
         return self.catalog.get_run(self.recorder.id)
 
-    def log_dataset(self, key: str, df: Any, preview: int = 20, stats: bool = True,
+    @property
+    def artifact_path(self) -> str | None:
+        """The folder this run's ``log_*`` calls copy to, ``{{project}}`` and
+        ``{{run.uid}}`` filled in (MLRun's ``context.artifact_path``); ``None``: none."""
+        template = artifactpath.chosen(None, self.catalog.artifact_path)
+        if template is None:
+            return None
+        return str(artifactpath.expand(template, project=self.catalog.project,
+                                       run_uid=self.recorder.id))
+
+    def artifact(self, key: str) -> Artifact:
+        """The newest version named ``key`` this run produced (MLRun's
+        ``run.artifact(key)``).
+
+        Raises:
+            ArtifactNotFoundError: the run produced no version named ``key``.
+        """
+        found = self.catalog.list(name=key, source_run_id=self.recorder.id, limit=1)
+        if not found:
+            raise ArtifactNotFoundError(f"run {self.recorder.pathspec} produced no version "
+                                        f"named {key!r}")
+        return found[0]
+
+    def log_dataset(self, key: str, df: Any, preview: int = PREVIEW_ROWS, stats: bool = True,
+                    *, format: str = "parquet", index: bool = True,
+                    artifact_path: str | os.PathLike[str] | None = None,
                     **fields: Unpack[LogFields]) -> Artifact:
         """See :meth:`ArtifactCatalog.log_dataset`."""
-        return self.catalog.log_dataset(key, df, preview=preview, stats=stats, **fields)
+        return self.catalog.log_dataset(key, df, preview=preview, stats=stats, format=format,
+                                        index=index, artifact_path=artifact_path, **fields)
 
-    def log_model(self, key: str, model: Any, metrics: Mapping[str, Any] | None = None,
+    def log_model(self, key: str, model: Any, metrics: Mapping[str, Any] | None = None, *,
+                  artifact_path: str | os.PathLike[str] | None = None,
                   **fields: Unpack[LogFields]) -> Artifact:
         """See :meth:`ArtifactCatalog.log_model`."""
-        return self.catalog.log_model(key, model, metrics=metrics, **fields)
+        return self.catalog.log_model(key, model, metrics=metrics, artifact_path=artifact_path,
+                                      **fields)
 
-    def log_plot(self, key: str, figure: Any, **fields: Unpack[LogFields]) -> Artifact:
+    def log_plot(self, key: str, figure: Any, *,
+                 artifact_path: str | os.PathLike[str] | None = None,
+                 **fields: Unpack[LogFields]) -> Artifact:
         """See :meth:`ArtifactCatalog.log_plot`."""
-        return self.catalog.log_plot(key, figure, **fields)
+        return self.catalog.log_plot(key, figure, artifact_path=artifact_path, **fields)
 
-    def log_metrics(self, key: str, metrics: Mapping[str, Any],
+    def log_metrics(self, key: str, metrics: Mapping[str, Any], *,
+                    artifact_path: str | os.PathLike[str] | None = None,
                     **fields: Unpack[LogFields]) -> Artifact:
         """See :meth:`ArtifactCatalog.log_metrics`."""
-        return self.catalog.log_metrics(key, metrics, **fields)
+        return self.catalog.log_metrics(key, metrics, artifact_path=artifact_path, **fields)
+
+    def log_artifact(self, item: str | PlotArtifact, body: Any = None,
+                     local_path: str | os.PathLike[str] | None = None, *,
+                     artifact_path: str | os.PathLike[str] | None = None,
+                     **fields: Unpack[LogFields]) -> Artifact:
+        """See :meth:`ArtifactCatalog.log_artifact`."""
+        return self.catalog.log_artifact(item, body, local_path, artifact_path=artifact_path,
+                                         **fields)
 
     def __repr__(self) -> str:
         return f"PipelineRun({self.recorder.pathspec!r}, id={self.recorder.id!r})"
@@ -101,7 +145,7 @@ class _Open:
     """One run in progress: its handle, its context scope, whether we own the catalog."""
 
     run: PipelineRun
-    scope: Any
+    scope: contextlib.ExitStack[bool | None]
     owned: bool
 
 
@@ -110,8 +154,9 @@ class _Pipeline:
 
     def __init__(self, name: str | None, *, catalog: ArtifactCatalog | None,
                  parameters: Mapping[str, Any] | None, openlineage: Any,
-                 source: Any) -> None:
+                 source: Any, artifact_path: str | os.PathLike[str] | None = None) -> None:
         self.name = None if name is None else names.check_name(name, "pipeline")
+        self.artifact_path = artifactpath.check(artifact_path)
         self.catalog = catalog
         self.parameters = dict(parameters or {})
         self.openlineage = openlineage
@@ -171,14 +216,16 @@ class _Pipeline:
                 catalog.close()
             raise
         active = ActiveRun(recorder=recorder, catalog=catalog)
-        scope = running(active)
-        scope.__enter__()
+        scope = contextlib.ExitStack()
+        scope.enter_context(running(active))
+        if self.artifact_path is not None:
+            scope.enter_context(artifactpath.run_default(self.artifact_path))
         return _Open(PipelineRun(recorder, active), scope, owned)
 
     def _end(self, opened: _Open, exc: BaseException | None) -> RunRecord:
         run = opened.run
         try:
-            opened.scope.__exit__(None, None, None)
+            opened.scope.close()
             failed = run.recorder.failure or exc  # the failed step says more
             return run.recorder.finish(error=failed)
         finally:
@@ -188,7 +235,8 @@ class _Pipeline:
 
 def pipeline(name: str | Callable[..., Any] | None = None, *,
              catalog: ArtifactCatalog | None = None,
-             parameters: Mapping[str, Any] | None = None, openlineage: Any = None) -> Any:
+             parameters: Mapping[str, Any] | None = None, openlineage: Any = None,
+             artifact_path: str | os.PathLike[str] | None = None) -> Any:
     """A run that ``@step`` calls inside it are recorded into.
 
     Args:
@@ -200,6 +248,8 @@ def pipeline(name: str | Callable[..., Any] | None = None, *,
         openlineage: emit OpenLineage events: an ``http(s)://`` URL, a file path, an
             ``OpenLineageClient``, ``False`` to turn off; ``None`` follows the
             environment (``OPENLINEAGE_URL``, ``ARCHIVIST_OPENLINEAGE_FILE``).
+        artifact_path: the folder every ``log_*`` call of the run copies to (over the
+            catalog's ``set_environment``); may use ``{{project}}`` and ``{{run.uid}}``.
 
     Raises:
         InvalidNameError: a malformed name.
@@ -207,7 +257,9 @@ def pipeline(name: str | Callable[..., Any] | None = None, *,
     """
     if callable(name):
         return _Pipeline(None, catalog=catalog, parameters=parameters,
-                         openlineage=openlineage, source=name)(name)
+                         openlineage=openlineage, source=name,
+                         artifact_path=artifact_path)(name)
     caller = sys._getframe(1).f_code.co_filename
     return _Pipeline(name, catalog=catalog, parameters=parameters, openlineage=openlineage,
-                     source=caller if caller and not caller.startswith("<") else None)
+                     source=caller if caller and not caller.startswith("<") else None,
+                     artifact_path=artifact_path)

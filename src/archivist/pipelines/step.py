@@ -32,7 +32,7 @@ from typing import Any, TypeVar, overload
 from archivist.errors import InvalidInputError
 from archivist.pipelines.capture import call_step
 from archivist.pipelines.context import current_run
-from archivist.pipelines.stepspec import SPEC_ATTRIBUTE, make_spec
+from archivist.pipelines.stepspec import SPEC_ATTRIBUTE, make_spec, spec_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -82,7 +82,8 @@ def step(fn: Callable[..., Any] | None = None, /, *, name: str | None = None,
             active = current_run()
             if active is None:
                 return func(*args, **kwargs)
-            return call_step(spec, active, args, kwargs)
+            # the wrapper's spec: @partition_by_key above @step rebuilds it
+            return call_step(spec_of(wrapper) or spec, active, args, kwargs)
 
         setattr(wrapper, SPEC_ATTRIBUTE, spec)
         return wrapper

@@ -18,6 +18,9 @@ from archivist.pipelines.provenance import function_hash
 
 #: The attribute of a decorated function that holds its :class:`StepSpec`.
 SPEC_ATTRIBUTE = "__archivist_step__"
+#: The attribute of a function that ``@partition_by_key``/``@partition_by_date`` marked:
+#: ``(key, granularity or None)`` pairs, read by :func:`make_spec`.
+MARKS_ATTRIBUTE = "__archivist_partitions__"
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,23 @@ class StepSpec:
         return self.artifact_type.get(output)
 
 
+def mark_partition(func: Callable[..., Any], key: str, granularity: str | None) -> None:
+    """Record on ``func`` that its step partitions by ``key`` (a time partition of
+    ``granularity`` when given); a ``@step`` wrapper gets its spec rebuilt."""
+    marks = [*getattr(func, MARKS_ATTRIBUTE, ()), (key, granularity)]
+    spec = spec_of(func)
+    if spec is None:
+        setattr(func, MARKS_ATTRIBUTE, marks)
+        return
+    setattr(spec.fn, MARKS_ATTRIBUTE, [*getattr(spec.fn, MARKS_ATTRIBUTE, ()),
+                                       (key, granularity)])
+    rebuilt = make_spec(spec.fn, name=spec.name, outputs=spec.outputs,
+                        partition_by=spec.partition_by, cache=spec.cache,
+                        artifact_type=spec.artifact_type, time_partition=spec.time_partition,
+                        time_partition_granularity=spec.granularity)
+    setattr(func, SPEC_ATTRIBUTE, rebuilt)
+
+
 def spec_of(value: object) -> StepSpec | None:
     """The :class:`StepSpec` of a ``@step``-decorated function, or ``None``."""
     spec = getattr(value, SPEC_ATTRIBUTE, None)
@@ -78,6 +98,13 @@ def make_spec(func: Callable[..., Any], *, name: str | None, outputs: Sequence[s
     parts = tuple(partition_by or ())
     if isinstance(partition_by, str):
         raise InvalidInputError("partition_by must be a list of parameter names")
+    for key, by in getattr(func, MARKS_ATTRIBUTE, ()):  # @partition_by_key / _date
+        parts = tuple(dict.fromkeys([*parts, key]))
+        if by is not None:
+            if time_partition is not None and time_partition != key:
+                raise InvalidInputError(f"step {step_name!r} has two time partitions, "
+                                        f"{time_partition!r} and {key!r}; keep one")
+            time_partition, time_partition_granularity = key, by
     granularity = timepartitions.check_granularity(time_partition_granularity)
     if time_partition is not None:
         parts = tuple(dict.fromkeys([*parts, time_partition]))

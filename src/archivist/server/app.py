@@ -21,6 +21,7 @@ from archivist.server import errors, ui
 from archivist.server.deps import STATE_KEY
 from archivist.server.docs import install_docs
 from archivist.server.middleware import BodyLimit, LoopbackOnly, RequestLog
+from archivist.server.rootpath import RootPath
 from archivist.server.routes import (
     artifacts,
     blobs,
@@ -41,7 +42,8 @@ DESCRIPTION = """\
 The archivist catalog over HTTP: every operation of the Python API, JSON in and out.
 
 Authenticate with `Authorization: Bearer <key>` (make keys with `archivist keys create`);
-every route but `/health` needs one unless the server runs `--insecure-single-user`.
+every route but `/health` and `/health/ready` needs one unless the server runs
+`--insecure-single-user`.
 Errors have one shape: `{"error": {"type", "code", "message", "details"}}`. Lists are
 paged with `limit` and the opaque `next_cursor`. See docs/server.md.
 """
@@ -81,7 +83,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.add_middleware(BodyLimit, limit=settings.max_json_size)
     if settings.insecure_single_user:
         app.add_middleware(LoopbackOnly)
-    app.add_middleware(RequestLog, metrics=state.metrics)  # outermost: sees every answer
+    app.add_middleware(RequestLog, metrics=state.metrics)  # sees every answer
+    if settings.root_path:
+        app.add_middleware(RootPath, root=settings.root_path)  # outermost: the prefix
     return app
 
 

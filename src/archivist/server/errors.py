@@ -28,15 +28,20 @@ from archivist.errors import (
     InvalidInputError,
     PayloadTooLargeError,
 )
+from archivist.store.objectstore import unreachable
 from archivist.wire import error_to_dict
 
 log = logging.getLogger("archivist.server")
 _MAX_REPORTED = 20
+#: Seconds a client is asked to wait after a 503 before it retries.
+RETRY_AFTER = 2
 
 
 def error_response(error: ArchivistError) -> JSONResponse:
-    """The envelope response for a typed error, with its class's status."""
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    """The envelope response for a typed error, with its class's status (and
+    ``Retry-After`` on a 503: the database or the store is down for now)."""
+    headers = ({"WWW-Authenticate": "Bearer"} if error.status == 401 else
+               {"Retry-After": str(RETRY_AFTER)} if error.status == 503 else None)
     return JSONResponse(error_to_dict(error), status_code=error.status, headers=headers)
 
 
@@ -85,6 +90,11 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    down = unreachable(request.url.path, exc)
+    if down is not None:  # a store call no wrapper caught: still "unavailable", not a bug
+        log.warning("blob store unreachable on %s %s: %s", request.method, request.url.path,
+                    exc)
+        return error_response(down)
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return envelope(500, "internal_error",
                     "the server failed unexpectedly; the error is in its log")

@@ -4,6 +4,9 @@ Request models refuse unknown fields (``extra="forbid"``) and coerce nothing
 (``strict``): a request that says more, or other, than the API understands writes
 nothing. Response models document ``/openapi.json``; the routes return the records'
 own JSON forms (:mod:`archivist.wire`), which these models describe field for field.
+
+It is one module of a little over 400 lines on purpose: the API's bodies read best as one
+list, next to each other.
 """
 
 from __future__ import annotations
@@ -137,6 +140,16 @@ class TagUpdate(Request):
     remove: list[str] = Field(default_factory=list, examples=[["candidate"]])
 
 
+class MetadataUpdate(Request):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    set_keys: dict[str, Any] = Field(default_factory=dict, alias="set",
+                                     description="Top-level metadata keys to set.",
+                                     examples=[{"reviewed": True}])
+    remove: list[str] = Field(default_factory=list, description="Top-level keys to remove.",
+                              examples=[["draft"]])
+
+
 class Rename(Request):
     new_name: str = Field(description="The new name (unique in the project regardless of "
                                       "case).", examples=["churn_model"])
@@ -263,6 +276,12 @@ class KeyList(Response):
 
 class Health(Response):
     status: Literal["ok"]
+
+
+class Ready(Response):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(
+        description='"database" and "store": "ok", or the error that check met.')
 
 
 # -- runs -----------------------------------------------------------------------------------

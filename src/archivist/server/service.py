@@ -50,6 +50,7 @@ from archivist.server.state import ServerState
 from archivist.store.adopt import adopt
 from archivist.store.blobs import Blobs
 from archivist.store.hashing import check_digest
+from archivist.store.spool import reclaim_spools, spools
 
 
 class Service:
@@ -186,6 +187,17 @@ class Service:
         text = names.check_text(description, "description", names.MAX_DESCRIPTION)
         self._version(version_id, "write")
         self._backend.update_description(version_id, text, self.principal.user)
+
+    def update_metadata(self, version_id: str, set_keys: Mapping[str, object],
+                        remove: Sequence[str]) -> None:
+        """Set and remove top-level metadata keys of a live version (each change goes to
+        the history; bytes and digest stay)."""
+        check_version_id(version_id)
+        clean = names.check_metadata(set_keys)
+        names.check_metadata_keys(clean)
+        gone = names.check_metadata_keys(remove)
+        self._version(version_id, "write")
+        self._backend.update_metadata(version_id, clean, gone, self.principal.user)
 
     def history(self, project: str, name: str, *, version_id: str | None = None,
                 limit: int | None = None) -> list[HistoryEntry]:
@@ -360,8 +372,15 @@ class Service:
         never fetched (the server does not read what a record points at)."""
         state = self.state
         within = None if state.settings.blobs_per_project else state.project_digests(project)
-        return maintenance.verify(ProjectRows(self._backend, self._store, project),
-                                  state.blobs(project), within=within, fetch_references=False)
+        report = maintenance.verify(ProjectRows(self._backend, self._store, project),
+                                    state.blobs(project), within=within,
+                                    fetch_references=False)
+        return replace(report, stale_temp=_with(report.stale_temp, self._dead_spools()))
+
+    def _dead_spools(self) -> list[str]:
+        """This server's upload spools whose process was killed (verify and gc are
+        admin routes; a spool's name tells nothing of its upload)."""
+        return [path for path, mtime in spools(self.state.settings.spool_dir) if mtime == 0.0]
 
     def gc(self, project: str, dry_run: bool, grace: float) -> GcReport:
         """gc of the project's blobs; in a store shared by projects, a blob that any
@@ -374,7 +393,10 @@ class Service:
                                 grace=grace, within=state.project_digests(project))
         if report.freed and not dry_run:
             self._store.forget_blobs(report.freed)
-        return report
+        dead = self._dead_spools()
+        if not dry_run:
+            reclaim_spools(state.settings.spool_dir)
+        return replace(report, temp_removed=_with(report.temp_removed, dead))
 
     def blob_references(self, project: str) -> dict[str, bool]:
         return self._store.project_blob_references(project)
@@ -409,3 +431,7 @@ def _stored_size(blobs: Blobs, digest: str) -> int | None:
         return blobs.size(digest)
     except IntegrityError:
         return None
+
+
+def _with(paths: list[str], more: list[str]) -> list[str]:
+    return sorted(set(paths) | set(more))

@@ -12,7 +12,7 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from archivist.errors import InvalidInputError
 
@@ -50,15 +50,32 @@ class ServerSettings(BaseModel):
         description="Redirect blob downloads to presigned URLs when the store is S3.")] = False
     presign_expires: Annotated[int, Field(ge=1, le=7 * 24 * 3600)] = 3600
     spool_dir: Annotated[str | None, Field(
-        description="Where uploads are spooled while hashed (default: the temp folder).")] = None
+        description="Where uploads are spooled while hashed (default: a local store's "
+        "tmp/, else <temp folder>/archivist-spools).")] = None
     busy_timeout: float = 10.0
+    database_connect_timeout: Annotated[float, Field(
+        gt=0, le=600, description="Seconds to wait for a new PostgreSQL connection "
+        "before answering 503.")] = 5.0
+    database_statement_timeout: Annotated[float, Field(
+        gt=0, le=3600, description="Seconds one PostgreSQL statement may run (or a "
+        "hung database stay silent) before the request answers 503.")] = 30.0
     threads: Annotated[int, Field(
         ge=1, le=256, description="Requests doing database or store work at once per "
         "process (the threadpool); more helps only with a slow or distant database.")] = 8
+    root_path: Annotated[str, Field(
+        description="Path prefix the server answers under (behind a reverse proxy that "
+        "mounts it at https://host/<prefix>); empty: the root.")] = ""
     key_cache_ttl: Annotated[float, Field(
         ge=0, le=300, description="Seconds an authenticated API key is trusted without a "
         "database lookup; a key revoked by another server process keeps working here that "
         "long (0: look every request up).")] = 5.0
+
+    @field_validator("root_path")
+    @classmethod
+    def _root_path(cls, value: str) -> str:
+        from archivist.server.rootpath import check_root_path
+
+        return check_root_path(value)
 
     def database_url(self) -> str:
         """The metadata database this server opens.

@@ -14,16 +14,19 @@ from collections.abc import Callable, Iterable
 from archivist.backends import open_backend
 from archivist.backends.base import Backend, ServerStore
 from archivist.config import Target
-from archivist.errors import InvalidInputError
+from archivist.errors import ArchivistError, InvalidInputError
 from archivist.server.keycache import KeyCache
 from archivist.server.metrics import ServerMetrics
 from archivist.server.settings import ServerSettings
 from archivist.store.blobs import Blobs
+from archivist.store.spool import reclaim_spools
 from archivist.store.stores import open_blobs
 
 #: How long the per-type counts of a project are reused, and for how many projects.
 COUNTS_TTL = 10.0
 COUNTS_KEPT = 1000
+#: The digest the readiness check asks the blob store about (one HEAD or stat).
+READY_PROBE = "sha256:" + "0" * 64
 
 
 class ServerState:
@@ -40,7 +43,9 @@ class ServerState:
         # With ``{{project}}`` in the URL the store ``open_backend`` makes from it is never
         # used (``blobs()`` opens one per project); a database needs the argument anyway.
         opened = open_backend(url, Target(), blobs=settings.blobs,
-                              busy_timeout=settings.busy_timeout)
+                              busy_timeout=settings.busy_timeout,
+                              database_timeouts=(settings.database_connect_timeout,
+                                                 settings.database_statement_timeout))
         if not isinstance(opened.backend, ServerStore):
             opened.backend.close()
             raise InvalidInputError(f"the catalog at {url!r} cannot serve: its backend keeps "
@@ -52,6 +57,12 @@ class ServerState:
         self._lock = threading.Lock()
         self._counts: dict[str, tuple[float, dict[str, int]]] = {}
         self.metrics = ServerMetrics(self.store.count_versions)
+        # Uploads a killed server process left half-spooled (kill -9, OOM): nobody's now.
+        reclaim_spools(settings.spool_dir)
+        if self._shared is not None and self._shared.local_root() is not None:
+            for path, mtime in self._shared.temp_files():
+                if mtime == 0.0:  # a local store's temp whose owner is gone
+                    self._shared.remove_temp(path)
         self.keys = KeyCache(self.store, settings.key_cache_ttl)
 
     def blobs(self, project: str) -> Blobs:
@@ -95,6 +106,22 @@ class ServerState:
             return list
         mine = self.store.project_blobs(project)
         return lambda digests: [d for d in digests if d in mine]
+
+    def ready(self) -> dict[str, str]:
+        """``"ok"``, or the error, for the database and the blob store (each is asked
+        once, and answers within its timeouts). With one store per project, the store of
+        project ``default`` stands for them all."""
+        checks: dict[str, str] = {}
+        for name, check in (("database", self.store.ping), ("store", self._ping_store)):
+            try:
+                check()
+                checks[name] = "ok"
+            except ArchivistError as exc:
+                checks[name] = str(exc)
+        return checks
+
+    def _ping_store(self) -> None:
+        self.blobs("default").exists(READY_PROBE)
 
     def close(self) -> None:
         self.backend.close()

@@ -19,21 +19,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 
 from archivist.store.blobs import Blobs, FsspecBlobs
 from archivist.store.fscalls import storage_errors
 from archivist.store.localfs import LocalBlobs, _Spooled
 from archivist.store.objectstore import remote_errors, upload_options
+from archivist.store.spool import new_spool
 
 
 @contextlib.contextmanager
 def upload_temp(blobs: Blobs, folder: str | None) -> Iterator[tuple[int, str]]:
     """A new temp file ``(fd, path)`` open for writing, where :func:`adopt` can take it
-    without a copy: a local store's temp folder unless ``folder`` is given, else
-    ``folder`` (or the system temp folder). The fd is closed after the block; the file
-    is removed if the block fails (and by the caller once adopted or refused).
+    without a copy: a local store's temp folder unless ``folder`` is given, else a
+    spool in ``folder`` (or the spool folder, :mod:`archivist.store.spool`). The fd is
+    closed after the block; the file is removed if the block fails (and by the caller
+    once adopted or refused).
 
     Raises:
         StorageError: the temp file cannot be made.
@@ -42,7 +43,7 @@ def upload_temp(blobs: Blobs, folder: str | None) -> Iterator[tuple[int, str]]:
         with storage_errors(blobs.root), blobs._temp() as made:
             yield made
         return
-    fd, path = tempfile.mkstemp(prefix="archivist-upload-", dir=folder)
+    fd, path = new_spool(folder)
     try:
         yield fd, path
     except BaseException:

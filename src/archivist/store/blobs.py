@@ -34,6 +34,7 @@ from archivist.store.fscalls import (
     missing_bytes,
     open_regular,
     storage_error,
+    unlink_quietly,
     write_atomically,
 )
 from archivist.store.hashing import (
@@ -46,12 +47,16 @@ from archivist.store.hashing import (
 )
 from archivist.store.objectstore import (
     READ_BLOCK,
+    abort_multipart,
+    bound_retries,
+    multipart_uploads,
     object_exists,
     open_options,
     remote_errors,
+    unreachable,
     upload_options,
 )
-from archivist.store.spool import spooled
+from archivist.store.spool import is_spool, spooled, spools
 
 CheckResult = Literal["ok", "corrupt", "missing", "suspicious"]
 
@@ -206,14 +211,15 @@ class FsspecBlobs:
         try:
             import fsspec
 
-            self._fs, root = fsspec.core.url_to_fs(os.fspath(target),
-                                                   **open_options(storage_options))
+            self._fs, root = fsspec.core.url_to_fs(
+                os.fspath(target), **open_options(storage_options, os.fspath(target)))
         except ImportError:
             raise missing_driver(os.fspath(target),
                                  purpose=f"the blob store {os.fspath(target)!r}") from None
         except ValueError as exc:
             raise InvalidInputError(f"unsupported blob store URL {os.fspath(target)!r}: "
                                     f"{exc}") from exc
+        bound_retries(self._fs)
         self.url = os.fspath(target)
         self._root = str(root).rstrip("/")
 
@@ -278,8 +284,13 @@ class FsspecBlobs:
             return dict(self._fs.info(self._key(digest)))
         except FileNotFoundError:
             raise missing_bytes(digest, self.path(digest)) from None
-        except OSError as exc:
-            raise storage_error("cannot stat", self.path(digest), exc) from exc
+        except Exception as exc:
+            down = unreachable(self.path(digest), exc)
+            if down is not None:
+                raise down from exc
+            if isinstance(exc, OSError):
+                raise storage_error("cannot stat", self.path(digest), exc) from exc
+            raise
 
     def exists(self, digest: str) -> bool:
         with remote_errors(self.path(digest)):
@@ -327,14 +338,25 @@ class FsspecBlobs:
             self._fs.rm_file(self._key(digest))
         except FileNotFoundError:
             pass
-        except OSError as exc:
-            raise storage_error("cannot delete", self.path(digest), exc) from exc
+        except Exception as exc:
+            down = unreachable(self.path(digest), exc)
+            if down is not None:
+                raise down from exc
+            if isinstance(exc, OSError):
+                raise storage_error("cannot delete", self.path(digest), exc) from exc
+            raise
 
     def temp_files(self) -> list[tuple[str, float]]:
-        return []  # uploads go straight to their final key: there are no temps to leave
+        # Uploads go straight to their final key; what a killed uploader leaves is its
+        # local spool, and on S3 an unfinished multipart upload (parts billed, unseen).
+        return spools() + multipart_uploads(self._fs, self._root)
 
     def remove_temp(self, path: str) -> None:
-        raise PermissionDeniedError(f"{path!r} is not a temp file of {self.url}")
+        if is_spool(path):
+            unlink_quietly(path)
+            return
+        if not abort_multipart(self._fs, self._root, path):
+            raise PermissionDeniedError(f"{path!r} is not a temp file of {self.url}")
 
     def fetch_to(self, digest: str, dest: PathLike) -> int:
         return fetch_to(self, digest, dest)

@@ -55,6 +55,7 @@ from archivist.store.hashing import (
     readinto_of,
     verifying_reader,
 )
+from archivist.store.spool import owner_gone, owner_tag
 
 CHUNK = 4 * 1024 * 1024  # per write and per hash job (see copy_hashing)
 
@@ -234,7 +235,8 @@ class LocalBlobs:
         """A new temp file in ``<root>/tmp``, closed after the body; removed if the body
         or the close fails (NFS reports write errors at close)."""
         self._ensure_layout()
-        tmp = os.path.join(self._tmp_dir, f"{secrets.token_hex(12)}.tmp")
+        # named for its owner: a temp of a process that is gone is reclaimed at once
+        tmp = os.path.join(self._tmp_dir, f"{owner_tag()}{secrets.token_hex(12)}.tmp")
         # Read-only like dvc's cache: a stray `open(blob, "w")` in user code fails.
         fd = self._os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW, 0o444)
         try:
@@ -401,7 +403,8 @@ class LocalBlobs:
         with storage_errors(self._tmp_dir), contextlib.suppress(FileNotFoundError):
             for entry in self._os.scandir(self._tmp_dir):
                 with contextlib.suppress(FileNotFoundError):
-                    out.append((entry.path, entry.stat(follow_symlinks=False).st_mtime))
+                    mtime = entry.stat(follow_symlinks=False).st_mtime
+                    out.append((entry.path, 0.0 if owner_gone(entry.name) else mtime))
         return out
 
     def remove_temp(self, path: str) -> None:

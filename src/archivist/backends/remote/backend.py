@@ -10,6 +10,7 @@ same classes. The project is in every route: a call for project ``other`` goes t
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -25,7 +26,8 @@ from archivist.backends.remote.transport import (
     segment,
     transport_errors,
 )
-from archivist.errors import ArtifactNotFoundError, InvalidInputError, StorageError
+from archivist.config import resolve
+from archivist.errors import ArtifactNotFoundError, ConflictError, InvalidInputError, StorageError
 from archivist.model import (
     Artifact,
     GcReport,
@@ -71,9 +73,11 @@ class RemoteCatalogBackend:
         catalog = ArtifactCatalog("https://catalog.example.com")  # key from the env
 
     Args:
-        url: the server (``http(s)://host[:port]``).
-        api_key: sent as ``Authorization: Bearer …``; ``None`` for a server run with
-            ``--insecure-single-user``.
+        url: the server (``http(s)://host[:port]``, with a path where a reverse proxy
+            mounts it: ``https://host/api/v1/catalog``).
+        api_key: sent as ``Authorization: Bearer …``; ``None`` reads
+            ``ARCHIVIST_CATALOG_API_KEY`` (or the config file's ``api_key``), and sends
+            none if that is unset too (a server run with ``--insecure-single-user``).
         client: an ``httpx.Client`` to send through (tests: ``TestClient(app)``).
         project: the project of calls that name none (leases); default ``"default"``.
         cache: the download cache of :meth:`blobs_for` stores (default: from
@@ -89,6 +93,8 @@ class RemoteCatalogBackend:
                  cache: BlobCache | None = None, timeout: float | None = None,
                  retries: int = 4) -> None:
         kwargs: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
+        if api_key is None:  # as ArtifactCatalog("https://…") does: the environment's key
+            api_key = resolve().api_key
         self.transport = Transport(url, api_key, client=client, retries=retries, **kwargs)
         self.url = self.transport.base_url
         self.project = project
@@ -134,20 +140,25 @@ class RemoteCatalogBackend:
                 self.blobs_for(projects[0]).copy_missing(self.blobs_for(self.project), digests)
         path = f"{self._p(projects[0])}/versions"
         body = {"versions": [new_version_to_dict(r) for r in records]}
-        try:
-            self.transport.request("POST", path, json=body, headers=_MINIMAL)
-        except StorageError as exc:
-            if not isinstance(exc.__cause__, transport_errors()):
-                raise  # the server answered: its error stands
-            # The answer was lost. Ids are assigned here, so the server can say whether the
-            # versions landed (all or none: one transaction); a repeat cannot make a second
-            # copy (a duplicate id is a conflict).
+        for attempt in itertools.count():
+            try:
+                self.transport.request("POST", path, json=body, headers=_MINIMAL)
+                return
+            except StorageError as exc:
+                # No answer, or 503: the server's database failed mid-request — maybe
+                # after its commit. Ids are assigned here (the idempotency key), so the
+                # server can say whether the versions landed (all or none: one
+                # transaction), and a repeat cannot make a second copy.
+                if attempt >= self.transport.retries:
+                    raise
+                if not isinstance(exc.__cause__, transport_errors()):
+                    self.transport.pause(attempt)  # the server answered 503: let it recover
             landed = self.get_versions_by_id([r.id for r in records])
             if len(landed) == len(records):
                 return
             if landed:
-                raise
-            self.transport.request("POST", path, json=body, headers=_MINIMAL)
+                raise ConflictError(f"only {len(landed)} of {len(records)} versions of a "
+                                    "batch are registered; their ids are taken")
 
     def get_version(self, ref: Ref, project: str) -> Artifact:
         if ref.id is not None:
@@ -218,6 +229,13 @@ class RemoteCatalogBackend:
                            user: str | None) -> None:
         self.transport.request("PATCH", f"{API}/versions/{segment(version_id)}",
                                json={"description": description}, headers=_as_user(user))
+
+    def update_metadata(self, version_id: str, set_keys: dict[str, Any],
+                        remove: Sequence[str], user: str | None) -> None:
+        # setting keys to values twice leaves the same metadata: safe to retry
+        self.transport.request("PATCH", f"{API}/versions/{segment(version_id)}/metadata",
+                               json={"set": set_keys, "remove": list(remove)},
+                               headers=_as_user(user), idempotent=True)
 
     def delete_version(self, version_id: str, user: str | None) -> None:
         self.transport.request("DELETE", f"{API}/versions/{segment(version_id)}",

@@ -131,7 +131,7 @@ class RemoteBlobs:
         return digest, len(data)
 
     def put_stream(self, fileobj: Readable) -> tuple[str, int]:
-        with spooled(fileobj, prefix="archivist-upload-") as (spool, digest, size):
+        with spooled(fileobj) as (spool, digest, size):
             if not self.exists(digest):
                 self._upload(digest, _file_chunks(spool), size, what="the stream")
         return digest, size

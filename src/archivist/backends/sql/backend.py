@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from archivist.backends.sql import (
     aliasing,
     documents,
+    fulldisk,
     lineage,
     locks,
     reads,
@@ -37,7 +38,7 @@ from archivist.backends.sql.tables import (
     tags,
     versions,
 )
-from archivist.errors import ArtifactNotFoundError, ConflictError
+from archivist.errors import ArtifactNotFoundError, ConflictError, StorageError
 from archivist.model import (
     Artifact,
     HistoryEntry,
@@ -61,14 +62,24 @@ class SqlBackend(serverstore.ServerRows):
     the ``ServerStore`` of a catalog server (API keys: :class:`serverstore.ServerRows`).
     """
 
-    def __init__(self, url: str, *, busy_timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = 10.0,
+                 connect_timeout: float | None = None,
+                 statement_timeout: float | None = None) -> None:
         self.url = url
-        self.engine = engines.create_engine(url, busy_timeout=busy_timeout)
+        self.engine = engines.create_engine(url, busy_timeout=busy_timeout,
+                                            connect_timeout=connect_timeout,
+                                            statement_timeout=statement_timeout)
         database = self.engine.url.database
         lock = f"{database}.lock" if url.startswith("sqlite") and database else None
         if lock is not None and database is not None:
             Path(lock).parent.mkdir(parents=True, exist_ok=True)
-            engines.enable_wal(database, lock)
+            try:
+                engines.enable_wal(database, lock)
+            except StorageError as exc:
+                if exc.details.get("reason") != "disk_full" or not fulldisk.readable(database):
+                    raise
+                self.engine.dispose()  # reads go on; writes say the disk is full
+                self.engine = fulldisk.read_only_engine(database)
         engines.migrate(self.engine, lock)
 
     # -- writes ------------------------------------------------------------------------
@@ -76,10 +87,35 @@ class SqlBackend(serverstore.ServerRows):
         if not records:
             return
         ids = [r.id for r in records]
-        with engines.write_transaction(self.engine) as conn:
-            self._insert(conn, records)
-            for start in range(0, len(ids), 10_000):  # the leases end with the commit
-                conn.execute(_END_LEASES, {"tokens": ids[start:start + 10_000]})
+        try:
+            with engines.write_transaction(self.engine) as conn:
+                self._insert(conn, records)
+                for start in range(0, len(ids), 10_000):  # the leases end with the commit
+                    conn.execute(_END_LEASES, {"tokens": ids[start:start + 10_000]})
+        except ConflictError:
+            # The ids are the writer's idempotency key: a retry of a registration that
+            # committed but whose answer was lost (the connection broke after COMMIT)
+            # finds its versions there, and succeeds as the first attempt did.
+            if not self._already_created(records):
+                raise
+
+    def _already_created(self, records: Sequence[NewVersion]) -> bool:
+        """Whether every record is stored already (a retried registration); ``False``
+        when none is.
+
+        Raises:
+            ConflictError: some ids are taken, by other versions or only in part.
+        """
+        found = {a.id: a for a in self.get_versions_by_id([r.id for r in records])}
+        if not found:
+            return False
+        others = [r.id for r in records if r.id in found and not _same(found[r.id], r)]
+        if others or len(found) != len(records):
+            taken = others or list(found)
+            raise ConflictError(f"version id(s) already registered as other versions: "
+                                f"{', '.join(taken[:5])}; nothing was registered",
+                                ids=taken[:100])
+        return True
 
     def _insert(self, conn: sa.Connection, records: Sequence[NewVersion]) -> list[int]:
         counts: dict[tuple[str, str], int] = {}
@@ -254,6 +290,12 @@ class SqlBackend(serverstore.ServerRows):
             renaming.describe(conn, self._live_row(conn, version_id, "describe"),
                               description, user)
 
+    def update_metadata(self, version_id: str, set_keys: dict[str, Any],
+                        remove: Sequence[str], user: str | None) -> None:
+        with engines.write_transaction(self.engine) as conn:
+            renaming.update_metadata(conn, self._live_row(conn, version_id, "update"),
+                                     set_keys, remove, user)
+
     def _live_row(self, conn: sa.Connection, version_id: str, action: str) -> Any:
         row = conn.execute(locks.LIVE_ROW, {"id": version_id}).first()  # locked (locks.py)
         if row is None:
@@ -403,6 +445,15 @@ _SEQS_OF = sa.select(versions.c.id, versions.c.seq).where(
 _RAISE_LAST = artifacts.update().where(
     artifacts.c.pk == sa.bindparam("b_pk"), artifacts.c.last_version < sa.bindparam("b_version"),
 ).values(last_version=sa.bindparam("b_version"))
+
+
+def _same(stored: Artifact, record: NewVersion) -> bool:
+    """Whether ``stored`` is what registering ``record`` made (a retry's check)."""
+    return (stored.project == record.project
+            and fold_name(stored.name) == fold_name(record.name)
+            and stored.kind == record.kind and stored.digest == record.digest
+            and stored.reference_uri == record.reference_uri
+            and record.version in (None, stored.version))
 
 
 def _version_row(r: NewVersion, pk: int, number: int) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -32,6 +34,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from archivist._extras import missing
+from archivist.backends.sql import fulldisk, timeouts
 from archivist.errors import (
     ArchivistError,
     ConflictError,
@@ -39,6 +42,7 @@ from archivist.errors import (
     StorageError,
 )
 
+log = logging.getLogger("archivist.sql")
 MIGRATIONS = Path(__file__).with_name("migrations")
 _WRITE = "archivist_write"
 #: Seconds a pooled PostgreSQL connection may sit idle before it is pinged on checkout.
@@ -49,11 +53,15 @@ _PG_BUSY = {"40001": "serialization failure", "40P01": "deadlock",
             "55P03": "lock not available"}
 
 
-def create_engine(url: str, *, busy_timeout: float = 10.0) -> sa.Engine:
+def create_engine(url: str, *, busy_timeout: float = 10.0,
+                  connect_timeout: float | None = None,
+                  statement_timeout: float | None = None) -> sa.Engine:
     """An engine for ``url`` with the pragmas and transaction mode archivist relies on.
 
     ``postgresql://`` without a driver means psycopg (3), the driver the ``postgres``
-    extra installs (SQLAlchemy's default would be psycopg2).
+    extra installs (SQLAlchemy's default would be psycopg2). On PostgreSQL,
+    ``connect_timeout`` and ``statement_timeout`` (seconds; ``None``: none) bound the
+    wait for a database that hangs (:mod:`archivist.backends.sql.timeouts`).
 
     Raises:
         MissingDependencyError: the database driver is not installed.
@@ -73,7 +81,10 @@ def create_engine(url: str, *, busy_timeout: float = 10.0) -> sa.Engine:
         # A server runs up to 40 requests at once per process (the threadpool): a pool
         # smaller than that closes and reopens connections under load (a connection
         # kept in the pool costs nothing until it is used).
-        engine = sa.create_engine(parsed, pool_size=16, max_overflow=24)
+        connect_args = ({} if connect_timeout is None else
+                        {"connect_timeout": max(2, math.ceil(connect_timeout))})
+        engine = sa.create_engine(parsed, pool_size=16, max_overflow=24,
+                                  connect_args=connect_args)
     except ImportError as exc:
         # the postgres extra installs psycopg (3); a driver named in the URL is the user's
         driver = parsed.drivername.partition("+")[2]
@@ -81,11 +92,13 @@ def create_engine(url: str, *, busy_timeout: float = 10.0) -> sa.Engine:
                if driver == "psycopg" else
                missing(exc.name or driver, None, purpose=f"a {parsed.drivername} database")
                ) from None
-    _ping_when_idle(engine)
+    watchdog = (None if statement_timeout is None
+                else timeouts.install(engine, statement_timeout))
+    _ping_when_idle(engine, watchdog)
     return engine
 
 
-def _ping_when_idle(engine: sa.Engine) -> None:
+def _ping_when_idle(engine: sa.Engine, watchdog: timeouts.Watchdog | None) -> None:
     """Ping a pooled connection before use only if it sat idle :data:`PING_AFTER`
     seconds or more (the ones a database restart, an idle timeout or a proxy may have
     cut); ``pool_pre_ping`` would ping before every transaction, one round trip each.
@@ -103,10 +116,15 @@ def _ping_when_idle(engine: sa.Engine) -> None:
         since = record.info.get(_IDLE_SINCE)
         if since is None or time.monotonic() - since < PING_AFTER:
             return  # just opened, or used a moment ago
+        if watchdog is not None:
+            watchdog.start(dbapi_connection)
         try:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:  # any failure: the pool opens a new connection
             raise sa.exc.DisconnectionError(f"stale pooled connection: {exc}") from exc
+        finally:
+            if watchdog is not None:
+                watchdog.stop(dbapi_connection)
 
 
 def _configure_sqlite(engine: sa.Engine, busy_timeout: float) -> None:
@@ -183,35 +201,63 @@ def translate_errors() -> Iterator[None]:
 
 
 def _sqlite_error(exc: sa.exc.DBAPIError) -> ArchivistError:
-    if isinstance(exc, sa.exc.OperationalError):
-        text = str(exc.orig).lower()
-        if "locked" in text or "busy" in text or "could not obtain lock" in text:
-            return ConflictError("the catalog is busy (locked by another writer); retry")
+    text = str(exc.orig).lower()
+    if isinstance(exc, sa.exc.OperationalError) and (
+            "locked" in text or "busy" in text or "could not obtain lock" in text):
+        return ConflictError("the catalog is busy (locked by another writer); retry")
+    if "database or disk is full" in text or getattr(exc.orig, "sqlite_errorcode", 0) == 13:
+        return StorageError("the catalog database's disk is full (SQLITE_FULL); free some "
+                            "space, then retry", reason="disk_full")
     if isinstance(exc, sa.exc.IntegrityError):
-        return ConflictError(f"the change conflicts with the catalog's state: {exc.orig}")
+        log.info("constraint violation: %s", exc.orig)
+        return ConflictError("the change conflicts with the catalog's state (a row it "
+                             "adds exists already, or one it needs does not)")
     return StorageError(f"catalog database error: {exc.orig}")
+
+
+#: What a client is told for SQLSTATE classes where PostgreSQL's own message would name
+#: the database, its host or port (those go to the server's log only).
+_PG_CLASSES = {
+    "08": "lost the connection to the catalog database; check that it is up, then retry",
+    "57P": "the catalog database is shutting down or restarting; retry",
+    "53100": "the catalog database's disk is full; free some space, then retry",
+    "53": "the catalog database is out of resources (connections or memory); retry",
+    "57014": "the catalog database did not answer in time (statement timeout); retry",
+    "28": "the catalog database refused the server's credentials",
+    "3D": "the catalog database does not exist",
+}
 
 
 def _postgres_error(exc: sa.exc.DBAPIError) -> ArchivistError:
     state = str(getattr(exc.orig, "sqlstate", None) or "")
     lines = str(exc.orig).strip().splitlines()
     detail = lines[0] if lines else type(exc.orig).__name__
+    waited = getattr(exc.orig, timeouts.TIMED_OUT, None)
+    if waited is not None:
+        log.warning("catalog database did not answer within %s s: %s", waited, detail)
+        return StorageError(f"the catalog database did not answer within {waited:g} s "
+                            "(statement timeout); check that it is up, then retry",
+                            reason="timeout")
     if not state and isinstance(exc, sa.exc.OperationalError):  # no server answered
-        return StorageError(f"cannot reach the catalog database ({detail}); check that "
-                            "PostgreSQL is up and the URL is right, then retry")
+        log.warning("catalog database unreachable: %s", detail)
+        return StorageError("cannot reach the catalog database; check that PostgreSQL is "
+                            "up and the URL is right, then retry")
     if state in _PG_BUSY:
-        return ConflictError(f"the catalog is busy ({_PG_BUSY[state]}: {detail}); retry",
+        return ConflictError(f"the catalog is busy ({_PG_BUSY[state]}); retry",
                              sqlstate=state)
     if state.startswith("22"):  # data exception: a value names.py should have refused
         return InvalidInputError(f"the catalog database refused a value: {detail}",
                                  sqlstate=state)
     if state.startswith("23"):  # integrity constraint violation
-        return ConflictError(f"the change conflicts with the catalog's state: {detail}",
-                             sqlstate=state)
-    if state.startswith(("08", "57P")):  # connection exception, server shutting down
-        return StorageError(f"lost the connection to the catalog database ({detail}); "
-                            "check that PostgreSQL is up, then retry", sqlstate=state)
-    return StorageError(f"catalog database error ({state}): {detail}", sqlstate=state)
+        log.info("constraint violation (%s): %s", state, detail)
+        return ConflictError("the change conflicts with the catalog's state (a row it "
+                             "adds exists already, or one it needs does not)", sqlstate=state)
+    log.warning("catalog database error (%s): %s", state, detail)
+    for prefix in (state, state[:3], state[:2]):
+        if prefix in _PG_CLASSES:
+            return StorageError(_PG_CLASSES[prefix], sqlstate=state)
+    return StorageError(f"catalog database error (SQLSTATE {state}); the server's log has "
+                        "the detail", sqlstate=state)
 
 
 def enable_wal(database: str, lock_path: str) -> None:
@@ -229,6 +275,8 @@ def enable_wal(database: str, lock_path: str) -> None:
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
         except sqlite3.Error as exc:
+            if fulldisk.disk_full(database):
+                raise fulldisk.full_error(database) from exc
             raise StorageError(f"cannot open the catalog database {database}: {exc}") from exc
         finally:
             conn.close()

@@ -1,5 +1,5 @@
-"""Renaming a name and editing a version's description: rows, history and the
-full-text documents changed in one transaction.
+"""Renaming a name and editing a version's description and metadata: rows, history and
+the full-text documents changed in one transaction.
 
 A rename changes the ``artifacts`` row (spelling and folded key) and the ``name`` copied
 on each of its version rows; everything else hangs on the name's ``pk`` or on version
@@ -11,6 +11,7 @@ can answer "renamed to …" (reads.py).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ import sqlalchemy as sa
 from archivist.backends.sql import documents, locks
 from archivist.backends.sql.tables import artifacts, history, search_docs, tags, versions
 from archivist.errors import ArtifactNotFoundError, ConflictError
-from archivist.names import fold_name
+from archivist.names import check_metadata, check_metadata_keys, fold_name
 
 
 def rename(conn: sa.Connection, project: str, old: str, new: str, user: str | None) -> None:
@@ -61,6 +62,32 @@ def describe(conn: sa.Connection, row: Any, description: str | None,
                                      "kind": "description", "key": "description",
                                      "old": row.description, "new": description,
                                      "user": user, "at": time.time()}])
+    reindex(conn, [row.seq])
+
+
+def update_metadata(conn: sa.Connection, row: Any, set_keys: dict[str, Any],
+                    remove: Sequence[str], user: str | None) -> None:
+    """Set and remove top-level metadata keys of the live, locked version ``row``: one
+    ``metadata`` history entry per key whose value changed; the merged object must keep
+    to the metadata rules (1 MiB), else nothing changes."""
+    current = dict(row.metadata or {})
+    changes: list[tuple[str, Any, Any]] = []
+    for key in remove:
+        if key in current:
+            changes.append((key, current.pop(key), None))
+    for key, value in set_keys.items():
+        if key not in current or current[key] != value:
+            changes.append((key, current.get(key), value))
+        current[key] = value
+    if not changes:
+        return
+    check_metadata_keys([key for key, _, _ in changes])
+    merged = check_metadata(current)
+    conn.execute(versions.update().where(versions.c.seq == row.seq).values(metadata=merged))
+    now = time.time()
+    conn.execute(history.insert(), [{"artifact_pk": row.artifact_pk, "seq": row.seq,
+                                     "kind": "metadata", "key": key, "old": old, "new": new,
+                                     "user": user, "at": now} for key, old, new in changes])
     reindex(conn, [row.seq])
 
 

@@ -236,6 +236,10 @@ class ServerRows:
     def revoke_key(self, key_id: str, at: float) -> None:
         revoke_key(self.engine, key_id, at)
 
+    def ping(self) -> None:
+        with engines.read_transaction(self.engine) as conn:
+            conn.execute(sa.text("SELECT 1"))
+
     def count_versions(self) -> dict[str, int]:
         return count_versions(self.engine)
 

@@ -144,6 +144,7 @@ history = sa.Table(
     sa.Column("user", sa.String(256)),
     sa.Column("at", sa.Float, nullable=False),
     sa.Index("ix_history_artifact", "artifact_pk", "pk"),
+    sa.Index("ix_history_kind_key", "kind", "key"),  # "renamed to" (reads.py)
 )
 
 #: Full-text documents. On SQLite this name is an FTS5 virtual table created by the

@@ -106,9 +106,11 @@ def run_caught(flow_cls: type[FlowBase], graph: FlowGraph, spec: TaskSpec,
     obj.__dict__[CONTEXT_ATTRIBUTE] = context
     node = graph.nodes[spec.step]
     try:
-        if node.foreach is not None:
-            raise InvalidFlowError(f"step {spec.step!r} starts a foreach, which cannot go "
-                                   "on without its list; @catch cannot save it",
+        if node.foreach is not None or node.condition is not None:
+            what = "a foreach" if node.foreach is not None else "a switch"
+            needs = "its list" if node.foreach is not None else "the case it chooses"
+            raise InvalidFlowError(f"step {spec.step!r} starts {what}, which cannot go "
+                                   f"on without {needs}; @catch cannot save it",
                                    step=spec.step)
         if var is not None:
             obj.__dict__[var] = caught

@@ -33,7 +33,7 @@ _P = TypeVar("_P", bound=DeclaredParameter, covariant=True)
 
 
 @dataclass(frozen=True)
-class FlowSpec(Generic[_P]):
+class FlowShape(Generic[_P]):
     """What a flow class declares, read once per class: ``MyFlow.spec()``.
 
     It lives on the class, not on ``self``, so that a step may store ``self.parameters``,
@@ -54,6 +54,6 @@ class FlowBase:
     answers it."""
 
     @classmethod
-    def spec(cls) -> FlowSpec[DeclaredParameter]:
+    def spec(cls) -> FlowShape[DeclaredParameter]:
         """The flow's steps, parameters and validated graph."""
         raise NotImplementedError

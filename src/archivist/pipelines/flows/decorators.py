@@ -39,10 +39,11 @@ class StepOptions:
     timeout: float | None = None
     cpu: int | None = None
     memory: int | None = None
+    gpu: int | None = None
 
     def resources(self) -> dict[str, int]:
         """What ``@resources`` asked for (recorded in the task details)."""
-        asked = {"cpu": self.cpu, "memory": self.memory}
+        asked = {"cpu": self.cpu, "memory": self.memory, "gpu": self.gpu}
         return {k: v for k, v in asked.items() if v is not None}
 
 
@@ -114,20 +115,23 @@ def timeout(func: F | None = None, /, *, seconds: float = 0, minutes: float = 0,
 
 
 def resources(func: F | None = None, /, *, cpu: int | None = None,
-              memory: int | None = None) -> Any:
-    """Record what a task needs: ``cpu`` cores and ``memory`` in MB (Metaflow's
-    ``@resources``). Recorded in the task's details; archivist runs tasks on this
-    machine and does not enforce them.
+              memory: int | None = None, gpu: int | None = None) -> Any:
+    """What a task needs: ``cpu`` cores, ``memory`` in MB, ``gpu`` devices (Metaflow's
+    ``@resources``). Recorded in the task's details. With local worker processes
+    (``max_workers`` above 1) the tasks running at once never ask more, together, than
+    the machine's CPUs, the memory free when the run started and its GPUs; a step asking
+    more than the machine has fails the run before it starts
+    (:mod:`~archivist.pipelines.flows.resources`).
 
     Raises:
-        InvalidInputError: a value that is not a positive integer.
+        InvalidInputError: a value that is not a positive integer (``gpu`` may be 0).
     """
-    for label, value in (("cpu", cpu), ("memory", memory)):
+    for label, value, least in (("cpu", cpu, 1), ("memory", memory, 1), ("gpu", gpu, 0)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value <= 0):
-            raise InvalidInputError(f"@resources({label}=...) must be a positive integer, "
-                                    f"got {value!r}")
-    return _option(func, cpu=cpu, memory=memory)
+                                  or value < least):
+            kind = "a positive integer" if least else "an integer >= 0"
+            raise InvalidInputError(f"@resources({label}=...) must be {kind}, got {value!r}")
+    return _option(func, cpu=cpu, memory=memory, gpu=gpu)
 
 
 def _option(func: Callable[..., Any] | None, **changes: Any) -> Any:

@@ -3,7 +3,8 @@
 The engine walks the validated graph (:mod:`archivist.pipelines.flows.graph`): when a task
 ends, its successors become ready — one task per branch, one per foreach item, and a join
 once every input it closes has arrived. With ``max_workers > 1`` ready tasks run in a
-:class:`~archivist.pipelines.flows.workers.WorkerPool`; otherwise in this process. Every run
+:class:`~archivist.pipelines.flows.workers.WorkerPool`, with ``executor=`` on a cluster
+(:mod:`archivist.pipelines.flows.executors`); otherwise in this process. Every run
 and task is written through :class:`~archivist.pipelines.runs.RunRecorder`.
 
 Resume: a task of the new run is *reused* (not executed; recorded ``cached``, with the
@@ -31,7 +32,14 @@ from archivist.errors import (
 from archivist.model import RunRecord, TaskRecord
 from archivist.pipelines.flows.attempts import run_attempts
 from archivist.pipelines.flows.base import FlowBase
+from archivist.pipelines.flows.executors import DaskExecutor, TaskPool, executor_of
 from archivist.pipelines.flows.graph import FlowGraph
+from archivist.pipelines.flows.parameter import (
+    include_files,
+    recorded_parameters,
+    resolve_parameters,
+)
+from archivist.pipelines.flows.resources import ResourceBudget, check_resources
 from archivist.pipelines.flows.state import Frame, Held, TaskInput, TaskOutcome, TaskSpec
 from archivist.pipelines.flows.values import ValueCache
 from archivist.pipelines.flows.workers import (
@@ -51,26 +59,35 @@ CatalogArg = Any  # ArtifactCatalog | str | os.PathLike[str] | None
 
 
 def start_run(flow_cls: type[FlowBase], given: Mapping[str, Any], *, catalog: CatalogArg,
-              max_workers: int, project: str | None, openlineage: Any = None) -> Run:
+              max_workers: int, project: str | None, openlineage: Any = None,
+              executor: Any = None) -> Run:
     """``Flow.run``: see there."""
     graph = flow_cls.spec().graph
     _check_workers(max_workers)
+    cluster = executor_of(executor)
+    if cluster is None:  # local processes: a step asking more than the machine never starts
+        check_resources(flow_cls)
     parameters = resolve_parameters(flow_cls, given)
     with _opened(catalog, project) as cat:
+        parameters = include_files(flow_cls, parameters, flow_cls.__name__, cat)
         recorder = RunRecorder(cat, flow_cls.__name__, kind="flow", source=flow_cls,
-                               parameters=_by_name(flow_cls, parameters),
-                               details={"graph": graph_record(graph)},
+                               parameters=recorded_parameters(flow_cls, parameters),
+                               details={"graph": graph.record()},
                                listeners=_listeners(openlineage, cat))
-        Engine(flow_cls, graph, cat, recorder, parameters, max_workers, catalog).execute()
+        Engine(flow_cls, graph, cat, recorder, parameters, max_workers, catalog,
+               cluster).execute()
         return _client_run(recorder.pathspec, cat, catalog)
 
 
 def resume_run(flow_cls: type[FlowBase], ref: str | None, *, catalog: CatalogArg,
                max_workers: int, project: str | None, openlineage: Any = None,
-               step: str | None = None) -> Run:
+               step: str | None = None, executor: Any = None) -> Run:
     """``Flow.resume``: see there."""
     graph = flow_cls.spec().graph
     _check_workers(max_workers)
+    cluster = executor_of(executor)
+    if cluster is None:  # local processes: a step asking more than the machine never starts
+        check_resources(flow_cls)
     if step is not None and step not in graph.nodes:
         raise InvalidInputError(f"{flow_cls.__name__} has no step {step!r} to resume from; "
                                 f"steps: {', '.join(graph.order())}")
@@ -78,49 +95,19 @@ def resume_run(flow_cls: type[FlowBase], ref: str | None, *, catalog: CatalogArg
         old = _old_run(cat, flow_cls.__name__, ref)
         given = {k: v for k, v in old.parameters.items()
                  if k in {p.name for p in flow_cls.spec().parameters.values()}}
-        parameters = resolve_parameters(flow_cls, given)
+        parameters = include_files(flow_cls, resolve_parameters(flow_cls, given),
+                                   flow_cls.__name__, cat)
         recorder = RunRecorder(cat, flow_cls.__name__, kind="flow", source=flow_cls,
-                               parameters=_by_name(flow_cls, parameters),
+                               parameters=recorded_parameters(flow_cls, parameters),
                                details={"resumed_from": old.pathspec,
                                         "resumed_from_id": old.id,
-                                        "graph": graph_record(graph)},
+                                        "graph": graph.record()},
                                listeners=_listeners(openlineage, cat))
-        engine = Engine(flow_cls, graph, cat, recorder, parameters, max_workers, catalog)
+        engine = Engine(flow_cls, graph, cat, recorder, parameters, max_workers, catalog,
+                        cluster)
         engine.reuse_from(old, step)
         engine.execute()
         return _client_run(recorder.pathspec, cat, catalog)
-
-
-def graph_record(graph: FlowGraph) -> dict[str, Any]:
-    """The step graph as a run records it in its details (what a UI draws):
-    ``{"steps": [...], "edges": [[from, to], ...]}``, steps in graph order."""
-    return {"steps": graph.order(),
-            "edges": [[n.name, t] for n in graph.nodes.values() for t in n.targets]}
-
-
-def resolve_parameters(flow_cls: type[FlowBase], given: Mapping[str, Any]) -> dict[str, Any]:
-    """Attribute name -> value: the given ones (by parameter name), else the defaults.
-
-    Raises:
-        InvalidInputError: an unknown parameter, or a required one missing.
-    """
-    declared = flow_cls.spec().parameters
-    by_name = {p.name: attr for attr, p in declared.items()}
-    unknown = sorted(set(given) - set(by_name))
-    if unknown:
-        raise InvalidInputError(f"{flow_cls.__name__} has no parameter {unknown[0]!r}; "
-                                f"parameters: {', '.join(sorted(by_name)) or 'none'}")
-    values: dict[str, Any] = {}
-    for attr, parameter in declared.items():
-        if parameter.name in given:
-            values[attr] = parameter.split(given[parameter.name])
-        elif parameter.required:
-            raise InvalidInputError(f"{flow_cls.__name__} needs the parameter "
-                                    f"{parameter.name!r} (run(..., {parameter.name}=...) or "
-                                    f"--param {parameter.name}=...)")
-        else:
-            values[attr] = parameter.split(parameter.default)
-    return values
 
 
 class Engine:
@@ -128,7 +115,7 @@ class Engine:
 
     def __init__(self, flow_cls: type[FlowBase], graph: FlowGraph, catalog: ArtifactCatalog,
                  recorder: RunRecorder, parameters: dict[str, Any], max_workers: int,
-                 given_catalog: CatalogArg) -> None:
+                 given_catalog: CatalogArg, executor: DaskExecutor | None = None) -> None:
         self.flow_cls = flow_cls
         self.graph = graph
         self.catalog = catalog
@@ -136,13 +123,17 @@ class Engine:
         self.parameters = parameters
         self.max_workers = max_workers
         self.given_catalog = given_catalog
+        self.executor = executor
+        #: @resources held by running tasks (local worker processes only)
+        self.budget = ResourceBudget(flow_cls) if executor is None and max_workers > 1 \
+            else None
         self.values = ValueCache()
         self.ready: deque[TaskSpec] = deque()
         self.counts: dict[tuple[str, tuple[int, ...]], int] = {}
         self.waiting: dict[tuple[str, tuple[int, ...]], dict[int, TaskInput]] = {}
         self.failure: tuple[TaskSpec, TaskOutcome] | None = None
         self.old: RunRecord | None = None
-        self.reusable: dict[tuple[str, tuple[int, ...]], TaskRecord] = {}
+        self.reusable: dict[tuple[str, tuple[int, ...], int], TaskRecord] = {}
         #: tasks submitted to the pool and not finished (failed if the run ends early)
         self.running: dict[Future[TaskOutcome], tuple[TaskSpec, TaskRecord]] = {}
 
@@ -152,7 +143,9 @@ class Engine:
         self.old = old
         for task in old.tasks:
             if task.status == "succeeded" and task.step != step:
-                self.reusable[(task.step, tuple(task.details.get("foreach", ())))] = task
+                key = (task.step, tuple(task.details.get("foreach", ())),
+                       int(task.details.get("visit", 0)))
+                self.reusable[key] = task
 
     def execute(self) -> None:
         """Run every task; re-raise the first failure after the run is recorded failed.
@@ -161,9 +154,12 @@ class Engine:
             Exception: the failed step's exception (with a note naming the run).
         """
         self.recorder.start()
-        pool: WorkerPool | None = None
+        pool: TaskPool | None = None
         try:
-            if self.max_workers > 1:
+            if self.executor is not None:
+                pool = self.executor.open(self.flow_cls, self.catalog, self.recorder.id,
+                                          self.max_workers)
+            elif self.max_workers > 1:
                 location = CatalogLocation.of(self.catalog, self.given_catalog)
                 pool = WorkerPool(self.flow_cls, location, self.max_workers)
             self.ready.append(self._spec("start", (), (), ()))
@@ -190,14 +186,18 @@ class Engine:
         self.recorder.finish()
 
     # -- the loop ----------------------------------------------------------------------
-    def _loop(self, pool: WorkerPool | None) -> None:
+    def _loop(self, pool: TaskPool | None) -> None:
         running = self.running
+        limit = pool.capacity if pool is not None else 1
         while True:
-            while self.ready and self.failure is None and len(running) < self.max_workers:
-                spec = self.ready.popleft()
+            while self.ready and self.failure is None and len(running) < limit:
+                spec = self._pop_ready()
+                if spec is None:  # every ready task waits for @resources to be released
+                    break
                 if self._reuse(spec):
+                    self._release(spec)
                     continue
-                task = self.recorder.start_task(spec.step, details={"foreach": list(spec.stack)})
+                task = self.recorder.start_task(spec.step, details=spec.placed())
                 spec = replace(spec, pathspec=f"{self.recorder.pathspec}/{spec.step}/{task.index}")
                 if pool is None:
                     try:
@@ -214,6 +214,7 @@ class Engine:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 spec, task = running.pop(future)
+                self._release(spec)
                 try:
                     outcome = future.result()
                 except Exception as exc:  # the worker died (BrokenProcessPool, …)
@@ -222,6 +223,23 @@ class Engine:
                         f"could not be read ({type(exc).__name__}: {exc})", step=spec.step)
                     outcome = TaskOutcome(error=f"StepFailedError: {died}", exception=died)
                 self._finish(spec, task, outcome)
+
+    def _pop_ready(self) -> TaskSpec | None:
+        """The first ready task whose ``@resources`` fit in what running tasks leave."""
+        if self.budget is None:
+            return self.ready.popleft()
+        blocked: set[str] = set()  # the tasks of a step ask the same
+        for index, spec in enumerate(self.ready):
+            if spec.step not in blocked:
+                if self.budget.take(spec.step, alone=not self.running):
+                    del self.ready[index]
+                    return spec
+                blocked.add(spec.step)
+        return None
+
+    def _release(self, spec: TaskSpec) -> None:
+        if self.budget is not None:
+            self.budget.release(spec.step)
 
     def _isolate(self, spec: TaskSpec, seconds: float) -> TaskOutcome:
         """Run an attempt of a task under ``@timeout`` in a process of its own."""
@@ -250,13 +268,15 @@ class Engine:
             return False
         data = {k: Held(v) for k, v in old.data.items()}
         count = old.details.get("foreach_count")
-        outcome = TaskOutcome(data=data, foreach_count=int(count) if count is not None else None)
+        kept = {k: old.details[k] for k in ("switch",) if k in old.details}
+        outcome = TaskOutcome(data=data, foreach_count=int(count) if count is not None else None,
+                              details=kept)
         task = self.recorder.start_task(spec.step, details={
-            "foreach": list(spec.stack), "reused_from": old.id,
-            "reused_from_run": self.old.pathspec})
+            **spec.placed(), "reused_from": old.id, "reused_from_run": self.old.pathspec})
+        if count:
+            kept["foreach_count"] = count
         done = self.recorder.finish_task(task, consumed=old.consumed, produced=old.produced,
-                                         data=old.data, cached=True,
-                                         details={"foreach_count": count} if count else None)
+                                         data=old.data, cached=True, details=kept or None)
         self._advance(spec, done, outcome, reused=True)
         return True
 
@@ -266,7 +286,7 @@ class Engine:
         node = self.graph.nodes[spec.step]
         if node.foreach is not None:
             count = outcome.foreach_count or 0
-            self.counts[spec.key] = count
+            self.counts[(spec.step, spec.stack)] = count
             items = outcome.data[node.foreach]
             for i in range(count):
                 source = TaskInput(spec.step, task.index, spec.step, outcome.data, reused)
@@ -274,12 +294,17 @@ class Engine:
                 self.ready.append(self._spec(node.targets[0], (*spec.stack, i),
                                              (*spec.frames, frame), (source,)))
             return
-        for target in node.targets:
+        targets = node.targets
+        if node.condition is not None:  # a switch: the case its task took
+            targets = (str(outcome.details["switch"]["step"]),)
+        for target in targets:
             if self.graph.nodes[target].is_join:
                 self._arrive(target, spec, task, outcome, reused)
             else:
                 source = TaskInput(spec.step, task.index, spec.step, outcome.data, reused)
-                self.ready.append(self._spec(target, spec.stack, spec.frames, (source,)))
+                visit = spec.visit + 1 if target == spec.step else 0
+                self.ready.append(self._spec(target, spec.stack, spec.frames, (source,),
+                                             visit))
 
     def _arrive(self, join: str, spec: TaskSpec, task: TaskRecord, outcome: TaskOutcome,
                 reused: bool) -> None:
@@ -291,8 +316,8 @@ class Engine:
             label = f"{spec.step}[{position}]"
         else:
             stack, frames = spec.stack, spec.frames
-            branches = self.graph.join_inputs(join)
-            position, expected, label = branches.index(spec.step), len(branches), spec.step
+            position = self.graph.branch_of[(join, spec.step)]
+            expected, label = self.graph.branches(join), spec.step
         arrived = self.waiting.setdefault((join, stack), {})
         arrived[position] = TaskInput(spec.step, task.index, label, outcome.data, reused)
         if len(arrived) == expected:
@@ -301,11 +326,12 @@ class Engine:
             self.ready.append(self._spec(join, stack, frames, inputs))
 
     def _spec(self, step: str, stack: tuple[int, ...], frames: tuple[Frame, ...],
-              inputs: tuple[TaskInput, ...]) -> TaskSpec:
+              inputs: tuple[TaskInput, ...], visit: int = 0) -> TaskSpec:
         return TaskSpec(run_id=self.recorder.id, flow=self.flow_cls.__name__, step=step,
                         stack=stack, frames=frames, inputs=inputs,
                         parameters=self.parameters, code_version=self.recorder.code_version,
-                        origin_run=self.old.pathspec if self.old is not None else None)
+                        origin_run=self.old.pathspec if self.old is not None else None,
+                        visit=visit)
 
 
 def _check_workers(max_workers: object) -> None:
@@ -349,11 +375,6 @@ def _old_run(catalog: ArtifactCatalog, flow: str, ref: str | None) -> RunRecord:
 def _listeners(openlineage: Any, catalog: ArtifactCatalog) -> list[RunListener]:
     emitter = listener_for(openlineage, catalog)
     return [emitter] if emitter is not None else []
-
-
-def _by_name(flow_cls: type[FlowBase], values: Mapping[str, Any]) -> dict[str, Any]:
-    declared = flow_cls.spec().parameters
-    return {declared[attr].name: value for attr, value in values.items()}
 
 
 def _client_run(pathspec: str, catalog: ArtifactCatalog, given: CatalogArg) -> Run:

@@ -39,14 +39,17 @@ each task gets a fresh object.
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from archivist.errors import InvalidFlowError
-from archivist.pipelines.flows.base import FlowBase, FlowSpec
+from archivist.pipelines.flows import script
+from archivist.pipelines.flows.base import FlowBase, FlowShape
 from archivist.pipelines.flows.graph import FlowGraph
+from archivist.pipelines.flows.inputs import BranchView
 from archivist.pipelines.flows.parameter import MISSING, SIMPLE_TYPES, Parameter
-from archivist.pipelines.flows.task import CONTEXT_ATTRIBUTE, BranchView, TaskContext
+from archivist.pipelines.flows.task import CONTEXT_ATTRIBUTE, TaskContext
 from archivist.pipelines.stepspec import spec_of
 
 if TYPE_CHECKING:
@@ -74,7 +77,7 @@ class Flow(FlowBase):
     any other, and a value a step stored wins over a class attribute of the same name.
     """
 
-    _archivist_spec: ClassVar[FlowSpec[Parameter] | None] = None
+    _archivist_spec: ClassVar[FlowShape[Parameter] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -96,9 +99,18 @@ class Flow(FlowBase):
             parameter.__set_name__(cls, attribute)
             setattr(cls, attribute, parameter)
 
+    def __init__(self, use_cli: bool | None = None) -> None:
+        """A plain object, except as the statement ``MyFlow()`` ending a script run as
+        ``python myflow.py run|resume|show`` (Metaflow's ``if __name__ == "__main__":
+        MyFlow()``): then the command line runs, as ``archivist flow`` (see
+        :mod:`~archivist.pipelines.flows.script`). ``use_cli`` forces it either way."""
+        if use_cli or (use_cli is None and script.called_as_script(type(self),
+                                                                   sys._getframe(1))):
+            script.dispatch(type(self))
+
     # -- the class -----------------------------------------------------------------------
     @classmethod
-    def spec(cls) -> FlowSpec[Parameter]:
+    def spec(cls) -> FlowShape[Parameter]:
         """The class's steps, parameters and validated graph (built once per class).
 
         Raises:
@@ -122,22 +134,26 @@ class Flow(FlowBase):
                 name = sorted(clash)[0]
                 raise InvalidFlowError(f"{cls.__name__}.{name} is both a step and a "
                                        "parameter", step=name)
-            spec = FlowSpec(cls.__name__, steps, parameters,
+            spec = FlowShape(cls.__name__, steps, parameters,
                             FlowGraph.build(cls.__name__, steps))
             cls._archivist_spec = spec
         return spec
 
     # -- inside a step -----------------------------------------------------------------
-    def next(self, *steps: Any, foreach: str | None = None) -> None:
+    def next(self, *steps: Any, foreach: str | None = None,
+             condition: str | None = None) -> None:
         """Go on to ``steps`` after this one: one step, several (branches that run in
-        parallel and meet in a join), or one with ``foreach="attr"`` (a task per item of
-        ``self.attr``, each reading its item as ``self.input``).
+        parallel and meet in a join), one with ``foreach="attr"`` (a task per item of
+        ``self.attr``, each reading its item as ``self.input``), or a switch: a dict of
+        cases with ``condition="attr"`` (``self.next({"a": self.a, "b": self.b},
+        condition="mode")`` goes on to the one step whose key equals ``self.mode``).
 
         Raises:
-            InvalidFlowError: called twice, outside a run, or with other targets than the
-                step's code reads.
+            InvalidFlowError: called twice, outside a run, with other targets than the
+                step's code reads, or a switch whose ``self.<condition>`` is missing or
+                not one of its keys.
         """
-        self._archivist_context().next(steps, foreach)
+        self._archivist_context().next(self, steps, foreach, condition)
 
     @property
     def input(self) -> Any:
@@ -215,7 +231,7 @@ class Flow(FlowBase):
     # -- running -----------------------------------------------------------------------
     def run(self, *, catalog: ArtifactCatalog | str | os.PathLike[str] | None = None,
             max_workers: int = 1, project: str | None = None, openlineage: Any = None,
-            **parameters: Any) -> Run:
+            executor: Any = None, **parameters: Any) -> Run:
         """Run the flow and return its :class:`archivist.Run`.
 
         Args:
@@ -227,31 +243,39 @@ class Flow(FlowBase):
                 ``http(s)://`` URL, a file path, an ``OpenLineageClient``, ``False``;
                 ``None`` follows the environment (``OPENLINEAGE_URL``,
                 ``ARCHIVIST_OPENLINEAGE_FILE``), as ``pipeline()`` does.
+            executor: where branches and foreach tasks run: ``None`` (or ``"local"``) in
+                this process or ``max_workers`` local processes; a Dask cluster as
+                ``"dask://host:8786"``, a ``distributed.Client`` or a
+                :class:`~archivist.pipelines.flows.executors.DaskExecutor` (``max_workers``
+                above 1 then caps the tasks in flight). Needs the ``dask`` extra.
             **parameters: values of the flow's parameters, by name.
 
         Raises:
             InvalidFlowError: the graph is malformed (nothing runs).
-            InvalidInputError: an unknown or missing parameter, a bad max_workers.
+            InvalidInputError: an unknown or missing parameter, a bad max_workers or
+                executor, a cluster that cannot be reached or whose workers cannot reach
+                the catalog.
             Exception: the exception of a failed step, re-raised after the run is recorded
                 as failed (its note names the run to resume).
         """
         from archivist.pipelines.flows.engine import start_run
 
         return start_run(type(self), parameters, catalog=catalog, max_workers=max_workers,
-                         project=project, openlineage=openlineage)
+                         project=project, openlineage=openlineage, executor=executor)
 
     def resume(self, run: str | None = None, *,
                catalog: ArtifactCatalog | str | os.PathLike[str] | None = None,
                max_workers: int = 1, project: str | None = None,
-               openlineage: Any = None, step: str | None = None) -> Run:
+               openlineage: Any = None, step: str | None = None,
+               executor: Any = None) -> Run:
         """Run again from the step that failed in ``run`` (a pathspec ``"MyFlow/3"`` or an
         id; default: this flow's latest run), reusing the finished steps' versions.
 
         The new run keeps the old run's parameters; reused tasks are recorded as cached,
         with the task they were taken from. ``step`` restarts from that step instead (as
         Metaflow's ``resume STEP``): its tasks and every task after it run again, even in
-        a run that succeeded. ``catalog``, ``max_workers``, ``project`` and
-        ``openlineage`` as for :meth:`run`.
+        a run that succeeded. ``catalog``, ``max_workers``, ``project``, ``openlineage``
+        and ``executor`` as for :meth:`run`.
 
         Raises:
             ArtifactNotFoundError: no such run (or this flow has none).
@@ -261,7 +285,8 @@ class Flow(FlowBase):
         from archivist.pipelines.flows.engine import resume_run
 
         return resume_run(type(self), run, catalog=catalog, max_workers=max_workers,
-                          project=project, openlineage=openlineage, step=step)
+                          project=project, openlineage=openlineage, step=step,
+                          executor=executor)
 
 
 def _check_names(cls: type, names: Iterable[str]) -> None:

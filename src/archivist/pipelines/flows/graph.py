@@ -8,24 +8,31 @@ the first task starts. The rules are Metaflow's:
 
 * ``start`` is the only entry, ``end`` the only exit (it calls no ``self.next``);
 * every other step calls ``self.next`` exactly once, with steps written as ``self.<name>``:
-  one target (a linear step), several (a split into branches), or one with
-  ``foreach="<attribute>"`` (one task per item);
+  one target (a linear step), several (a split into branches), one with
+  ``foreach="<attribute>"`` (one task per item), or a switch
+  ``self.next({"a": self.a, "b": self.b}, condition="<attribute>")`` (one of the steps,
+  chosen at run time by the attribute's value; the keys are literals);
 * a join is a step taking ``inputs`` (``def join(self, inputs)``); it closes the innermost
   open split or foreach, and every branch of that fan-out must end in it;
-* only a join has several predecessors; there are no cycles.
+* a switch opens nothing to join: its paths meet again at an ordinary step (only one of
+  them runs), or each reaches the join of a fan-out around it; a switch case may not go
+  directly to a join, and a switch may go back to its own step (a loop) but no other
+  step may close a cycle;
+* several predecessors are allowed for a join, and for a step reached only through the
+  exclusive paths of switches.
 """
 
 from __future__ import annotations
 
-import ast
-import dis
 import inspect
-import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from archivist.errors import InvalidFlowError
+from archivist.pipelines.flows.nextcalls import Transition, transitions
+
+__all__ = ["KINDS", "FlowGraph", "StepNode", "Transition", "transitions"]
 
 #: Node kinds, as ``archivist flow show`` prints them.
 KINDS = ("start", "linear", "split", "foreach", "join", "end")
@@ -41,14 +48,9 @@ class StepNode:
     foreach: str | None = None
     is_join: bool = False
     doc: str | None = None
-
-
-@dataclass(frozen=True)
-class Transition:
-    """One ``self.next(...)`` call as written in a step."""
-
-    targets: tuple[str, ...]
-    foreach: str | None = None
+    #: A switch: the attribute whose value picks the case, and ``(value, step)`` pairs.
+    condition: str | None = None
+    cases: tuple[tuple[Any, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,12 +58,15 @@ class FlowGraph:
     """The validated step graph of a flow class.
 
     Build it with :meth:`FlowGraph.build` (``Flow`` subclasses do it for you:
-    ``MyFlow.spec().graph``); ``fan_out_of[join]`` is the split or foreach a join closes.
+    ``MyFlow.spec().graph``); ``fan_out_of[join]`` is the split or foreach a join closes,
+    ``branch_of[(join, step)]`` the position, among the split's branches, of the branch
+    that a task of ``step`` (a predecessor of the split's join) comes from.
     """
 
     flow: str
     nodes: dict[str, StepNode]
     fan_out_of: dict[str, str] = field(default_factory=dict)
+    branch_of: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @classmethod
     def build(cls, flow: str, steps: Mapping[str, Callable[..., Any]]) -> FlowGraph:
@@ -88,20 +93,20 @@ class FlowGraph:
                         f"step; steps: {', '.join(sorted(nodes))}", step=node.name)
         graph = cls(flow=flow, nodes=nodes)
         graph._check_reachable()
+        graph._check_switches()
         graph._check_predecessors()
         graph._match_joins()
         return graph
 
     # -- queries -----------------------------------------------------------------------
     def predecessors(self, name: str) -> list[str]:
-        """Steps whose ``self.next`` goes to ``name``, in definition order."""
-        return [n.name for n in self.nodes.values() if name in n.targets]
+        """Steps whose ``self.next`` goes to ``name``, in definition order (a switch that
+        loops back to its own step is not its own predecessor)."""
+        return [n.name for n in self.nodes.values() if name in n.targets and n.name != name]
 
-    def join_inputs(self, join: str) -> list[str]:
-        """The steps whose tasks a join receives, in :meth:`order` (so a split's branches
-        come in the order ``self.next`` names them)."""
-        order = self.order()
-        return sorted(self.predecessors(join), key=order.index)
+    def branches(self, join: str) -> int:
+        """How many inputs a task of a split's join receives (one per branch)."""
+        return len(self.nodes[self.fan_out_of[join]].targets)
 
     def order(self) -> list[str]:
         """Steps in a topological order starting at ``start`` (for display)."""
@@ -119,13 +124,29 @@ class FlowGraph:
         visit("start")
         return seen
 
+    def record(self) -> dict[str, Any]:
+        """The graph as a run records it in its details (what a UI draws):
+        ``{"steps": [...], "edges": [[from, to], ...]}``, steps in :meth:`order`, and
+        ``"switches": {step: {"condition": attr, "cases": [[value, step], ...]}}`` when the
+        flow has any (a task of a switch records the case it took in
+        ``details["switch"]``)."""
+        switches = {n.name: {"condition": n.condition,
+                             "cases": [[key, target] for key, target in n.cases]}
+                    for n in self.nodes.values() if n.condition is not None}
+        return {"steps": self.order(),
+                "edges": [[n.name, t] for n in self.nodes.values() for t in n.targets],
+                **({"switches": switches} if switches else {})}
+
     def describe(self) -> list[str]:
         """One line per step: ``name (kind) -> targets``, in :meth:`order`."""
         lines = []
         for name in self.order():
             node = self.nodes[name]
             arrow = f" -> {', '.join(node.targets)}" if node.targets else ""
+            if node.condition is not None:
+                arrow = " -> " + ", ".join(f"{key!r}: {target}" for key, target in node.cases)
             each = f" over {node.foreach!r}" if node.foreach else ""
+            each += f" on {node.condition!r}" if node.condition else ""
             join = ", join" if node.is_join and node.kind != "join" else ""
             lines.append(f"{name} ({node.kind}{each}{join}){arrow}")
         return lines
@@ -144,16 +165,60 @@ class FlowGraph:
             raise InvalidFlowError(
                 f"step {missing[0]!r} of {self.flow} is unreachable: no path from 'start' "
                 f"leads to it (unreachable: {', '.join(missing)})", step=missing[0])
-        if "start" in {t for n in self.nodes.values() for t in n.targets}:
+        if "start" in {t for n in self.nodes.values() for t in n.targets if n.name != "start"}:
             raise InvalidFlowError(f"a step of {self.flow} goes back to 'start'; 'start' "
                                    "must be the only entry", step="start")
 
+    def _check_switches(self) -> None:
+        """Metaflow's rules: a switch case may not lead straight to a join (which input
+        would it be?); a loop is a switch going back to its own step."""
+        for node in self.nodes.values():
+            if node.kind != "switch":
+                continue
+            for _, target in node.cases:
+                if self.nodes[target].is_join:
+                    raise InvalidFlowError(
+                        f"switch {node.name!r} of {self.flow} goes directly to the join "
+                        f"{target!r}; a conditional path cannot lead directly to a join: "
+                        "put an ordinary step between them", step=node.name)
+
+    def _after_stacks(self) -> dict[str, set[tuple[tuple[str, str], ...]]]:
+        """Step -> the open fan-outs after it, as ``(fan-out, branch)`` pairs, on every
+        path from ``start`` (a join's closes one). Malformed joins and cycles are left for
+        :meth:`_match_joins` to report."""
+        found: dict[str, set[tuple[tuple[str, str], ...]]] = {}
+        path: set[str] = set()
+
+        def walk(name: str, stack: tuple[tuple[str, str], ...]) -> None:
+            node = self.nodes[name]
+            if node.is_join and stack:
+                stack = stack[:-1]
+            if name in path or stack in found.setdefault(name, set()):
+                return
+            found[name].add(stack)
+            path.add(name)
+            for target in node.targets:
+                if target == name:
+                    continue
+                if node.kind in ("split", "foreach"):
+                    walk(target, (*stack, (name, target)))
+                else:
+                    walk(target, stack)
+            path.discard(name)
+
+        walk("start", ())
+        return found
+
     def _check_predecessors(self) -> None:
+        stacks = self._after_stacks()
         for node in self.nodes.values():
             preds = self.predecessors(node.name)
             if node.is_join and node.name in ("start",):
                 raise InvalidFlowError("'start' cannot be a join", step="start")
-            if len(preds) > 1 and not node.is_join:
+            # several predecessors of a step that is no join: only the exclusive paths of
+            # a switch may meet there, so every path reaches it with the same fan-outs open
+            arriving = {s for p in preds for s in stacks.get(p, set())}
+            if len(preds) > 1 and not node.is_join and len(arriving) > 1:
                 raise InvalidFlowError(
                     f"step {node.name!r} of {self.flow} is the target of "
                     f"{', '.join(map(repr, preds))} but is not a join; declare it "
@@ -193,22 +258,29 @@ class FlowGraph:
             path.append(name)
             inner = (*open_fanouts, name) if node.kind in ("split", "foreach") else open_fanouts
             for target in node.targets:
-                walk(target, inner)
+                if target != name or node.kind != "switch":  # a switch may loop on itself
+                    walk(target, inner)
             path.pop()
 
         walk("start", ())
+        stacks = self._after_stacks()
         for join, fan_out in self.fan_out_of.items():
-            if self.nodes[fan_out].kind == "split":
-                expected = len(self.nodes[fan_out].targets)
-                if len(self.predecessors(join)) != expected:
+            # the branch of the fan-out each predecessor's tasks come from
+            arriving: dict[str, str] = {}
+            for pred in self.predecessors(join):
+                for stack in stacks.get(pred, set()):
+                    if stack and stack[-1][0] == fan_out:
+                        arriving[pred] = stack[-1][1]
+            node = self.nodes[fan_out]
+            if node.kind == "split":
+                expected = len(node.targets)
+                reached = set(arriving.values())
+                if reached != set(node.targets):
                     raise InvalidFlowError(
-                        f"join {join!r} of {self.flow} has {len(self.predecessors(join))} "
-                        f"incoming branches but {fan_out!r} splits into {expected}",
-                        step=join)
-            elif len(self.predecessors(join)) != 1:
-                raise InvalidFlowError(f"join {join!r} of {self.flow} closes the foreach "
-                                       f"{fan_out!r} and must have one incoming step",
-                                       step=join)
+                        f"join {join!r} of {self.flow} has {len(reached)} incoming branches "
+                        f"but {fan_out!r} splits into {expected}", step=join)
+                for pred, branch in arriving.items():
+                    self.branch_of[(join, pred)] = node.targets.index(branch)
 
 
 def _node(flow: str, name: str, func: Callable[..., Any]) -> StepNode:
@@ -243,89 +315,15 @@ def _node(flow: str, name: str, func: Callable[..., Any]) -> StepNode:
         kind = "join"
     else:
         kind = "linear"
+    if call.condition is not None:
+        if len(call.cases) < 2:
+            raise InvalidFlowError(f"step {name!r} of {flow} is a switch with "
+                                   f"{len(call.cases)} case; a switch needs at least 2",
+                                   step=name)
+        return StepNode(name, "switch", call.targets, None, is_join, doc, call.condition,
+                        call.cases)
     if call.foreach is not None:
         kind = "foreach"
     elif len(call.targets) > 1:
         kind = "split"
     return StepNode(name, kind, call.targets, call.foreach, is_join, doc)
-
-
-def transitions(func: Callable[..., Any]) -> list[Transition]:
-    """Every ``self.next(...)`` call in a step function, from source or bytecode.
-
-    Raises:
-        InvalidFlowError: a call whose targets are not written ``self.<step>`` or whose
-            ``foreach`` is not a string literal.
-    """
-    try:
-        source = textwrap.dedent(inspect.getsource(func))
-    except (OSError, TypeError):
-        return _from_bytecode(func)
-    tree = ast.parse(source)
-    fn = tree.body[0]
-    if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef) or not fn.args.args:
-        return _from_bytecode(func)
-    me = fn.args.args[0].arg
-    found = []
-    for node in ast.walk(fn):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "next" and isinstance(node.func.value, ast.Name)
-                and node.func.value.id == me):
-            found.append(_from_call(func.__name__, me, node))
-    return found
-
-
-def _from_call(step: str, me: str, call: ast.Call) -> Transition:
-    targets = []
-    for arg in call.args:
-        if not (isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name)
-                and arg.value.id == me):
-            raise InvalidFlowError(f"step {step!r}: self.next() takes steps written "
-                                   f"{me}.<step>, got {ast.unparse(arg)!r}", step=step)
-        targets.append(arg.attr)
-    foreach = None
-    for keyword in call.keywords:
-        value = keyword.value
-        if keyword.arg != "foreach" or not (isinstance(value, ast.Constant)
-                                            and isinstance(value.value, str)):
-            raise InvalidFlowError(f"step {step!r}: self.next() accepts only "
-                                   "foreach='<attribute name>' as a keyword", step=step)
-        foreach = value.value
-    return Transition(tuple(targets), foreach)
-
-
-#: How ``self`` is loaded: a plain local, or a cell when a comprehension closes over it.
-_LOAD_LOCAL = frozenset({"LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_BORROW", "LOAD_DEREF"})
-
-
-def _from_bytecode(func: Callable[..., Any]) -> list[Transition]:
-    """Read ``self.next(self.a, ..., foreach="x")`` from the instructions (no source)."""
-    code = getattr(func, "__code__", None)
-    if code is None or not code.co_varnames:
-        return []
-    me = code.co_varnames[0]
-    ops = [i for i in dis.get_instructions(code)
-           if i.opname not in ("CACHE", "PRECALL", "PUSH_NULL", "EXTENDED_ARG", "NOP")]
-    found = []
-    for k, ins in enumerate(ops[:-1]):
-        nxt = ops[k + 1]
-        if not (ins.opname in _LOAD_LOCAL and ins.argval == me
-                and nxt.opname in ("LOAD_METHOD", "LOAD_ATTR") and nxt.argval == "next"):
-            continue
-        targets: list[str] = []
-        foreach: str | None = None
-        j = k + 2
-        while j + 1 < len(ops) and ops[j].opname in _LOAD_LOCAL and ops[j].argval == me \
-                and ops[j + 1].opname == "LOAD_ATTR":
-            targets.append(str(ops[j + 1].argval))
-            j += 2
-        if j < len(ops) and ops[j].opname == "LOAD_CONST" and isinstance(ops[j].argval, str):
-            foreach = ops[j].argval  # followed by KW_NAMES ('foreach',) / CALL_KW
-            j += 1
-        if j < len(ops) and ops[j].opname not in ("KW_NAMES", "CALL", "CALL_KW",
-                                                  "LOAD_CONST", "CALL_METHOD"):
-            raise InvalidFlowError(f"step {func.__name__!r}: self.next() takes steps written "
-                                   "self.<step> (and foreach='<attribute>')",
-                                   step=func.__name__)
-        found.append(Transition(tuple(targets), foreach))
-    return found

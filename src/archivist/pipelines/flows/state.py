@@ -65,11 +65,19 @@ class TaskSpec:
     #: resumes: what ``archivist.current`` tells the step.
     pathspec: str = ""
     origin_run: str | None = None
+    #: How many times a switch looped back to this step before this task (0: first).
+    visit: int = 0
 
     @property
-    def key(self) -> tuple[str, tuple[int, ...]]:
-        """``(step, foreach positions)``: what identifies the task across runs (resume)."""
-        return self.step, self.stack
+    def key(self) -> tuple[str, tuple[int, ...], int]:
+        """``(step, foreach positions, visit)``: what identifies the task across runs
+        (resume)."""
+        return self.step, self.stack, self.visit
+
+    def placed(self) -> dict[str, Any]:
+        """Where the task is in its run, as its record keeps it: its foreach positions
+        and, in a switch's loop, how many times the step ran before it there."""
+        return {"foreach": list(self.stack), **({"visit": self.visit} if self.visit else {})}
 
 
 @dataclass(frozen=True)
@@ -98,3 +106,23 @@ class TaskOutcome:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@dataclass(frozen=True)
+class IncludedFile:
+    """The value of an :class:`~archivist.IncludeFile` parameter during a run: the file
+    version holding the content (stored once, content-addressed, before the run starts),
+    read by a step as text or bytes."""
+
+    version_id: str
+    path: str
+    is_text: bool = True
+    encoding: str = "utf-8"
+
+    def decode(self, raw: bytes) -> str | bytes:
+        """What a step reads: ``raw`` decoded as text, or the bytes."""
+        return raw.decode(self.encoding) if self.is_text else raw
+
+    def recorded(self) -> dict[str, Any]:
+        """What the run records as the parameter's value (a resume reuses the version)."""
+        return {"path": self.path, "version": self.version_id}

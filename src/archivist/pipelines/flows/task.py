@@ -23,11 +23,11 @@ import tempfile
 import time
 import traceback
 import warnings
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
-from archivist import names
+from archivist import names, tracking
 from archivist.errors import (
     ArchivistError,
     DuplicateArtifactWarning,
@@ -37,10 +37,14 @@ from archivist.errors import (
     MergeConflictError,
     PickleWarning,
 )
+from archivist.pipelines.files import File, stored_path
 from archivist.pipelines.flows.base import FlowBase
 from archivist.pipelines.flows.current import TaskPlace, running
 from archivist.pipelines.flows.graph import FlowGraph, Transition
-from archivist.pipelines.flows.state import Held, TaskInput, TaskOutcome, TaskSpec
+from archivist.pipelines.flows.inputs import BranchView, JoinInputs
+from archivist.pipelines.flows.nextcalls import choose_case, switch_details
+from archivist.pipelines.flows.state import Held, IncludedFile, TaskOutcome, TaskSpec
+from archivist.pipelines.flows.tracked import TaskTracker
 from archivist.pipelines.flows.values import IMMUTABLE, ValueCache, items_of
 
 if TYPE_CHECKING:
@@ -48,63 +52,6 @@ if TYPE_CHECKING:
 
 #: The ``self.<name>`` attributes the engine itself keeps on a task's flow object.
 CONTEXT_ATTRIBUTE = "_archivist_task"
-
-
-class BranchView:
-    """One input of a join: ``inputs.train.accuracy`` loads the branch's attribute."""
-
-    def __init__(self, context: TaskContext, source: TaskInput) -> None:
-        self._context = context
-        self._source = source
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        held = self._source.data.get(name)
-        if held is None:
-            raise AttributeError(f"branch {self._source.label!r} has no attribute {name!r}; "
-                                 f"it has: {', '.join(sorted(self._source.data)) or 'none'}")
-        return self._context.load(held)
-
-    def __repr__(self) -> str:
-        return f"<branch {self._source.label}>"
-
-
-class JoinInputs:
-    """A join's ``inputs``: iterable, indexable by position and by branch step name
-    (``inputs["train"]`` or ``inputs.train``; a foreach's inputs by position only)."""
-
-    def __init__(self, branches: list[BranchView]) -> None:
-        self._branches = branches
-
-    def __len__(self) -> int:
-        return len(self._branches)
-
-    def __iter__(self) -> Iterator[BranchView]:
-        return iter(self._branches)
-
-    def __getitem__(self, key: int | str) -> BranchView:
-        if isinstance(key, str):
-            found = [b for b in self._branches if b._source.step == key]
-            if len(found) == 1:
-                return found[0]
-            if not found:
-                raise KeyError(f"no branch {key!r}; branches: "
-                               f"{', '.join(b._source.label for b in self._branches)}")
-            raise KeyError(f"{len(found)} inputs come from step {key!r} (a foreach); "
-                           "index them by position: inputs[0]")
-        return self._branches[key]
-
-    def __getattr__(self, name: str) -> BranchView:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self[name]
-        except KeyError as exc:
-            raise AttributeError(exc.args[0]) from None
-
-    def __repr__(self) -> str:
-        return f"<inputs {', '.join(b._source.label for b in self._branches)}>"
 
 
 class TaskContext:
@@ -182,6 +129,8 @@ class TaskContext:
             self.consumed[held.version_id] = None
         if attribute not in self._parameters:  # shared by every task: this one's copy
             value = self.spec.parameters[attribute]
+            if isinstance(value, IncludedFile):  # IncludeFile: the content, read once
+                value = value.decode(self.load(Held(value.version_id)))
             self._parameters[attribute] = value if isinstance(value, IMMUTABLE) \
                 else copy.deepcopy(value)
         return self._parameters[attribute]
@@ -215,12 +164,17 @@ class TaskContext:
         return name in self.available and name not in self.parameter_names
 
     # -- moving on -----------------------------------------------------------------------
-    def next(self, targets: Sequence[Any], foreach: str | None) -> None:
+    def next(self, obj: Any, targets: Sequence[Any], foreach: str | None,
+             condition: str | None = None) -> None:
         step = self.spec.step
         if self.transition is not None:
             raise InvalidFlowError(f"step {step!r} called self.next twice", step=step)
-        chosen = tuple(getattr(t, "__name__", repr(t)) for t in targets)
         node = self.graph.nodes[step]
+        if condition is not None or node.condition is not None:
+            self.transition = choose_case(step, node.condition, node.cases, obj, targets,
+                                          condition)
+            return
+        chosen = tuple(getattr(t, "__name__", repr(t)) for t in targets)
         if chosen != node.targets or foreach != node.foreach:
             raise InvalidFlowError(
                 f"step {step!r} called self.next({', '.join(chosen)}"
@@ -282,9 +236,10 @@ def run_task(flow_cls: type[FlowBase], graph: FlowGraph, spec: TaskSpec,
     obj = flow_cls.__new__(flow_cls)
     obj.__dict__[CONTEXT_ATTRIBUTE] = context
     func = flow_cls.spec().steps[spec.step]
+    tracker = TaskTracker(catalog, spec, context.consumed)  # registered in the step: the task's
     try:
         with running(TaskPlace(spec.pathspec, spec.origin_run)) if spec.pathspec \
-                else contextlib.nullcontext():
+                else contextlib.nullcontext(), tracking.tracked_by(tracker):
             func(obj, context.inputs) if context.is_join else func(obj)
         node = graph.nodes[spec.step]
         if context.transition is None and node.kind != "end":
@@ -295,6 +250,7 @@ def run_task(flow_cls: type[FlowBase], graph: FlowGraph, spec: TaskSpec,
             # a class attribute: stored, so that the foreach tasks can read their items
             obj.__dict__[node.foreach] = getattr(obj, node.foreach)
         data, produced = _persist(obj, context)
+        details = switch_details(context.transition)
         count = None
         if node.foreach is not None:
             count = len(items_of(getattr(obj, node.foreach), node.foreach))
@@ -303,9 +259,10 @@ def run_task(flow_cls: type[FlowBase], graph: FlowGraph, spec: TaskSpec,
                                         "empty sequence; a foreach needs at least one item")
     except Exception as exc:
         return failed_outcome(exc, context, started)
+    produced = list(dict.fromkeys([*tracker.produced, *produced]))
     return TaskOutcome(data=data, produced=produced, consumed=list(context.consumed),
                        transition=context.transition, foreach_count=count, pid=os.getpid(),
-                       started_at=started, ended_at=time.time())
+                       started_at=started, ended_at=time.time(), details=details)
 
 
 def failed_outcome(exc: Exception, context: TaskContext, started: float) -> TaskOutcome:
@@ -323,8 +280,14 @@ def _persist(obj: Any, context: TaskContext) -> tuple[dict[str, Held], list[str]
     spec = context.spec
     state = dict(context.available)
     changed: dict[str, Any] = {}
+    included: list[str] = []  # IncludeFile versions, stored before the run: produced by start
     if spec.step == "start":
         changed.update(spec.parameters)
+        for name, value in spec.parameters.items():
+            if isinstance(value, IncludedFile):
+                del changed[name]
+                state[name] = Held(value.version_id)
+                included.append(value.version_id)
     compare: dict[str, Any] = {}
     for name, value in obj.__dict__.items():
         if name.startswith("_"):
@@ -334,8 +297,8 @@ def _persist(obj: Any, context: TaskContext) -> tuple[dict[str, Held], list[str]
                                    "step; later steps could not read it: rename it",
                                    step=spec.step)
         held = state.get(name)
-        if held is None:
-            changed[name] = value
+        if held is None or stored_path(value, f"self.{name} of step {spec.step!r}"):
+            changed[name] = value  # new, or a file: stored as its bytes
         elif not (name in context.loaded and context.loaded[name] is value
                   and isinstance(value, IMMUTABLE)):  # else: read, and cannot have changed
             compare[name] = value
@@ -347,7 +310,7 @@ def _persist(obj: Any, context: TaskContext) -> tuple[dict[str, Held], list[str]
             if written.digest != keys[state[name].version_id]:
                 changed[name] = written  # else carried: the content of the version it came from
         if not changed:
-            return state, []
+            return state, included
         parents = list(context.consumed)[:names.MAX_PARENTS]
         ids: dict[str, str] = {}
         with warnings.catch_warnings():
@@ -362,9 +325,10 @@ def _persist(obj: Any, context: TaskContext) -> tuple[dict[str, Held], list[str]
                     ids[name] = _register(context, name, value, parents)
     for name, version_id in ids.items():
         state[name] = Held(version_id)
-        if context.values is not None:
-            context.values.put(version_id, compare.get(name, changed[name]))
-    return state, list(ids.values())
+        value = compare.get(name, changed[name])
+        if context.values is not None and not isinstance(value, File | PurePath):
+            context.values.put(version_id, value)  # a file is read back as its bytes
+    return state, [*included, *ids.values()]
 
 
 def _register(context: TaskContext, name: str, value: Any, parents: list[str]) -> str:
@@ -377,8 +341,10 @@ def _register(context: TaskContext, name: str, value: Any, parents: list[str]) -
                                f"as {artifact!r}: {exc}; rename it, or make it private "
                                f"(self._{name})") from None
     try:
+        path = stored_path(value, f"self.{name} of step {spec.step!r}")
         return context.catalog.register(
-            artifact, data=value, parent_ids=parents, source_step=spec.step,
+            artifact, data=value if path is None else None, path=path,
+            parent_ids=parents, source_step=spec.step,
             source_run_id=spec.run_id, source_pipeline=spec.flow,
             code_version=spec.code_version)
     except ArchivistError as exc:

@@ -301,6 +301,7 @@ class WorkerPool:
     def __init__(self, flow_cls: type[FlowBase], location: CatalogLocation,
                  max_workers: int) -> None:
         self.locator = FlowLocator.of(flow_cls)
+        self.capacity = max_workers
         self._pool = ProcessPoolExecutor(max_workers=max_workers, mp_context=_context(),
                                          initializer=_init_worker,
                                          initargs=(location, dict(os.environ)))

@@ -14,6 +14,7 @@ from archivist.server.deps import ReadProject, ServiceDep, WriteProject
 from archivist.server.schemas import (
     ArtifactList,
     HistoryList,
+    MetadataUpdate,
     Rename,
     Spelling,
     TagUpdate,
@@ -36,6 +37,15 @@ def update_tags(version_id: str, body: TagUpdate, service: ServiceDep) -> Respon
 def update_version(version_id: str, body: VersionUpdate, service: ServiceDep) -> Response:
     """Replace a live version's description (the change goes to the history)."""
     service.update_description(version_id, body.description)
+    return responses.no_content()
+
+
+@router.patch("/versions/{version_id}/metadata", status_code=204, response_class=Response,
+              responses=responses.errors(403, 404, 409))
+def update_metadata(version_id: str, body: MetadataUpdate, service: ServiceDep) -> Response:
+    """Set and remove top-level metadata keys of a live version; search sees the new
+    values, each changed key goes to the history, the bytes and digest never change."""
+    service.update_metadata(version_id, body.set_keys, body.remove)
     return responses.no_content()
 
 

@@ -18,6 +18,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from archivist.server.rootpath import prefix_links
 from archivist.version import __version__
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -107,6 +108,7 @@ def page(request: Request, template: str, values: Mapping[str, Any], *,
     caller, the project, the CSRF token of forms)."""
     session = getattr(request.state, "ui", None)
     html = ENV.get_template(template).render(request=request, ui=session, **values)
+    html = prefix_links(html, request.scope.get("root_path", ""))
     response = HTMLResponse(html, status_code=status)
     response.headers.update(SECURITY_HEADERS)
     if headers:

@@ -11,6 +11,16 @@ from archivist.pipelines.flows.resources import Machine
 MACHINE = Machine.current()
 
 
+def most_at_once(spans: list[list[float]]) -> int:
+    """The largest number of the (start, end) intervals that overlap at one moment."""
+    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+    running = most = 0
+    for _, change in events:
+        running += change
+        most = max(most, running)
+    return most
+
+
 class ResourceFlow(Flow):
     """Foreach steps whose tasks record when they ran: one without @resources (it also
     warms the worker processes up), one asking every CPU, one asking one CPU, one asking

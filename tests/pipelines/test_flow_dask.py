@@ -39,6 +39,7 @@ from tests.fixtures.services import loopback_socket
 from tests.pipelines.flow_cluster import DiesOnceFlow, GpuFlow, MemoryHungryFlow
 from tests.pipelines.flow_examples import BranchFlow, ForeachFlow
 from tests.pipelines.flow_failures import DecoratedFlow, DyingFlow, OddFailureFlow
+from tests.pipelines.resource_examples import most_at_once
 from tests.remote import harness
 from tests.server.processes import server_process
 
@@ -285,15 +286,6 @@ def test_a_worker_that_always_dies_fails_its_task_and_the_run(
     assert died and all("worker process" in (t.error or "") for t in died)
 
 
-def _most_at_once(spans: list[list[float]]) -> int:
-    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
-    running = most = 0
-    for _, change in events:
-        running += change
-        most = max(most, running)
-    return most
-
-
 def test_resources_become_dask_worker_resources(tmp_path: Path) -> None:
     """A worker with two threads that declares MEMORY=1000 runs the 600 MB tasks one at a
     time; the same flow on an undeclared cluster runs two at once."""
@@ -305,7 +297,7 @@ def test_resources_become_dask_worker_resources(tmp_path: Path) -> None:
                 run = MemoryHungryFlow().run(catalog=catalog, executor=client)
                 assert dask_requests(MemoryHungryFlow, client.scheduler_info()["workers"]) \
                     == ({"work": {"MEMORY": 600}} if declared else {})
-            assert _most_at_once(run["join"].task.data.spans) == most
+            assert most_at_once(run["join"].task.data.spans) == most
             assert run["work"].tasks[0].details["resources"] == {"memory": 600}
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from archivist import ArtifactCatalog, Flow, InvalidFlowError, InvalidInputError, resources, step
 from archivist.pipelines.flows.resources import Machine, ResourceBudget, check_resources
-from tests.pipelines.resource_examples import MACHINE, ResourceFlow
+from tests.pipelines.resource_examples import MACHINE, ResourceFlow, most_at_once
 from tests.server.processes import server_process
 
 
@@ -26,23 +26,13 @@ def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Artifact
         yield opened
 
 
-def _most_at_once(spans: list[list[float]]) -> int:
-    """The largest number of the (start, end) intervals that overlap at one moment."""
-    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
-    running = most = 0
-    for _, change in events:
-        running += change
-        most = max(most, running)
-    return most
-
-
 def test_running_tasks_stay_within_the_machine(catalog: ArtifactCatalog) -> None:
     run = ResourceFlow().run(catalog=catalog, max_workers=4, width=4)
     spans = {kind: run[f"join_{kind}"].task[f"{kind}_spans"].data
              for kind in ("whole", "single", "memory", "free")}
-    assert _most_at_once(spans["whole"]) == 1  # each asks every CPU: one at a time
-    assert _most_at_once(spans["single"]) <= min(MACHINE.cpu, 4)
-    assert _most_at_once(spans["memory"]) == 1  # each asks 60% of the free memory
+    assert most_at_once(spans["whole"]) == 1  # each asks every CPU: one at a time
+    assert most_at_once(spans["single"]) <= min(MACHINE.cpu, 4)
+    assert most_at_once(spans["memory"]) == 1  # each asks 60% of the free memory
     assert len(spans["free"]) == 4  # no @resources: max_workers alone bounds them
     assert run["whole"].tasks[0].details["resources"] == {"cpu": MACHINE.cpu}
 

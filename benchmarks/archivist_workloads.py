@@ -158,6 +158,69 @@ def register_single(workdir: Path, versions: int = 2000, names: int = 10,
     }
 
 
+#: The rows one metadata-only ``register`` writes, as plain SQL on archivist's own schema.
+_RAW_UPSERT = ("INSERT INTO artifacts (project, name, name_folded, last_version)"
+               " VALUES (?, ?, ?, 1) ON CONFLICT (project, name_folded)"
+               " DO UPDATE SET last_version ="
+               " artifacts.last_version + excluded.last_version RETURNING pk, last_version")
+_RAW_VERSION = ("INSERT INTO versions (id, artifact_pk, project, name, version, artifact_type,"
+                " kind, metadata, partitions, description, user, created_at)"
+                " VALUES (?, ?, ?, ?, ?, '', 'none', '{}', '{}', ?, ?, ?) RETURNING seq")
+_RAW_TAG = "INSERT INTO tags (seq, key, value, text, num) VALUES (?, ?, ?, ?, NULL)"
+_RAW_DOC = "INSERT INTO search_docs (rowid, body) VALUES (?, ?)"
+
+
+def register_raw_floor(workdir: Path, versions: int = 2000, names: int = 10,
+                       warmup: int = 20) -> dict[str, Any]:
+    """The floor of :func:`register_single`: the same rows (artifact counter, version, 4
+    tags, search document) written by plain ``sqlite3`` into a fresh catalog's own
+    database, one ``BEGIN IMMEDIATE … COMMIT`` per version, with the pragmas archivist
+    sets (WAL, ``synchronous=NORMAL``, ``wal_autocheckpoint=4000``, foreign keys on).
+    No validation, no ORM: what the database alone costs. Timed per call like
+    :func:`register_single`."""
+    import re
+    import sqlite3
+    import uuid
+
+    all_names = _names(names)
+    separators = re.compile(r"[_\-./]+")
+    with fresh_catalog(workdir, "rawreg-") as (catalog, home):
+        _warm(catalog)
+        con = sqlite3.connect(home / "catalog.db", isolation_level=None)
+        try:
+            for pragma in ("synchronous = NORMAL", "wal_autocheckpoint = 4000",
+                           "foreign_keys = ON", "busy_timeout = 10000"):
+                con.execute(f"PRAGMA {pragma}")
+
+            def one(i: int) -> None:
+                name = all_names[i % names]
+                tags = _model_tags(i)
+                description = f"version {i} of {name}: trained on ds-{i % 50}"
+                con.execute("BEGIN IMMEDIATE")
+                pk, number = con.execute(_RAW_UPSERT, ("default", name, name.lower())).fetchone()
+                (seq,) = con.execute(_RAW_VERSION, (
+                    str(uuid.uuid4()), pk, "default", name, number, description, "bench",
+                    time.time())).fetchone()
+                con.executemany(_RAW_TAG, [(seq, k, json.dumps(v), v) for k, v in tags.items()])
+                body = separators.sub(" ", " ".join([name, description, *tags.values()]))
+                con.execute(_RAW_DOC, (seq, body))
+                con.execute("COMMIT")
+
+            for i in range(warmup):
+                one(versions + i)
+            settle()
+            samples: list[int] = []
+            for i in range(versions):
+                t0 = time.perf_counter_ns()
+                one(i)
+                samples.append(time.perf_counter_ns() - t0)
+        finally:
+            con.close()
+    total = sum(samples) / 1e9
+    return {"versions": versions, "names": names, "tags_per_version": 4,
+            "versions_per_s": round(versions / total, 1), **summarize_ms(samples)}
+
+
 def register_batch(workdir: Path, versions: int = 10_000, names: int = 10) -> dict[str, Any]:
     """The bulk path: ``versions`` metadata-only registrations inside one
     ``with catalog.batch():`` block (one transaction), timed as a whole (the Python loop,

@@ -1,7 +1,8 @@
 """Machine baselines, measured in the same run as archivist and the peers.
 
 The physical floors that archivist's targets are ratios to (docs: research/performance.md,
-Part 3): SHA-256 of a page-cached file, copy + fsync of that file, hash-while-copy + fsync +
+Part 3): SHA-256 of a page-cached file, copy + fsync of that file (by ``read``/``write``
+and by a kernel copy, ``copy_file_range``), hash-while-copy + fsync +
 rename (what a content-addressed ingest must do), and one raw ``sqlite3`` registration-like
 transaction. Plus a description of the machine.
 
@@ -154,6 +155,32 @@ def copy_fsync(src: Path, dst: Path, chunk: int = CHUNK) -> float:
     return elapsed
 
 
+def kernel_copy_fsync(src: Path, dst: Path) -> float:
+    """Seconds to copy ``src`` to the new file ``dst`` in the kernel (``copy_file_range``,
+    else ``sendfile``: no user-space copy), then fsync; ``dst`` is deleted afterwards (not
+    timed). Falls back to :func:`copy_fsync` where neither call exists."""
+    copy = getattr(os, "copy_file_range", None)
+    if copy is None and not sys.platform.startswith("linux"):
+        return copy_fsync(src, dst)
+    t0 = time.perf_counter()
+    fi = os.open(src, os.O_RDONLY)
+    fo = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        if copy is not None:
+            while copy(fi, fo, 64 * MIB):
+                pass
+        else:
+            while os.sendfile(fo, fi, None, 64 * MIB):
+                pass
+        os.fsync(fo)
+    finally:
+        os.close(fi)
+        os.close(fo)
+    elapsed = time.perf_counter() - t0
+    dst.unlink()
+    return elapsed
+
+
 def hash_copy_fsync_rename(src: Path, dst_dir: Path, chunk: int = CHUNK) -> float:
     """Seconds for a content-addressed ingest done by hand, one thread: read ``src`` in chunks,
     SHA-256 each chunk and write it to a temp file, fsync, rename to ``<dst_dir>/<digest>``,
@@ -263,12 +290,15 @@ def measure(
         copy_fsync(src, tmpdir / "copy-warmup.bin")
         sha: list[float] = []
         copy: list[float] = []
+        kcopy: list[float] = []
         ingest: list[float] = []
         for i in range(repeats):
             settle()
             sha.append(sha256_file(src))
             settle()
             copy.append(copy_fsync(src, tmpdir / f"copy-{i}.bin"))
+            settle()
+            kcopy.append(kernel_copy_fsync(src, tmpdir / f"kcopy-{i}.bin"))
             settle()
             ingest.append(hash_copy_fsync_rename(src, blobs))
 
@@ -291,6 +321,10 @@ def measure(
         "copy_fsync": {
             "gb_per_s": summarize(gb_per_s(size, s) for s in copy),
             "seconds": summarize(copy),
+        },
+        "kernel_copy_fsync": {
+            "gb_per_s": summarize(gb_per_s(size, s) for s in kcopy),
+            "seconds": summarize(kcopy),
         },
         "hash_copy_fsync_rename": {
             "gb_per_s": summarize(gb_per_s(size, s) for s in ingest),

@@ -1,6 +1,7 @@
 """Server benchmarks (issue 3): ``archivist server`` on loopback, load from the same machine.
 
     python benchmarks/server.py [--quick] [--seconds 10] [--skip-mlflow] [--file-mib 1024]
+    python benchmarks/server.py --only-get --chart benchmarks/results/server-connections.png
 
 Starts a throw-away PostgreSQL cluster (the tests' ``PostgresCluster``), an ``archivist
 server --workers 2`` on it with a local blob folder, and an admin API key, then measures:
@@ -8,7 +9,11 @@ server --workers 2`` on it with a local blob folder, and an admin API key, then 
 * ``get_by_alias``: ``GET /api/v1/projects/default/refs/bench_model@production`` with 32
   concurrent connections from ``wrk`` (Debian package ``wrk``; C, so the load generator
   takes little of the 2 cores the server needs): requests/s and p50/p99 latency.
-  Targets: >= 1,500 requests/s, p99 <= 50 ms.
+  Targets: >= 1,500 requests/s, p99 <= 50 ms, and >= 0.6x the requests/s of the same
+  server's ``/health`` (no database, no key: uvicorn + FastAPI alone), measured in the
+  same run: ``--rounds`` interleaved runs of each, the median kept.
+* ``connections_sweep``: both URLs at each of ``--sweep`` connection counts;
+  ``--chart PATH`` draws requests/s and p99 against connections (matplotlib PNG).
 * ``register_remote``: 8 client processes, each an ``ArtifactCatalog`` on the server URL
   (the remote backend), registering metadata-only versions (4 tags, metadata, description)
   for ``--seconds``. Target: >= 500 versions/s. The same workload through ``MlflowClient``
@@ -51,7 +56,7 @@ from machine import machine_info  # noqa: E402
 from tests.fixtures.postgres import PostgresCluster, start_cluster  # noqa: E402
 from tests.fixtures.services import candidate_port as free_port  # noqa: E402
 
-TARGETS = {"get_rps": 1500.0, "get_p99_ms": 50.0, "register_per_s": 500.0,
+TARGETS = {"get_rps": 1500.0, "get_p99_ms": 50.0, "get_to_health": 0.6, "register_per_s": 500.0,
            "upload_mb_s": 200.0, "download_mb_s": 200.0, "rss_growth_mb": 100.0}
 ARCHIVIST = Path(sys.executable).with_name("archivist")
 
@@ -126,21 +131,98 @@ class RssSampler:
 
 
 # -- workloads ----------------------------------------------------------------------------
-def bench_get(base: str, key: str, seconds: float) -> dict[str, Any]:
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        return {"error": "wrk not found: apt-get install wrk"}
-    url = f"{base}/api/v1/projects/default/refs/bench_model%40production"
-    check = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=5)
-    check.raise_for_status()
-    # Warm-up, then the timed run.
-    subprocess.run([wrk, "-t2", "-c32", "-d2s", "-H", f"Authorization: Bearer {key}", url],
-                   capture_output=True, check=True)
-    out = subprocess.run([wrk, "-t2", "-c32", f"-d{int(seconds)}s", "--latency", "-H",
-                          f"Authorization: Bearer {key}", url],
+def _wrk(url: str, key: str, connections: int, seconds: float) -> dict[str, Any]:
+    wrk = shutil.which("wrk") or "wrk"
+    threads = max(1, min(2, connections))
+    out = subprocess.run([wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, int(seconds))}s",
+                          "--latency", "-H", f"Authorization: Bearer {key}", url],
                          capture_output=True, text=True, check=True).stdout
     return {"requests_per_s": _wrk_rps(out), "latency_ms": _wrk_latency(out),
-            "non_2xx": _wrk_errors(out), "connections": 32}
+            "non_2xx": _wrk_errors(out), "connections": connections}
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    ordered = sorted(runs, key=lambda r: r["requests_per_s"])
+    middle = dict(ordered[len(ordered) // 2])
+    middle["rounds_requests_per_s"] = [r["requests_per_s"] for r in runs]
+    middle["rounds_p99_ms"] = [r["latency_ms"].get("p99") for r in runs]
+    return middle
+
+
+def bench_get(base: str, key: str, seconds: float, rounds: int = 3,
+              connections: int = 32) -> dict[str, Any]:
+    """GET by alias and, as the same-run reference, ``/health`` (no database, no key
+    check: what uvicorn + FastAPI cost), ``rounds`` interleaved runs of each with
+    ``connections`` connections; the median run of each and the ratio."""
+    if shutil.which("wrk") is None:
+        return {"error": "wrk not found: apt-get install wrk"}
+    url = f"{base}/api/v1/projects/default/refs/bench_model%40production"
+    health = f"{base}/health"
+    check = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=5)
+    check.raise_for_status()
+    _wrk(url, key, connections, 2)  # warm-up
+    _wrk(health, key, connections, 2)
+    alias_runs, health_runs = [], []
+    for _ in range(rounds):
+        alias_runs.append(_wrk(url, key, connections, seconds))
+        health_runs.append(_wrk(health, key, connections, seconds))
+    alias, ref = _median_run(alias_runs), _median_run(health_runs)
+    ratios = [a["requests_per_s"] / h["requests_per_s"]
+              for a, h in zip(alias_runs, health_runs, strict=True) if h["requests_per_s"]]
+    alias["health"] = ref
+    alias["ratio_to_health"] = round(sorted(ratios)[len(ratios) // 2], 3) if ratios else None
+    alias["rounds_ratio_to_health"] = [round(r, 3) for r in ratios]
+    return alias
+
+
+def bench_sweep(base: str, key: str, seconds: float,
+                connections: list[int]) -> list[dict[str, Any]]:
+    """Requests/s and p99 of GET by alias and ``/health`` at each connection count (one
+    run each, alias then health at every step)."""
+    if shutil.which("wrk") is None:
+        return []
+    url = f"{base}/api/v1/projects/default/refs/bench_model%40production"
+    rows = []
+    for count in connections:
+        alias = _wrk(url, key, count, seconds)
+        health = _wrk(f"{base}/health", key, count, seconds)
+        rows.append({"connections": count,
+                     "alias_rps": alias["requests_per_s"],
+                     "alias_p99_ms": alias["latency_ms"].get("p99"),
+                     "health_rps": health["requests_per_s"],
+                     "health_p99_ms": health["latency_ms"].get("p99")})
+        log(f"  {count:>3} connections: alias {alias['requests_per_s']:.0f}/s, "
+            f"health {health['requests_per_s']:.0f}/s")
+    return rows
+
+
+def plot_sweep(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+    """Requests/s (and p99) against connections, GET by alias and ``/health``: a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = [r["connections"] for r in rows]
+    fig, (rps, p99) = plt.subplots(1, 2, figsize=(10, 4))
+    rps.plot(counts, [r["health_rps"] for r in rows], "o-", label="/health (reference)")
+    rps.plot(counts, [r["alias_rps"] for r in rows], "s-", label="GET …/refs/name@alias")
+    rps.set(xscale="log", xlabel="concurrent connections (wrk)", ylabel="requests/s",
+            title="throughput")
+    p99.plot(counts, [r["health_p99_ms"] for r in rows], "o-", label="/health")
+    p99.plot(counts, [r["alias_p99_ms"] for r in rows], "s-", label="GET by alias")
+    p99.axhline(TARGETS["get_p99_ms"], color="grey", linestyle=":", label="p99 target")
+    p99.set(xscale="log", xlabel="concurrent connections (wrk)", ylabel="p99 ms",
+            title="p99 latency")
+    for ax in (rps, p99):
+        ax.set_xticks(counts, [str(c) for c in counts])
+        ax.grid(alpha=0.3)
+        ax.legend()
+        ax.set_ylim(bottom=0)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def _wrk_rps(out: str) -> float:
@@ -309,17 +391,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file-mib", type=int, default=1024)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved wrk runs of GET by alias and /health (median kept)")
+    parser.add_argument("--sweep", default="1,4,16,32,64",
+                        help="connection counts of the throughput sweep ('' skips it)")
+    parser.add_argument("--chart", type=Path, default=None,
+                        help="PNG of the sweep: requests/s and p99 against connections")
+    parser.add_argument("--only-get", action="store_true",
+                        help="GET by alias, /health and the sweep only (no register, "
+                        "transfer or MLflow)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.quick:
-        args.seconds, args.file_mib = 3.0, 64
+        args.seconds, args.file_mib, args.rounds = 3.0, 64, 1
+    if args.only_get:
+        args.skip_mlflow = True
     for var in ("ARCHIVIST_CATALOG_ENDPOINT", "ARCHIVIST_CATALOG_API_KEY", "ARCHIVIST_HOME"):
         os.environ.pop(var, None)
     work = Path(tempfile.mkdtemp(prefix="server-bench-", dir=HERE / ".work"
                                  if (HERE / ".work").exists() else None))
     log("starting PostgreSQL")
     cluster = start_cluster()
-    results: dict[str, Any] = {"machine": machine_info(), "args": vars(args) | {"out": None}}
+    results: dict[str, Any] = {"machine": machine_info(),
+                               "args": vars(args) | {"out": None, "chart": None}}
     try:
         database_url = cluster.url(cluster.create_database())
         blobs = work / "blobs"
@@ -331,15 +425,24 @@ def main(argv: list[str] | None = None) -> int:
         logfile = work / "server.log"
         env = {**os.environ, "ARCHIVIST_LOG_LEVEL": "warning"}
         with process(cmd, env, logfile) as server:
-            wait_healthy(f"{base}/health", server, logfile)
+            wait_healthy(f"{base}/health", server, logfile, timeout=180)
             seed(base, key)
-            log("GET by alias (wrk, 32 connections)")
-            results["get_by_alias"] = bench_get(base, key, args.seconds)
-            log(f"register through the remote backend ({args.clients} clients)")
-            results["register_remote"] = bench_register(base, key, args.seconds, args.clients,
-                                                        work)
-            log(f"upload + download {args.file_mib} MiB")
-            results["transfer"] = bench_transfer(base, key, server.pid, args.file_mib, work)
+            log(f"GET by alias and /health (wrk, 32 connections, {args.rounds} rounds)")
+            load_before = os.getloadavg()
+            results["get_by_alias"] = bench_get(base, key, args.seconds, args.rounds)
+            counts = [int(c) for c in args.sweep.split(",") if c.strip()]
+            if counts:
+                log(f"throughput against connections: {counts}")
+                results["connections_sweep"] = bench_sweep(base, key, args.seconds, counts)
+            results["load_average"] = {"before_get": [round(x, 2) for x in load_before],
+                                       "after_get": [round(x, 2) for x in os.getloadavg()]}
+            if not args.only_get:
+                log(f"register through the remote backend ({args.clients} clients)")
+                results["register_remote"] = bench_register(base, key, args.seconds,
+                                                            args.clients, work)
+                log(f"upload + download {args.file_mib} MiB")
+                results["transfer"] = bench_transfer(base, key, server.pid, args.file_mib,
+                                                      work)
         if not args.skip_mlflow:
             log(f"MLflow server register ({args.clients} clients)")
             try:
@@ -351,6 +454,13 @@ def main(argv: list[str] | None = None) -> int:
         cluster.stop()
         shutil.rmtree(work, ignore_errors=True)
     results["summary"] = summary(results)
+    if args.chart and results.get("connections_sweep"):
+        load = results["load_average"]["before_get"][0]
+        plot_sweep(results["connections_sweep"], args.chart,
+                   f"archivist server --workers {args.workers} on PostgreSQL, wrk on the same "
+                   f"{os.cpu_count()}-core machine, {args.seconds:g} s per point "
+                   f"(1-min load average {load} before)")
+        log(f"chart: {args.chart}")
     for line in results["summary"]:
         log(json.dumps(line))
     print_json(results)
@@ -369,6 +479,8 @@ def summary(r: dict[str, Any]) -> list[dict[str, Any]]:
          TARGETS["get_rps"]),
         ("GET by alias, p99 ms", get.get("latency_ms", {}).get("p99"), "<=",
          TARGETS["get_p99_ms"]),
+        ("GET by alias / same-run /health, requests/s", get.get("ratio_to_health"), ">=",
+         TARGETS["get_to_health"]),
         ("register via remote, versions/s (8 clients)", reg.get("versions_per_s"), ">=",
          TARGETS["register_per_s"]),
         ("upload MB/s", tr.get("upload_mb_s"), ">=", TARGETS["upload_mb_s"]),

@@ -42,13 +42,14 @@ Within = Callable[[Iterable[str]], list[str]] | None
 
 
 def verify(backend: Rows, blobs: Blobs, *, within: Within = None,
-           fetch_references: bool = True) -> VerifyReport:
+           fetch_references: bool = True, temps: bool | None = None) -> VerifyReport:
     """Rehash every referenced blob and check every version's blobs exist.
 
     Args:
         within: for one project of a blob store shared by projects, the filter keeping
             the digests it may see: nothing outside it is listed, and the store's temp
-            files (nobody's in particular) are left to the store's own verify.
+            files (nobody's in particular) are left to the store's own verify, unless
+            ``temps`` says to list them (a catalog server lists its own store's).
         fetch_references: re-check external references by reading their targets; a
             catalog server passes ``False`` (it never reads a reference with its own
             credentials) and the references are listed as ``unchecked_references``.
@@ -70,9 +71,10 @@ def verify(backend: Rows, blobs: Blobs, *, within: Within = None,
     stored = blobs.iter_digests() if within is None else within(blobs.iter_digests())
     unreferenced = [digest for digest in stored if digest not in refs]
     checked = len(needed)
-    now = time.time()
-    stale = ([] if within is not None else
-             [path for path, mtime in blobs.temp_files() if now - mtime > STALE_TEMP])
+    sweep_temps = within is None if temps is None else temps
+    now = blobs.clock() if sweep_temps else 0.0
+    stale = ([path for path, mtime in blobs.temp_files() if now - mtime > STALE_TEMP]
+             if sweep_temps else [])
     changed, unchecked = _references(backend, fetch=fetch_references)
     return VerifyReport(checked=checked, corrupt=corrupt, missing=missing,
                         suspicious=suspicious, changed_references=changed,
@@ -102,15 +104,24 @@ def _references(backend: Rows, *, fetch: bool) -> tuple[list[str], list[str]]:
 
 
 def gc(backend: Rows, blobs: Blobs, *, dry_run: bool, grace: float,
-       scratch: Path | None = None, within: Within = None) -> GcReport:
+       scratch: Path | None = None, within: Within = None,
+       temps: bool | None = None) -> GcReport:
     """Free (or, dry, list) blobs no live version refers to, older than ``grace``, and
     temp files / materialization folders a killed writer left behind.
 
     ``within`` (one project of a blob store shared by projects) limits the sweep to the
     digests that project may see; ``backend`` must still hold every project's rows, so
-    that a blob another project needs is kept. Temp files are then left alone.
+    that a blob another project needs is kept. Temp files are then left alone, unless
+    ``temps`` says to sweep them (a catalog server sweeps its own store's).
+
+    Ages are measured on the store's clock (:meth:`Blobs.clock`), which stamped the
+    times they are measured from: a gc on a machine whose clock runs ahead frees no
+    young blob. Leases are written and read with the machines' own clocks
+    (docs/reliability.md gives the bound).
     """
     now = time.time()
+    store_now = blobs.clock()
+    sweep_temps = within is None if temps is None else temps
     refs = backend.blob_references()
     leased = backend.leased_digests(now)
     freed: list[str] = []
@@ -121,12 +132,12 @@ def gc(backend: Rows, blobs: Blobs, *, dry_run: bool, grace: float,
             kept[digest] = "referenced by a live version"
         elif digest in leased:
             kept[digest] = "held by a registration in flight"
-        elif now - blobs.mtime(digest) < grace:
+        elif store_now - blobs.mtime(digest) < grace:
             kept[digest] = "younger than the grace period"
         else:
             freed.append(digest)
-    temps = ([] if within is not None else
-             [path for path, mtime in blobs.temp_files() if now - mtime >= max(grace, 60.0)])
+    stale = ([path for path, mtime in blobs.temp_files()
+              if store_now - mtime >= max(grace, 60.0)] if sweep_temps else [])
     leftovers = _scratch_leftovers(scratch, now - max(grace, 60.0))
     if not dry_run:
         for digest in freed:
@@ -138,14 +149,14 @@ def gc(backend: Rows, blobs: Blobs, *, dry_run: bool, grace: float,
             freed_bytes += _size(blobs, digest)
             blobs.delete(digest)
         freed = [d for d in freed if d not in kept]
-        for path in temps:
+        for path in stale:
             blobs.remove_temp(path)
         for folder in leftovers:
             shutil.rmtree(folder, ignore_errors=True)
     else:
         freed_bytes = sum(_size(blobs, d) for d in freed)
     return GcReport(dry_run=dry_run, freed=sorted(freed), freed_bytes=freed_bytes,
-                    kept=kept, temp_removed=sorted(temps + [str(f) for f in leftovers]))
+                    kept=kept, temp_removed=sorted(stale + [str(f) for f in leftovers]))
 
 
 def _scratch_leftovers(scratch: Path | None, older_than: float) -> list[Path]:

@@ -488,6 +488,12 @@ class ListFilter:
     name: str | None = None
     tags: dict[str, Any] = field(default_factory=dict)
     partitions: dict[str, str] = field(default_factory=dict)
+    #: key -> accepted spellings ``(value, granularity)``: one must hold (``value`` stored
+    #: under the key and, unless ``None``, ``granularity`` under ``key.granularity``).
+    #: What a time among ``list``'s partitions becomes: its instant or a bucket holding it
+    #: (:func:`archivist.timepartitions.spellings`).
+    partition_spellings: dict[str, tuple[tuple[str, str | None], ...]] = field(
+        default_factory=dict)
     since: float | None = None
     until: float | None = None
     source_step: str | None = None

@@ -2,7 +2,8 @@
 
 This module is the only place these rules live: the catalog calls it before any backend
 sees the input, so every backend (and the CLI and the server) rejects the same input with
-the same message.
+the same message. That is why it is one module of some 400 lines, not split by kind of
+value: one file to read for every rule.
 
 Limits (each tested at the cap and at cap + 1):
 
@@ -32,7 +33,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from archivist import timepartitions
@@ -306,6 +307,33 @@ def check_partitions(partitions: Mapping[str, object] | None) -> dict[str, str]:
             )
         _check_string(value, f"partition {key!r}")
         out[clean] = value
+    return out
+
+
+def check_partition_spellings(accepted: Mapping[str, Sequence[tuple[str, str | None]]]
+                              ) -> dict[str, tuple[tuple[str, str | None], ...]]:
+    """``ListFilter.partition_spellings`` checked as :func:`check_partitions` checks
+    partitions: keys and values (in their stored form), at most one spelling per
+    granularity and one without, granularities among
+    :data:`~archivist.timepartitions.GRANULARITIES`.
+
+    Raises:
+        InvalidNameError, InvalidInputError: a bad key, value or granularity, or too many.
+    """
+    if len(accepted) > MAX_TAGS:
+        raise InvalidInputError(f"{len(accepted)} partition keys; the limit is {MAX_TAGS}")
+    out: dict[str, tuple[tuple[str, str | None], ...]] = {}
+    for key, options in accepted.items():
+        if not 1 <= len(options) <= 1 + len(timepartitions.GRANULARITIES):
+            raise InvalidInputError(
+                f"partition {key!r} has {len(options)} accepted values; from 1 to "
+                f"{1 + len(timepartitions.GRANULARITIES)} (a time and its buckets)")
+        clean: list[tuple[str, str | None]] = []
+        for value, granularity in options:
+            ((name, text),) = check_partitions({key: value}).items()
+            clean.append((text, None if granularity is None
+                          else timepartitions.check_granularity(granularity)))
+        out[name] = tuple(clean)
     return out
 
 

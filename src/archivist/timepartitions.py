@@ -73,6 +73,25 @@ def alternatives(partitions: Mapping[str, object] | None) -> list[dict[str, obje
     return out
 
 
+def spellings(partitions: Mapping[str, str]) -> tuple[
+        dict[str, str], dict[str, tuple[tuple[str, str | None], ...]]]:
+    """``partitions`` (stored forms, as :func:`archivist.names.check_partitions` gives
+    them) split into exact matches and, for each time among them, its accepted spellings
+    ``(value, granularity)``: the union of :func:`alternatives` as one filter per key
+    (``ListFilter.partition_spellings``), so a backend answers it in one query."""
+    exact: dict[str, str] = {}
+    accepted: dict[str, tuple[tuple[str, str | None], ...]] = {}
+    for key, value in partitions.items():
+        options = _options(key, value)
+        if len(options) == 1:
+            exact.update({k: str(v) for k, v in options[0].items()})
+            continue
+        accepted[key] = tuple(
+            (str(option[key]), None if (g := option.get(key + GRANULARITY_SUFFIX)) is None
+             else str(g)) for option in options)
+    return exact, accepted
+
+
 def _options(key: str, value: object) -> list[dict[str, object]]:
     if isinstance(key, str) and not key.endswith(GRANULARITY_SUFFIX):
         day = value if isinstance(value, date) and not isinstance(value, datetime) else None

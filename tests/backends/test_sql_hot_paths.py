@@ -100,3 +100,20 @@ def test_not_found_still_lists_what_exists(backend: SqlBackend) -> None:
         backend.get_version(parse_ref("model:2"), "default")
     with pytest.raises(ArtifactNotFoundError, match="did you mean: model"):
         backend.get_version(parse_ref("modl"), "default")
+
+
+def test_a_single_read_hands_its_connection_back_transactional(backend: SqlBackend) -> None:
+    # On PostgreSQL the one-statement read runs in autocommit (no BEGIN round trip),
+    # set on the driver's connection: the pool must get it back as it lent it, or a
+    # later write transaction would commit statement by statement.
+    backend.create_versions([_new("model", ("prod",))])
+    for _ in range(5):
+        assert backend.get_version(parse_ref("model@prod"), "default").aliases == ["prod"]
+    with pytest.raises(ArtifactNotFoundError):
+        backend.get_version(parse_ref("model@nope"), "default")
+    with backend.engine.connect() as conn:
+        if backend.engine.dialect.name == "postgresql":
+            assert conn.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
+        conn.exec_driver_sql("CREATE TABLE probe (x integer)")
+        conn.rollback()
+    assert "probe" not in sa.inspect(backend.engine).get_table_names()

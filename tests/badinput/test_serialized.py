@@ -188,6 +188,7 @@ def test_S4_plain_array_round_trips(cat: ArtifactCatalog) -> None:
 
 # -- S10 hash before deserialize ------------------------------------------------------------------
 
+@pytest.mark.needs("local_files")  # tampers with the blob file on this machine
 @pytest.mark.parametrize("consent", [False, True], ids=["no-consent", "with-consent"])
 def test_S10_swapped_pickle_blob_is_refused_before_unpickling(guard: Guard,
                                                               cat: ArtifactCatalog,
@@ -202,6 +203,7 @@ def test_S10_swapped_pickle_blob_is_refused_before_unpickling(guard: Guard,
     assert not other.exists() and not marker.exists()
 
 
+@pytest.mark.needs("local_files")  # tampers with the blob file on this machine
 @pytest.mark.parametrize("how", ["flip-byte", "truncate", "append", "empty", "delete"])
 def test_S10_tampered_blob_is_an_integrity_error(guard: Guard, cat: ArtifactCatalog,
                                                  how: str) -> None:
@@ -218,6 +220,7 @@ def test_S10_tampered_blob_is_an_integrity_error(guard: Guard, cat: ArtifactCata
     guard.rejected(IntegrityError, cat.load, version_id)
 
 
+@pytest.mark.needs("local_files")  # tampers with the blob file on this machine
 def test_S10_U19_blob_replaced_by_symlink_is_refused(guard: Guard, cat: ArtifactCatalog,
                                                      canary: Path) -> None:
     """U19: ``open`` and ``verify`` refuse a blob that is a symlink; ``load`` must too

@@ -124,6 +124,7 @@ def test_U14_secret_never_echoed(guard: Guard, cat: ArtifactCatalog, uri: str) -
     assert "secret" not in repr(err.details)
 
 
+@pytest.mark.needs("in_process")  # file:// references: only the local Python API reads them
 def test_U1_local_file_reference_is_recorded_not_copied(guard: Guard, cat: ArtifactCatalog,
                                                         canary: Path) -> None:
     """Decision: from the local Python API a ``file:///`` reference is accepted (the user
@@ -143,6 +144,7 @@ def test_U1_local_file_reference_is_recorded_not_copied(guard: Guard, cat: Artif
     guard.rejected(InvalidInputError, cat.download, version_id, canary / "out.bin")
 
 
+@pytest.mark.needs("in_process")  # file:// references: only the local Python API reads them
 def test_U1_etc_passwd_is_only_referenced(guard: Guard, cat: ArtifactCatalog) -> None:
     if not Path("/etc/passwd").is_file():
         pytest.skip("no /etc/passwd here")
@@ -169,6 +171,7 @@ def test_U5_server_mode_refuses_private_addresses(uri: str) -> None:
         check_uri(uri, allow_file=False)
 
 
+@pytest.mark.needs("in_process")  # file:// references: only the local Python API reads them
 def test_U2_upper_case_file_scheme_is_stored_lower_case(guard: Guard, cat: ArtifactCatalog,
                                                         canary: Path) -> None:
     """Decision: the scheme is lower-cased (RFC 3986 §3.1); nothing else is rewritten."""
@@ -185,6 +188,7 @@ def test_U2_fifo_reference_never_blocks(guard: Guard, cat: ArtifactCatalog,
     guard.rejected(InvalidInputError, cat.register, "ref", uri=f"file://{fifo}")
 
 
+@pytest.mark.needs("in_process")  # file:// references: only the local Python API reads them
 def test_U2_symlinked_file_reference_records_its_target(guard: Guard, cat: ArtifactCatalog,
                                                         canary: Path) -> None:
     """Decision: a local reference follows a symlink (the user named it) and is still only
@@ -314,6 +318,7 @@ def test_U17_symlinked_ancestor_of_new_folders(guard: Guard, cat: ArtifactCatalo
         assert not (victim / "new").exists(), "the download wrote inside the symlink target"
 
 
+@pytest.mark.needs("local_files")  # the store is a folder on this machine
 @pytest.mark.parametrize("where", ["blobs", "blobs/sha256", "blobs/sha256/00/x", "blobs/tmp/x",
                                    "catalog.db", "hashcache.db"],
                          ids=["U18-blob-root", "U18-blob-dir", "U18-blob-fanout",
@@ -327,6 +332,7 @@ def test_U18_dest_inside_the_store(guard: Guard, cat: ArtifactCatalog, home: Pat
     assert cat.get(ref).id == ref, "the catalog no longer answers"
 
 
+@pytest.mark.needs("local_files")  # the store is a folder on this machine
 def test_U18_dest_through_a_symlink_into_the_store(guard: Guard, cat: ArtifactCatalog,
                                                    canary: Path, home: Path,
                                                    file_version: str) -> None:
@@ -335,6 +341,7 @@ def test_U18_dest_through_a_symlink_into_the_store(guard: Guard, cat: ArtifactCa
     guard.rejected(PermissionDeniedError, cat.download, file_version, link / "x")
 
 
+@pytest.mark.needs("local_files")  # the store is a folder on this machine
 def test_U18_relative_dest_into_the_store(guard: Guard, cat: ArtifactCatalog, home: Path,
                                           canary: Path, file_version: str,
                                           monkeypatch: pytest.MonkeyPatch) -> None:

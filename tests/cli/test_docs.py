@@ -83,7 +83,7 @@ ELSEWHERE = {
     "--upgrade-package": "uv", "--porcelain": "git", "--no-scm": "dvc init",
     "--help": "every command",
     "--x": "a query-language example (a word, not an option)",
-    "--origin-run-id": "metaflow resume", "--resources": "dask worker",
+    "--origin-run-id": "metaflow resume", "--resources": "dask worker", "--gil": "py-spy",
     # a flow's own parameters: `archivist flow run flow.py --NAME VALUE` takes any of them
     "--alpha": "a flow parameter", "--table": "a flow parameter", "--data": "a flow parameter",
     "--flag": "a flow parameter", "--no-flag": "a flow parameter",

@@ -20,6 +20,15 @@ def test_tag_untag_and_history(catalog: ArtifactCatalog) -> None:
     assert all(h.user for h in catalog.history("model"))
 
 
+def test_setting_a_tag_to_its_value_records_no_change(catalog: ArtifactCatalog) -> None:
+    """A repeated tag request (a client retrying a lost answer) changes nothing more."""
+    version_id = catalog.register("model", tags={"stage": "dev", "n": 1})
+    catalog.tag(version_id, stage="dev", n=1)
+    catalog.tag(version_id, n=True)  # another JSON scalar: a change
+    assert catalog.get(version_id).tags == {"stage": "dev", "n": True}
+    assert [(h.key, h.old, h.new) for h in catalog.history("model")] == [("n", 1, True)]
+
+
 def test_alias_moves_and_is_recorded(catalog: ArtifactCatalog) -> None:
     v1 = catalog.register("model")
     v2 = catalog.register("model")

@@ -74,3 +74,40 @@ def test_a_time_partition_stores_its_bucket(catalog: ArtifactCatalog, granularit
     assert found.partitions == {"dt": stored, "dt.granularity": granularity}
     query = "partition.dt=" + (asked if isinstance(asked, str) else asked.isoformat())
     assert [a.id for a in catalog.search(query)] == [found.id]
+
+
+def _bucketed(catalog: ArtifactCatalog) -> dict[str, str]:
+    """Versions a query for 2021-01-01 13:05 matches (the instant, its hour, day and
+    month buckets) and must not (the same text without its granularity, another one)."""
+    spelled = {
+        "instant": {"dt": "2021-01-01T13:05"},
+        "hour": {"dt": "2021-01-01T13:00", "dt.granularity": "hour"},
+        "plain_hour": {"dt": "2021-01-01T13:00"},
+        "day": {"dt": "2021-01-01", "dt.granularity": "day"},
+        "plain_day": {"dt": "2021-01-01"},
+        "wrong_bucket": {"dt": "2021-01-01", "dt.granularity": "month"},
+        "month": {"dt": "2021-01", "dt.granularity": "month"},
+        "other_day": {"dt": "2021-01-02", "dt.granularity": "day"},
+    }
+    return {label: catalog.register("r", partitions=parts, tags={"label": label})
+            for label, parts in spelled.items()}
+
+
+def test_a_time_partition_is_one_filter_in_the_order_and_page_asked(
+        catalog: ArtifactCatalog) -> None:
+    """A time among ``list``'s partitions matches its instant and the buckets holding it
+    in one backend query: its order (here oldest first) and page are the backend's, not
+    a merge of several lists re-sorted newest first."""
+    from archivist.catalog.timequery import list_matching
+
+    ids = _bucketed(catalog)
+    when = datetime(2021, 1, 1, 13, 5)
+    matching = [ids[k] for k in ("month", "day", "hour", "instant")]  # newest first
+    assert [a.id for a in catalog.list(partitions={"dt": when})] == matching
+    assert [a.id for a in catalog.list(partitions={"dt": when}, limit=2, offset=1)] == (
+        matching[1:3])
+    oldest = list_matching(catalog.backend, catalog.project, {"dt": when}, limit=3,
+                           offset=1, oldest_first=True)
+    assert [a.id for a in oldest] == matching[::-1][1:4]
+    latest = catalog.get_latest("r", partitions={"dt": "2021-01-01T13:05"})
+    assert latest is not None and latest.id == ids["month"]

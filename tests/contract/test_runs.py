@@ -138,6 +138,40 @@ def test_tasks_are_upserted_and_link_versions(catalog: ArtifactCatalog) -> None:
         catalog.backend.save_task(_task(run, "featurize"))  # same step and index
 
 
+def test_save_tasks_writes_each_in_order(catalog: ArtifactCatalog) -> None:
+    run = _new_run(catalog)
+    first, second = _task(run, "a"), _task(run, "b", status="succeeded", cached=True,
+                                            ended_at=datetime.now(UTC))
+    catalog.backend.save_tasks([first, second])
+    assert catalog.get_run(run.id).tasks == [first, second]
+    catalog.backend.save_tasks([])
+    with pytest.raises(ConflictError):
+        catalog.backend.save_tasks([_task(run, "c"), _task(run, "a")])  # "a"[0] is taken
+
+
+def test_a_task_saved_with_its_versions(catalog: ArtifactCatalog) -> None:
+    raw = catalog.register("raw", data=b"raw")
+    run = _new_run(catalog)
+    task = _task(run, "featurize")
+    catalog.backend.save_task(task)
+    with catalog.step_batch() as slot:
+        feats = catalog.register("feats", data=b"feats", parent_ids=[raw])
+        assert slot is not None
+        slot.task = TaskRecord(**{**task.__dict__, "status": "succeeded",
+                                  "ended_at": datetime.now(UTC), "consumed": [raw],
+                                  "produced": [feats], "data": {"features": feats}})
+    got = catalog.get_run(run.id)
+    assert got.tasks == [slot.task] and got.produced == [feats]
+    assert catalog.get("feats").id == feats
+    with catalog.batch(), catalog.step_batch() as inner:
+        assert inner is None  # joins the open batch: the caller saves its task itself
+    lone = _task(run, "alone", status="succeeded", ended_at=datetime.now(UTC))
+    with catalog.step_batch() as slot:  # no versions: the task alone
+        assert slot is not None
+        slot.task = lone
+    assert catalog.get_run(run.id).task("alone") == lone
+
+
 def test_foreach_tasks_by_index_in_start_order(catalog: ArtifactCatalog) -> None:
     run = _new_run(catalog)
     start = datetime.now(UTC).timestamp()

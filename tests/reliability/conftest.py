@@ -14,12 +14,16 @@ from typing import Any
 
 import pytest
 
+from tests.reliability.pgfaults import pg_template, spool_dir  # noqa: F401 (fixtures)
+
 #: What a child needs, imported once in the forkserver (opening a catalog the first time
 #: imports the SQL backend and Alembic lazily: 0.3 s per child otherwise).
 PRELOAD = ["tests.reliability.workers", "archivist", "archivist.store.localfs",
            "archivist.backends.sql.backend", "alembic.command", "alembic.config",
            "alembic.runtime.migration", "alembic.script", "sqlalchemy.dialects.sqlite",
-           "pandas", "pyarrow.parquet", "pyarrow.pandas_compat"]
+           "pandas", "pyarrow.parquet", "pyarrow.pandas_compat",
+           # the writers of test_crash_pg.py (PostgreSQL + S3)
+           "sqlalchemy.dialects.postgresql", "psycopg", "s3fs", "aiobotocore.session"]
 
 
 @pytest.fixture(scope="session")

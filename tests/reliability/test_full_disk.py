@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import subprocess
 from collections.abc import Iterator
@@ -72,3 +73,30 @@ def test_reads_work_and_writes_say_the_disk_is_full(small_disk: Path) -> None:
         catalog.tag("model", stage="prod")
         assert catalog.get("model").tags == {"stage": "prod"}
         assert sorted(a.name for a in catalog.list()) == ["data", "model"]
+
+
+def test_the_hash_cache_on_a_full_disk_degrades_quietly(
+        small_disk: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The hash cache of a home on a full disk cannot be opened (its WAL cannot be made):
+    registering a folder used to print "hash cache … unusable (disk I/O error)" before
+    the error. It is skipped without a warning; the error alone says the disk is full."""
+    home = small_disk / "home"
+    source = tmp_path / "files"
+    source.mkdir()
+    (source / "a.txt").write_text("a")
+    with ArtifactCatalog(str(home)) as catalog:
+        catalog.register("files", path=source)
+    assert (home / "hashcache.db").exists()
+    _fill(small_disk)
+
+    caplog.set_level(logging.INFO)
+    (source / "b.txt").write_text("b")
+    with ArtifactCatalog(str(home)) as catalog:
+        with pytest.raises(StorageError, match=r"No space left|full") as info:
+            catalog.register("files", path=source)
+        assert "I/O error" not in str(info.value)
+        assert [a.name for a in catalog.list()] == ["files"]
+    loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not [m for m in loud if "hash cache" in m or "I/O error" in m], loud
+    notes = [r.getMessage() for r in caplog.records if r.name == "archivist.store.hashcache"]
+    assert len(notes) == 1 and "disk is full" in notes[0], notes

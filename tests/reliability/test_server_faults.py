@@ -143,6 +143,57 @@ def test_k5_the_remote_client_retries_a_503_register_to_exactly_one_version(
     assert rows == [(version_id, "model", 1)]
 
 
+#: Each write after registration, and what it leaves: (call, check of the end state).
+_WRITES: dict[str, tuple[Callable[[ArtifactCatalog, str], object],
+                         Callable[[ArtifactCatalog, str], bool]]] = {
+    "delete": (lambda c, v: c.delete(v), lambda c, v: c.get(v).deleted),
+    "tag": (lambda c, v: c.tag(v, stage="prod", gone=None),
+            lambda c, v: c.get(v).tags == {"stage": "prod", "old": 1, "gone": None}),
+    "untag": (lambda c, v: c.untag(v, "old"), lambda c, v: c.get(v).tags == {}),
+    "remove_alias": (lambda c, v: c.remove_alias("model", "prod"),
+                     lambda c, v: c.get(v).aliases == []),
+    "set_alias": (lambda c, v: c.set_alias(v, "champion"),
+                  lambda c, v: c.get(v).aliases == ["champion", "prod"]),
+    "describe": (lambda c, v: c.update_description(v, "new words"),
+                 lambda c, v: c.get(v).description == "new words"),
+    "metadata": (lambda c, v: c.update_metadata(v, {"k": 2}),
+                 lambda c, v: c.get(v).metadata == {"k": 2}),
+}
+
+
+@pytest.mark.parametrize("write", sorted(_WRITES))
+def test_k5_a_write_whose_commit_answer_was_lost_is_retried_to_its_one_change(
+        write: str, server: TestClient, proxied: tuple[CommitCutter, str],
+        tmp_path: Path) -> None:
+    """Issue 16: the server answers 503 after PostgreSQL committed a delete, a tag change,
+    an alias or a description; the remote client must retry it on its own (not raise
+    the 503), and the retry must neither fail (a second delete is a 409 "is deleted")
+    nor record the change twice."""
+    proxy, _ = proxied
+    call, done = _WRITES[write]
+    answers: list[tuple[str, int]] = []
+
+    def status(response: httpx.Response) -> None:
+        if response.request.method != "GET" and "/lookup" not in response.request.url.path:
+            answers.append((response.request.method, response.status_code))
+
+    with remote_catalog(server, tmp_path / "cache") as catalog:
+        version_id = catalog.register("model", tags={"old": 1}, metadata={"k": 1},
+                                      aliases=["prod"])
+        before = len(catalog.history("model"))
+        _transport(catalog).backoff = 0.01
+        server.event_hooks["response"] = [status]
+        proxy.arm(b"INSERT INTO history")
+        call(catalog, version_id)
+        server.event_hooks["response"] = []
+        assert proxy.cut == 1
+        assert answers[0][1] == 503, answers
+        assert done(catalog, version_id)
+        changes = [(h.kind, h.key, h.old, h.new) for h in catalog.history("model")[before:]]
+    assert len(changes) == len(set(changes)), changes  # none recorded twice
+    assert changes, "the change is in the history"
+
+
 def test_a_database_the_server_cannot_reach_is_a_503_naming_no_host(
         proxied: tuple[CommitCutter, str], tmp_path: Path) -> None:
     proxy, database = proxied
@@ -374,9 +425,8 @@ def test_k4_a_killed_servers_spools_are_reported_and_reclaimed_by_gc_and_restart
     bucket, _, prefix = s3_blobs_url.removeprefix("s3://").partition("/")
     key = f"{prefix}/sha256/ab/{'c' * 62}"
     upload = s3_client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
-    s3_client.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=1,
-                          Body=b"p" * MIB)
-    # (moto dates every multipart upload 2010-11-10: its age cannot be tested here)
+    # No part: its age is its Initiated, which moto dates 2010-11-10 (an upload with a
+    # part uploaded now is young: tests/reliability/test_multipart.py)
     with ArtifactCatalog(database, blobs=s3_blobs_url) as catalog:
         stale = [p for p in catalog.verify().stale_temp if upload in p]
         assert len(stale) == 1
@@ -399,3 +449,33 @@ def test_k4_a_killed_home_servers_temp_is_reclaimed_at_once_not_after_a_day(
     assert len(left) == 1
     with server_process(args, tmp_path / "s3.log"):
         assert list(temps.iterdir()) == []  # the restart reclaimed it
+
+
+def test_k4_spool_dir_puts_a_servers_spools_in_the_folder_given(tmp_path: Path) -> None:
+    """``archivist server --spool-dir DIR``: uploads are spooled there (not the store's
+    ``tmp/``), and a killed server's spool there is reclaimed by the next start."""
+    home, spools = tmp_path / "home", tmp_path / "spools" / "new"  # made by the server
+    args = ["--home", str(home), "--insecure-single-user", "--spool-dir", str(spools)]
+    left = _kill_mid_upload(args, tmp_path / "s1.log", spools)
+    assert len(left) == 1 and left[0].name.startswith("archivist-upload-")
+    assert list((home / "blobs" / "tmp").glob("*")) == []
+    with server_process(args, tmp_path / "s2.log") as server:
+        assert list(spools.iterdir()) == []  # the restart reclaimed it
+        backend = RemoteCatalogBackend(server.url, cache=BlobCache(tmp_path / "cache", MIB))
+        with ArtifactCatalog(backend) as catalog:
+            stored = catalog.register("after", data=b"fine" * 1000)
+            assert catalog.load(stored) == b"fine" * 1000
+            assert catalog.verify().ok
+
+
+def test_spool_dir_that_is_a_file_stops_the_server_at_start(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from archivist.cli import app
+
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    result = CliRunner().invoke(app, ["server", "--home", str(tmp_path / "home"),
+                                      "--insecure-single-user", "--spool-dir", str(taken)])
+    assert result.exit_code == 1
+    assert "--spool-dir" in result.output and "not a folder" in result.output

@@ -365,8 +365,8 @@ def mixed_writer(home: str, work: str, log_path: str, seed: int, live_ids: list[
 
 
 def _mixed_writer(home: str, work: str, log: EventLog, seed: int, live_ids: list[str],
-                  ready: Any) -> None:
-    catalog = open_catalog(home)
+                  ready: Any, blobs: str | None = None) -> None:
+    catalog = open_catalog(home, blobs=blobs)
     rng = random.Random(seed)
     known = list(live_ids)
     workdir = Path(work)
@@ -430,8 +430,8 @@ def directory_writer(home: str, work: str, log_path: str, seed: int, count: int,
 
 
 def _directory_writer(home: str, work: str, log: EventLog, seed: int, count: int,
-                      ready: Any) -> None:
-    catalog = open_catalog(home)
+                      ready: Any, blobs: str | None = None) -> None:
+    catalog = open_catalog(home, blobs=blobs)
     source = Path(work) / f"tree-{seed}"
     fingerprint = write_tree(source, seed, count, 64, 2048)
     catalog.register("k2warm", data=b"warm")  # first-call costs are not part of the window
@@ -442,3 +442,40 @@ def _directory_writer(home: str, work: str, log: EventLog, seed: int, count: int
     log.write(ev="ack", op="dir", seed=seed, id=version_id, fingerprint=fingerprint,
               seconds=time.perf_counter() - start)
     catalog.close()
+
+
+# -- K1 / K2 on a database + object store (PostgreSQL + S3) ------------------------------
+def _enter(env: dict[str, str]) -> None:
+    """Take the parent test's S3 endpoint and temp folder: a forkserver child inherits
+    the environment the forkserver started with, not the test's."""
+    import tempfile
+
+    os.environ.update(env)
+    tempfile.tempdir = env.get("TMPDIR")
+
+
+def mixed_writer_on(target: tuple[str, str, dict[str, str]], work: str, log_path: str,
+                    seed: int, live_ids: list[str], ready: Any) -> None:
+    """:func:`mixed_writer` on ``target`` = (database URL, blob store URL, environment)."""
+    database, blobs, env = target
+    _enter(env)
+    log = EventLog(log_path)
+    try:
+        _mixed_writer(database, work, log, seed, live_ids, ready, blobs=blobs)
+    except BaseException:
+        log.write(ev="error", error=traceback.format_exc())
+        raise
+
+
+def directory_writer_on(target: tuple[str, str, dict[str, str]], work: str, log_path: str,
+                        seed: int, count: int, ready: Any) -> None:
+    """:func:`directory_writer` on ``target`` = (database URL, blob store URL,
+    environment)."""
+    database, blobs, env = target
+    _enter(env)
+    log = EventLog(log_path)
+    try:
+        _directory_writer(database, work, log, seed, count, ready, blobs=blobs)
+    except BaseException:
+        log.write(ev="error", error=traceback.format_exc())
+        raise

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 
 from archivist import Artifact, ArtifactCatalog, RemoteCatalogBackend
 from archivist.backends.base import NewRun, NewVersion
@@ -137,3 +138,58 @@ def test_a_create_that_did_not_land_is_sent_again() -> None:
     backend.create_versions([record])
     assert seen == ["POST /api/v1/projects/default/versions", "POST /api/v1/versions/lookup",
                     "POST /api/v1/projects/default/versions"]
+
+
+@pytest.mark.parametrize("lands", [True, False])
+def test_a_delete_whose_answer_was_lost_is_looked_up_not_sent_blindly(lands: bool) -> None:
+    """No answer to a DELETE (the connection cut after the server committed, or before):
+    the client looks the version up, and sends the delete again only if it is not
+    deleted — a second DELETE of a deleted version would be a 409."""
+    version_id, seen, deleted = new_id(), [], []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request.method)
+        if request.method == "DELETE":
+            if deleted:
+                return httpx.Response(409, json={"error": {
+                    "type": "conflict", "message": "n:1 is deleted; cannot delete it"}})
+            if lands or seen.count("DELETE") > 1:
+                deleted.append(version_id)
+            if seen.count("DELETE") == 1:
+                raise httpx.ReadError("connection reset")
+            return httpx.Response(204)
+        found = Artifact(id=version_id, name="n", version=1, project="default",
+                         artifact_type="File", created_at=datetime.now(UTC),
+                         deleted=bool(deleted)).to_dict()
+        return httpx.Response(200, json={"data": [found]})
+
+    backend = RemoteCatalogBackend("http://catalog.test",
+                                   client=httpx.Client(transport=httpx.MockTransport(handle)))
+    backend.delete_version(version_id, None)
+    assert seen == ["DELETE", "POST"] + (["DELETE"] if not lands else [])
+    assert deleted == [version_id]
+
+
+def test_a_time_partition_is_listed_in_one_request(
+        make_remote: MakeRemote, requests_seen: list[tuple[str, str]]) -> None:
+    catalog = make_remote()
+    day = catalog.register("r", partitions={"dt": "2021-01-01", "dt.granularity": "day"})
+    instant = catalog.register("r", partitions={"dt": "2021-01-01T13:05"})
+    catalog.register("r", partitions={"dt": "2021-01-01"})  # no granularity: no match
+    before = len(requests_seen)
+    found = catalog.list(partitions={"dt": datetime(2021, 1, 1, 13, 5, tzinfo=UTC)})
+    assert [a.id for a in found] == [instant, day]
+    assert requests_seen[before:] == [("GET", "/api/v1/projects/default/versions")]
+
+
+def test_bad_accepted_partition_spellings_are_refused(server: Any) -> None:
+    listing = "/api/v1/projects/default/versions"
+    for params in ([("partition_in", "dt:weekly:2021-01-01")],
+                   [("partition_in", "bad key:day:2021-01-01")],
+                   [("partition_in", f"dt::2021-01-0{n}") for n in range(1, 8)]):
+        answer = server.get(listing, params=params)
+        assert answer.status_code == 422, (params, answer.text)
+        assert answer.json()["error"]["type"] in ("invalid_input", "invalid_name")
+    ok = server.get(listing, params=[("partition_in", "dt:day:2021-01-01"),
+                                     ("partition_in", "dt::2021-01-01T13:05")])
+    assert ok.status_code == 200 and ok.json()["data"] == []

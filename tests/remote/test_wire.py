@@ -79,6 +79,9 @@ def filters(draw: st.DrawFn) -> ListFilter:
         project=draw(names), artifact_type=draw(st.lists(names, max_size=3)),
         name=draw(st.none() | names), tags=draw(st.dictionaries(names, scalars, max_size=3)),
         partitions=draw(st.dictionaries(names, texts.filter(bool), max_size=3)),
+        partition_spellings=draw(st.dictionaries(names, st.lists(st.tuples(
+            texts.filter(bool), st.none() | st.sampled_from(["hour", "day", "month"])),
+            min_size=1, max_size=4).map(tuple), max_size=2)),
         since=draw(st.none() | st.floats(0, 4e9)), until=draw(st.none() | st.floats(0, 4e9)),
         source_step=draw(st.none() | texts), source_run_id=draw(st.none() | texts),
         source_pipeline=draw(st.none() | texts), digest=draw(st.none() | texts),
@@ -170,6 +173,7 @@ def test_pages() -> None:
     ([("bogus", "1")], "unknown query parameter"),
     ([("name", "a"), ("name", "b")], "more than once"),
     ([("tag", "novalue")], "key:value"), ([("since", "yesterday")], "since"),
+    ([("partition_in", "dt:2021-01-01")], "key:granularity:value"),
     ([("since", "nan")], "since"), ([("order", "random")], "order"),
     ([("latest_only", "maybe")], "latest_only"),
 ])

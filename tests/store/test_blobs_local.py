@@ -15,6 +15,7 @@ from archivist.errors import (
     IntegrityError,
     InvalidInputError,
     PermissionDeniedError,
+    StorageError,
 )
 from archivist.store import open_blobs
 from archivist.store.fscalls import FsCalls
@@ -291,3 +292,90 @@ def test_filesystems_without_hard_links_fall_back_to_rename(
     assert store.put_bytes(b"no links") == (sha(b"no links"), 8)
     assert store.check(sha(b"no links")) == "ok"
     assert store_files(Path(store.root))["tmp"] == []
+
+
+def test_a_source_rewritten_during_a_kernel_copy_is_stored_as_it_landed(
+        tmp_path: Path, make_local: Callable[..., LocalBlobs]) -> None:
+    src = tmp_path / "big"
+    src.write_bytes(b"a" * (2 * CHUNK + 100))
+
+    class Mutating(FsCalls):
+        copies = 0
+
+        def copy_file_range(self, src_fd: int, dst: int, count: int) -> int:
+            n = super().copy_file_range(src_fd, dst, count)
+            self.copies += 1
+            if self.copies == 1:  # another process rewrites a part not copied yet
+                with open(src, "r+b") as f:
+                    f.seek(CHUNK + 10)
+                    f.write(b"b" * 100)
+            return n
+
+    store = make_local(Mutating())
+    digest, size = store.put_file(src)
+    stored = Path(store.path(digest)).read_bytes()
+    assert stored[CHUNK + 10:CHUNK + 110] == b"b" * 100  # the copy did see the rewrite
+    assert sha(stored) == digest and size == len(stored) == 2 * CHUNK + 100
+    assert store.check(digest) == "ok"
+    assert_blobs_consistent(Path(store.root))
+
+
+@pytest.mark.parametrize(("broken", "used"), [
+    ((), "copy_file_range"),
+    (("copy_file_range",), "sendfile"),
+    (("copy_file_range", "sendfile"), "read"),
+    (("short",), "read"),
+], ids=["kernel-copy", "no-copy_file_range", "no-kernel-copy", "kernel-copy-stops-short"])
+def test_large_files_are_copied_by_the_kernel_or_read_and_written(
+        tmp_path: Path, make_local: Callable[..., LocalBlobs], broken: tuple[str, ...],
+        used: str) -> None:
+    class Limited(FsCalls):
+        def __init__(self) -> None:
+            self.used: list[str] = []
+
+        def copy_file_range(self, src: int, dst: int, count: int) -> int:
+            if "copy_file_range" in broken:
+                raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))  # across filesystems
+            if "short" in broken and "copy_file_range" in self.used:
+                return 0  # a filesystem whose kernel copy stops before the end
+            self.used.append("copy_file_range")
+            return super().copy_file_range(src, dst, count)
+
+        def sendfile(self, src: int, dst: int, count: int) -> int:
+            if "sendfile" in broken:
+                raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+            self.used.append("sendfile")
+            return super().sendfile(src, dst, count)
+
+        def readinto(self, fd: int, buf: memoryview) -> int:
+            n = super().readinto(fd, buf)
+            if n:
+                self.used.append("read")
+            return n
+
+    data = os.urandom(2 * CHUNK + 12345)
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    calls = Limited()
+    store = make_local(calls)
+    assert store.put_file(src) == (sha(data), len(data))
+    assert Path(store.path(sha(data))).read_bytes() == data
+    assert used in calls.used
+    if used == "read":
+        assert "sendfile" not in calls.used
+    assert store_files(Path(store.root))["tmp"] == []
+
+
+def test_a_failing_kernel_copy_is_a_storage_error_and_leaves_no_temp(
+        tmp_path: Path, make_local: Callable[..., LocalBlobs]) -> None:
+    class Failing(FsCalls):
+        def copy_file_range(self, src: int, dst: int, count: int) -> int:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))  # never a reason to fall back
+
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(CHUNK + 1))
+    store = make_local(Failing())
+    with pytest.raises(StorageError, match="Input/output error"):
+        store.put_file(src)
+    assert store_files(Path(store.root))["tmp"] == []
+    assert list(store.iter_digests()) == []

@@ -18,7 +18,7 @@ import pytest
 from archivist.errors import StorageError
 from archivist.store import open_blobs
 from archivist.store.fscalls import FsCalls
-from archivist.store.localfs import CHUNK, LocalBlobs
+from archivist.store.localfs import CHUNK, FSYNC_EACH_UP_TO, LocalBlobs
 
 from .conftest import CountingCalls, FailNth, assert_blobs_consistent, sha, store_files
 
@@ -41,8 +41,13 @@ def _put_many(store: LocalBlobs, src: Path) -> object:
     return store.put_many_files(sorted(src.glob("many-*")))
 
 
+def _put_few(store: LocalBlobs, src: Path) -> object:
+    return store.put_many_files(sorted(src.glob("many-*"))[:3])  # fsync'd one by one
+
+
 OPERATIONS = {"put_file(small)": _put_small, "put_file(large)": _put_large,
-              "put_bytes": _put_bytes, "put_many_files": _put_many}
+              "put_bytes": _put_bytes, "put_many_files": _put_many,
+              "put_many_files(few)": _put_few}
 
 
 @pytest.fixture
@@ -51,8 +56,8 @@ def sources(tmp_path: Path) -> Path:
     src.mkdir()
     (src / "small").write_bytes(b"small file")
     (src / "large").write_bytes(os.urandom(CHUNK + 7))  # two chunks: the threaded path
-    for i in range(5):
-        (src / f"many-{i}").write_bytes(f"file {i % 4}".encode())  # one duplicate
+    for i in range(FSYNC_EACH_UP_TO + 2):  # one duplicate, still more than one syncfs
+        (src / f"many-{i}").write_bytes(f"file {i % (FSYNC_EACH_UP_TO + 1)}".encode())
     return src
 
 

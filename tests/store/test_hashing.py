@@ -12,6 +12,7 @@ from archivist.store.hashing import (
     check_digest,
     hash_bytes,
     hash_file,
+    hash_landed,
     verifying_reader,
 )
 
@@ -77,3 +78,32 @@ def test_verifying_reader_without_size_checks_at_eof() -> None:
 def test_verifying_reader_is_not_seekable() -> None:
     reader = verifying_reader(io.BytesIO(b"abc"), hash_bytes(b"abc"), "mem", 3)
     assert not reader.seekable()
+
+
+def test_hash_landed_hashes_what_the_destination_holds() -> None:
+    dest = bytearray()
+    pieces = [b"a" * 10, b"b" * 7, b"c" * 10]  # a short copy in the middle
+
+    def copy() -> int:
+        if not pieces:
+            return 0
+        piece = pieces.pop(0)
+        dest.extend(piece)
+        return len(piece)
+
+    def read_at(view: memoryview, offset: int) -> int:
+        data = dest[offset:offset + min(len(view), 3)]  # short reads too
+        view[:len(data)] = data
+        return len(data)
+
+    assert hash_landed(copy, read_at, 10) == (hash_bytes(b"a" * 10 + b"b" * 7 + b"c" * 10), 27)
+
+
+def test_hash_landed_refuses_a_destination_shorter_than_the_copy() -> None:
+    calls = iter([10, 0])
+
+    def read_at(view: memoryview, offset: int) -> int:
+        return 0 if offset >= 4 else min(len(view), 4 - offset)
+
+    with pytest.raises(StorageError, match="only 4 landed"):
+        hash_landed(lambda: next(calls), read_at, 10)

@@ -43,14 +43,19 @@ from archivist.refs import Ref
 class Backend(Protocol):
     """The metadata store. See the module docstring for the rules."""
 
-    def create_versions(self, records: Sequence[NewVersion]) -> None:
+    def create_versions(self, records: Sequence[NewVersion], *,
+                        task: TaskRecord | None = None) -> None:
         """Write new versions (with tags, aliases, partitions, edges, blob references).
 
         Leases held under a record's id (``lease_blobs(record.id, …)``, as registration
         takes them) end in the same transaction: from then on the rows keep the blobs.
+        ``task``, when given, is saved as :meth:`save_task` saves it, after the versions
+        (a pipeline step's outputs and its finished task; in the same transaction where
+        the backend can, else right after it); ``records`` may then be empty.
 
         Raises:
-            ArtifactNotFoundError: a parent id does not exist; nothing is written.
+            ArtifactNotFoundError: a parent id does not exist (nothing is written), or
+                no run has ``task.run_id``.
             ConflictError: a case-insensitive name clash, a duplicate id, or a busy store.
         """
         ...
@@ -239,6 +244,15 @@ class Backend(Protocol):
         Raises:
             ArtifactNotFoundError: no run has ``task.run_id``.
             ConflictError: another task of the run already has this step and index.
+        """
+        ...
+
+    def save_tasks(self, tasks: Sequence[TaskRecord]) -> None:
+        """:meth:`save_task` of each task in order, in one transaction where the backend
+        can (the cached steps of a re-run are written together).
+
+        Raises:
+            as :meth:`save_task`; in one transaction, nothing is then saved.
         """
         ...
 

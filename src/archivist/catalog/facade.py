@@ -42,7 +42,7 @@ from archivist.catalog.diffing import diff_versions
 from archivist.catalog.lineage import LineageMethods
 from archivist.catalog.moving import MovingMethods
 from archivist.catalog.reading import Reader
-from archivist.catalog.registration import Registrar, Registration, tracked
+from archivist.catalog.registration import Registrar, Registration, TaskSlot, tracked
 from archivist.catalog.renaming import RenamingMethods
 from archivist.catalog.runs import RunMethods
 from archivist.catalog.timequery import list_matching
@@ -122,6 +122,7 @@ class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods, RenamingMethods
 
     def close(self) -> None:
         self.backend.close()
+        self._ingest.hashcache.close()  # its WAL is folded back: nothing left to make
 
     # -- registration ------------------------------------------------------------------
     def register(self, name: str, artifact_type: str | None = None, *, data: Any = None,
@@ -165,6 +166,11 @@ class ArtifactCatalog(LineageMethods, RunMethods, MovingMethods, RenamingMethods
         equal to the newest version of its name answers that version's id. For the
         pipeline engine; use :meth:`register`."""
         return self._registrar.register(asked, self.project)
+
+    def step_batch(self) -> contextlib.AbstractContextManager[TaskSlot | None]:
+        """:meth:`batch` for the pipeline engine: a task put in the yielded slot is saved
+        in the transaction of the batch's versions (``None`` inside an open batch)."""
+        return self._registrar.task_batch()
 
     def register_artifact(self, name: str, path: str | os.PathLike[str] | None = None,
                           artifact_type: str | None = None,

@@ -29,7 +29,7 @@ from archivist.errors import (
     InvalidInputError,
 )
 from archivist.ids import new_id
-from archivist.model import Artifact, NewVersion
+from archivist.model import Artifact, NewVersion, TaskRecord
 from archivist.refs import parse_ref
 from archivist.tracking import Tracker
 
@@ -142,15 +142,25 @@ class Registrar:
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
-        if self._batch.records is not None:
+        with self.task_batch():
             yield
+
+    @contextlib.contextmanager
+    def task_batch(self) -> Iterator[TaskSlot | None]:
+        """A batch whose commit can also save a run's task: set ``slot.task`` inside
+        the block and the backend writes it in the transaction of the batch's rows (a
+        pipeline step's outputs and its finished task, one write). Joining an open batch
+        yields ``None``: that batch commits later, so the caller saves its task itself."""
+        if self._batch.records is not None:
+            yield None
             return
         self._batch.records, self._batch.contents = [], []
+        slot = TaskSlot()
         try:
-            yield
+            yield slot
             records, contents = self._batch.records, self._batch.contents
             self._batch.records = None
-            self._commit(records, contents, leased=True)
+            self._commit(records, contents, leased=True, task=slot.task)
         except BaseException:
             if self._batch.records is not None:  # the block failed: nothing was written
                 self._release(self._batch.records, self._batch.contents)
@@ -225,15 +235,19 @@ class Registrar:
             self.backend.lease_blobs(token, content.blob_digests, time.time() + LEASE_SECONDS)
 
     def _commit(self, records: list[NewVersion], contents: list[Content], *,
-                leased: bool = False) -> None:
-        """Write the rows; blobs stay leased until the rows (or the failure) are final:
-        the backend ends the leases in the transaction that commits the rows."""
+                leased: bool = False, task: TaskRecord | None = None) -> None:
+        """Write the rows (and ``task``, when given); blobs stay leased until the rows
+        (or the failure) are final: the backend ends the leases in the transaction that
+        commits the rows."""
         try:
             if not leased:
                 for record, content in zip(records, contents, strict=True):
                     self._lease(record.id, content)
             self._warn_duplicates(records)
-            self.backend.create_versions(records)
+            if task is not None:
+                self.backend.create_versions(records, task=task)
+            elif records:
+                self.backend.create_versions(records)
         except BaseException:
             self._release(records, contents)
             raise
@@ -317,6 +331,13 @@ class _Recent:
                 self._items.move_to_end(item)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
+
+
+@dataclass
+class TaskSlot:
+    """Where the block of :meth:`Registrar.task_batch` puts the task to save with it."""
+
+    task: TaskRecord | None = None
 
 
 class _Batch(threading.local):

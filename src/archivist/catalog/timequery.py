@@ -1,58 +1,43 @@
-"""``list`` with a time as a partition value: the union of the exact-match filters of
-:func:`archivist.timepartitions.alternatives`, read from the backend and merged newest
-first (docs/concepts.md, "Time partitions").
+"""``list`` with a time as a partition value: it matches the stored instant and every
+granularity bucket holding it (docs/concepts.md, "Time partitions").
 
 ``get_latest("report", partitions={"report_date": datetime(2023, 10, 26, 13, 5)})`` finds
 a version stored with that instant, or with ``2023-10-26`` by a step declaring the
-partition by day, on every backend: each alternative is an ordinary partition filter, so
-a catalog server answers it as it answers any ``list``.
+partition by day, on every backend: the time becomes its accepted spellings
+(:func:`archivist.timepartitions.spellings`, ``ListFilter.partition_spellings``), which a
+backend answers in one query — one request to a catalog server — in the order and page
+asked for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from archivist import timepartitions
 from archivist.backends.base import Backend
-from archivist.catalog.arguments import list_filter, page
-from archivist.limits import MAX_LIST
-from archivist.model import Artifact
+from archivist.catalog.arguments import list_filter
+from archivist.model import Artifact, ListFilter
 
 
 def list_matching(backend: Backend, project: str, partitions: Any, *, limit: int,
                   offset: int, **filters: Any) -> list[Artifact]:
-    """``list_versions`` of the :func:`~archivist.catalog.arguments.list_filter` of
-    ``filters``, a time among ``partitions`` matching its buckets too.
+    """``list_versions`` of :func:`time_filter`.
 
     Raises:
         InvalidNameError, InvalidInputError: a bad filter or page.
     """
-    options = time_alternatives(partitions)
-    if len(options) == 1:
-        return backend.list_versions(list_filter(project, partitions=options[0], limit=limit,
-                                                 offset=offset, **filters))
-    limit, offset = page(limit, offset)
-    wanted = limit + offset
-    found: dict[str, Artifact] = {}
-    for option in options:
-        got = 0
-        while got < wanted:
-            size = min(MAX_LIST, wanted - got)
-            chunk = backend.list_versions(list_filter(project, partitions=option, limit=size,
-                                                      offset=got, **filters))
-            for artifact in chunk:
-                found.setdefault(artifact.id, artifact)
-            got += len(chunk)
-            if len(chunk) < size:
-                break
-    ordered = sorted(found.values(), key=lambda a: (a.created_at, a.id), reverse=True)
-    return ordered[offset:offset + limit]
+    return backend.list_versions(time_filter(project, partitions, limit=limit, offset=offset,
+                                             **filters))
 
 
-def time_alternatives(partitions: Any) -> list[Any]:
-    """The alternatives of ``partitions``; anything but a non-empty mapping as it is (the
-    filter checks it)."""
-    if isinstance(partitions, Mapping) and partitions:
-        return list(timepartitions.alternatives(partitions))
-    return [partitions]
+def time_filter(project: str, partitions: Any, **filters: Any) -> ListFilter:
+    """The :func:`~archivist.catalog.arguments.list_filter` of ``filters``, a time among
+    ``partitions`` matching its buckets too.
+
+    Raises:
+        InvalidNameError, InvalidInputError: a bad filter or page.
+    """
+    checked = list_filter(project, partitions=partitions, **filters)
+    exact, accepted = timepartitions.spellings(checked.partitions)
+    return replace(checked, partitions=exact, partition_spellings=accepted)

@@ -87,6 +87,11 @@ def server(
         help="Let one PostgreSQL statement run (or a hung database stay silent) this "
              "long, then answer 503.",
     )] = 30.0,
+    spool_dir: Annotated[str | None, typer.Option(
+        "--spool-dir", metavar="DIR",
+        help="Folder where uploads are written while hashed (default: a local store's "
+             "tmp/, else <TMPDIR>/archivist-spools); made if missing.",
+    )] = None,
 ) -> None:
     """Serve the catalog over HTTP (REST API documented at /openapi.json).
 
@@ -111,7 +116,7 @@ def server(
             key_cache_ttl=key_cache_ttl, threads=threads,
             database_connect_timeout=database_connect_timeout,
             database_statement_timeout=database_statement_timeout,
-            root_path=check_root_path(root_path))
+            spool_dir=_spool_dir(spool_dir), root_path=check_root_path(root_path))
     except ValidationError as exc:  # an option out of range: name it as the command line does
         raise InvalidInputError("; ".join(
             f"--{'.'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}"
@@ -144,6 +149,19 @@ def _home(ctx: typer.Context, home: str | None) -> str:
         raise InvalidInputError(f"--home {str(chosen)!r} is a URL; --home names a catalog "
                                 "folder: give a database as --database URL (with --blobs URL)")
     return str(Path(chosen).expanduser())
+
+
+def _spool_dir(folder: str | None) -> str | None:
+    """``--spool-dir`` as an absolute path (workers rebuild the settings elsewhere), made
+    now so a folder the server cannot use fails at start, not at the first upload."""
+    if folder is None:
+        return None
+    from archivist.store.spool import spool_folder
+
+    path = Path(folder).expanduser().absolute()
+    if path.exists() and not path.is_dir():
+        raise InvalidInputError(f"--spool-dir {folder!r} is a file, not a folder")
+    return spool_folder(str(path))
 
 
 def _size(text: str, option: str = "--max-blob-size") -> int:

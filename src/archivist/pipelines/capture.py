@@ -70,7 +70,7 @@ def call_step(spec: StepSpec, active: ActiveRun, args: tuple[Any, ...],
         hit = _from_cache(spec, active, key)
         if hit is not None:
             value, cached_task = hit
-            recorder.reuse_task(spec.name, cached_task, consumed=parents, details={
+            recorder.reuse_task(spec.name, cached_task, consumed=parents, defer=True, details={
                 **details, "shape": cached_task.details.get("shape"),
                 "passthrough": cached_task.details.get("passthrough", [])})
             _tell_outer(outer, cached_task.produced)
@@ -81,25 +81,24 @@ def call_step(spec: StepSpec, active: ActiveRun, args: tuple[Any, ...],
         with capturing(capture):
             result = spec.fn(*args, **kwargs)
         all_parents = list(dict.fromkeys([*parents, *capture.consumed]))
-        data, produced, shape, passthrough = _store(spec, active, result, all_parents,
-                                                    partitions)
+        done = _store(spec, active, result, all_parents, partitions, task, capture)
     except BaseException as exc:
         consumed = list(dict.fromkeys([*parents, *capture.consumed]))
         recorder.fail_task(task, exc, consumed=consumed, produced=list(capture.logged.values()))
         recorder.mark_failed(f"step {spec.name} failed: {type(exc).__name__}: {exc}")
         raise
-    data.update(capture.logged)
-    produced += list(capture.logged.values())
-    recorder.finish_task(task, consumed=all_parents, produced=produced, data=data,
-                         details={"shape": shape, "passthrough": passthrough})
-    _tell_outer(outer, produced)
+    recorder.ended(done)
+    _tell_outer(outer, list(done.produced))
     return result
 
 
 def _store(spec: StepSpec, active: ActiveRun, result: Any, parents: list[str],
-           partitions: dict[str, str]) -> tuple[dict[str, str], list[str], str, list[str]]:
-    """Register the outputs; returns (output -> version id, new version ids, shape,
-    outputs that were Artifacts handed through)."""
+           partitions: dict[str, str], task: TaskRecord, capture: StepCapture) -> TaskRecord:
+    """Register the outputs and save the finished task, in one transaction (a step
+    called inside an open ``batch()``: the task is saved at once, the outputs with the
+    batch); returns the stored task. Its ``data`` maps each output (and each version
+    logged in the body) to its version id; its details keep the result's shape and the
+    outputs that were Artifacts handed through."""
     items = _items(spec, result)
     shape = SHAPE_NONE if result is None else (
         SHAPE_SINGLE if spec.outputs is None else SHAPE_TUPLE)
@@ -110,7 +109,7 @@ def _store(spec: StepSpec, active: ActiveRun, result: Any, parents: list[str],
     with warnings.catch_warnings():
         # re-running a pipeline stores the same content again: expected, not news
         warnings.simplefilter("ignore", DuplicateArtifactWarning)
-        with catalog.batch():
+        with catalog.step_batch() as slot:
             for output, artifact_name, value in items:
                 if value is None:
                     continue
@@ -127,9 +126,18 @@ def _store(spec: StepSpec, active: ActiveRun, result: Any, parents: list[str],
                     reuse_unchanged=True))
                 data[output] = vid
                 pending.append((output, value, vid))
+            data.update(capture.logged)
+            done = recorder.finished(
+                task, consumed=parents, data=data,
+                produced=[*(v for *_, v in pending), *capture.logged.values()],
+                details={"shape": shape, "passthrough": passthrough})
+            if slot is not None:
+                slot.task = done  # saved with the outputs
+    if slot is None:
+        catalog.backend.save_task(done)
     for _output, value, vid in pending:
         active.remember(value, vid)  # digests are read only if a later match needs them
-    return data, [v for *_, v in pending], shape, passthrough
+    return done
 
 
 def _items(spec: StepSpec, result: Any) -> list[tuple[str, str, Any]]:

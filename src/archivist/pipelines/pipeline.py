@@ -76,6 +76,7 @@ class PipelineRun:
     @property
     def record(self) -> RunRecord:
         """The run as stored now (status, tasks, versions)."""
+        self.recorder.flush()  # the cached tasks recorded so far, written
         return self.catalog.get_run(self.recorder.id)
 
     @property

@@ -100,6 +100,8 @@ class RunRecorder:
         self.failure: str | None = None
         self._indexes: dict[str, int] = {}
         self._lock = threading.Lock()
+        #: cached tasks recorded but not yet written (see :meth:`reuse_task`)
+        self._unsaved: list[TaskRecord] = []
 
     @classmethod
     def attach(cls, catalog: ArtifactCatalog, run_ref: str,
@@ -119,7 +121,7 @@ class RunRecorder:
                                     code_version=run.code_version, code_dirty=run.code_dirty,
                                     source_hash=run.source_hash)
         rec.id, rec._run, rec._lock = run.id, run, threading.Lock()
-        rec._indexes = {}
+        rec._indexes, rec._unsaved = {}, []
         rec.failure = run.error if run.status == "failed" else None
         for t in run.tasks:
             rec._indexes[t.step] = max(rec._indexes.get(t.step, 0), t.index + 1)
@@ -172,6 +174,7 @@ class RunRecorder:
     def link(self, consumed: Sequence[str] = (), produced: Sequence[str] = ()) -> None:
         """Link versions to the run outside any task (e.g. a ``log_*`` call in the run
         body)."""
+        self.flush()
         if consumed or produced:
             self.catalog.backend.link_run_versions(self.run.id, list(consumed), list(produced))
 
@@ -179,6 +182,7 @@ class RunRecorder:
         """Set the run ``failed`` at once (a step failed), before :meth:`finish` ends it;
         a crash in between still leaves the failure on record."""
         self.failure = error_text(error)
+        self.flush()
         self.catalog.backend.update_run(self.run.id, "failed", None, self.failure)
 
     def finish(self, error: BaseException | str | None = None,
@@ -187,6 +191,7 @@ class RunRecorder:
         final record (tasks and versions included) after telling the listeners."""
         status = "failed" if error is not None else "succeeded"
         clean = None if details is None else names.check_metadata(details)
+        self.flush()
         self.catalog.backend.update_run(self.run.id, status, time.time(),
                                         error_text(error), clean)
         final = self.refresh()
@@ -195,6 +200,7 @@ class RunRecorder:
 
     def refresh(self) -> RunRecord:
         """The run as stored now, with its tasks and linked versions."""
+        self.flush()
         self._run = self.catalog.backend.get_run(self.run.id, self.catalog.project)
         return self._run
 
@@ -215,17 +221,23 @@ class RunRecorder:
         task = TaskRecord(id=new_id(), run_id=run.id, step=step, index=chosen,
                           status="running", started_at=_now(), cache_key=cache_key,
                           details=names.check_metadata(details))
-        self.catalog.backend.save_task(task)
+        self._save(task)
         self._notify("task_started", self.run, task)
         return task
 
     def reuse_task(self, step: str, source: TaskRecord, *, index: int | None = None,
                    consumed: Sequence[str] = (),
-                   details: Mapping[str, Any] | None = None) -> TaskRecord:
+                   details: Mapping[str, Any] | None = None,
+                   defer: bool = False) -> TaskRecord:
         """Record, in one write, a task of ``step`` answered by an earlier task ``source``
         (a cache hit, or a finished step a resumed flow does not run again): status
         ``succeeded``, ``cached``, ``source``'s produced versions and ``data``, and
-        ``details["cached_from"] = source.id``. Returns the stored task.
+        ``details["cached_from"] = source.id``. Returns the task.
+
+        ``defer=True`` writes it with the recorder's next write instead (the next task,
+        :meth:`finish`, …: the cached steps of a re-run land in one transaction), or at
+        :meth:`flush`. A process killed before then leaves the run without those rows
+        (the run stays ``running``, as a killed run does).
 
         Raises:
             InvalidNameError, ConflictError: as :meth:`start_task`.
@@ -239,7 +251,11 @@ class RunRecorder:
                           cache_key=source.cache_key, consumed=_unique(consumed),
                           produced=_unique(source.produced), data=dict(source.data),
                           details={**names.check_metadata(details), "cached_from": source.id})
-        self.catalog.backend.save_task(task)
+        if defer:
+            with self._lock:
+                self._unsaved.append(task)
+        else:
+            self._save(task)
         self._notify("task_started", run, task)
         self._notify("task_ended", run, task)
         return task
@@ -251,13 +267,27 @@ class RunRecorder:
         """Record that ``task`` succeeded (or was answered from the cache when
         ``cached``), with the versions it consumed and produced and its ``data`` map
         (attribute/output name -> version id). Returns the stored task."""
-        done = replace(task, status="succeeded", ended_at=_now(), cached=cached,
+        done = self.finished(task, consumed=consumed, produced=produced, data=data,
+                             cached=cached, details=details)
+        self._save(done)
+        self.ended(done)
+        return done
+
+    def finished(self, task: TaskRecord, *, consumed: Sequence[str] = (),
+                 produced: Sequence[str] = (), data: Mapping[str, str] | None = None,
+                 cached: bool = False,
+                 details: Mapping[str, Any] | None = None) -> TaskRecord:
+        """The record :meth:`finish_task` would store, not stored: for an engine that
+        saves it with the task's outputs (``catalog.step_batch``), then calls
+        :meth:`ended` once it is stored."""
+        return replace(task, status="succeeded", ended_at=_now(), cached=cached,
                        consumed=_unique(consumed), produced=_unique(produced),
                        data=dict(data or {}),
                        details={**task.details, **names.check_metadata(details)})
-        self.catalog.backend.save_task(done)
+
+    def ended(self, done: TaskRecord) -> None:
+        """Tell the listeners that ``done`` (stored) ended."""
         self._notify("task_ended", self.run, done)
-        return done
 
     def fail_task(self, task: TaskRecord, error: BaseException | str, *,
                   consumed: Sequence[str] = (), produced: Sequence[str] = (),
@@ -268,9 +298,28 @@ class RunRecorder:
         done = replace(task, status="failed", ended_at=_now(), error=error_text(error),
                        consumed=_unique(consumed), produced=_unique(produced),
                        details={**task.details, **names.check_metadata(details)})
-        self.catalog.backend.save_task(done)
+        self._save(done)
         self._notify("task_ended", self.run, done)
         return done
+
+    def flush(self) -> None:
+        """Write the tasks :meth:`reuse_task` deferred (one transaction)."""
+        self._save(None)
+
+    def _save(self, task: TaskRecord | None) -> None:
+        """Write ``task`` with any deferred tasks before it (one transaction)."""
+        with self._lock:
+            unsaved, self._unsaved = self._unsaved, []
+        tasks = [*unsaved, *([task] if task is not None else [])]
+        try:
+            if len(tasks) == 1:
+                self.catalog.backend.save_task(tasks[0])
+            elif tasks:
+                self.catalog.backend.save_tasks(tasks)
+        except BaseException:
+            with self._lock:  # not written: kept for the next write
+                self._unsaved[:0] = unsaved
+            raise
 
     def _index(self, step: str, index: int | None) -> int:
         """``index``, or the next free index of ``step`` in this recorder."""

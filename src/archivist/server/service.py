@@ -124,6 +124,8 @@ class Service:
             names.check_artifact_type(artifact_type)
         filters = replace(filters, tags=names.check_tags(filters.tags),
                           partitions=names.check_partitions(filters.partitions),
+                          partition_spellings=names.check_partition_spellings(
+                              filters.partition_spellings),
                           name=None if filters.name is None else names.check_name(filters.name))
         for text, what in ((filters.source_step, "step"), (filters.source_run_id, "run"),
                            (filters.source_pipeline, "pipeline"), (filters.kind, "kind"),
@@ -372,9 +374,11 @@ class Service:
         never fetched (the server does not read what a record points at)."""
         state = self.state
         within = None if state.settings.blobs_per_project else state.project_digests(project)
+        # The store is this server's (shared by its projects): unfinished multipart
+        # uploads under its prefix are its own writers' leftovers, listed to any admin.
         report = maintenance.verify(ProjectRows(self._backend, self._store, project),
                                     state.blobs(project), within=within,
-                                    fetch_references=False)
+                                    fetch_references=False, temps=True)
         return replace(report, stale_temp=_with(report.stale_temp, self._dead_spools()))
 
     def _dead_spools(self) -> list[str]:
@@ -390,7 +394,8 @@ class Service:
             return maintenance.gc(ProjectRows(self._backend, self._store, project),
                                   state.blobs(project), dry_run=dry_run, grace=grace)
         report = maintenance.gc(self._backend, state.blobs(project), dry_run=dry_run,
-                                grace=grace, within=state.project_digests(project))
+                                grace=grace, within=state.project_digests(project),
+                                temps=True)
         if report.freed and not dry_run:
             self._store.forget_blobs(report.freed)
         dead = self._dead_spools()

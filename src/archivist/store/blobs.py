@@ -12,7 +12,8 @@ PUT writes the same bytes). Either way the digest is of the bytes stored, never 
 second read of the source. Shared object stores are tuned in
 :mod:`archivist.store.objectstore`. The two stores share no code by inheritance: what is
 common to every store is a function here (:func:`fetch_to`, :func:`rehash`,
-:func:`hint_list`).
+:func:`hint_list`). It is one module of a little over 400 lines on purpose: the
+contract and its fsspec implementation are checked against each other, side by side.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from archivist.store.objectstore import (
     object_exists,
     open_options,
     remote_errors,
+    store_clock,
     unreachable,
     upload_options,
 )
@@ -162,6 +164,11 @@ class Blobs(Protocol):
         Raises ``IntegrityError`` if the bytes are missing."""
         ...
 
+    def clock(self) -> float:
+        """Now on the clock :meth:`mtime` and :meth:`temp_files` are stamped with (gc's
+        ages: skew-proof). Raises ``StorageError`` if the store cannot be reached."""
+        ...
+
     def check(self, digest: str) -> CheckResult:
         """Rehash: ``"ok"``, ``"corrupt"``, ``"missing"`` or ``"suspicious"`` (a symlink or
         other non-regular file where a blob should be). Raises ``StorageError``."""
@@ -246,7 +253,7 @@ class FsspecBlobs:
         data = bytes(data)  # a bytearray could change between hashing and upload
         digest = hash_bytes(data)
         if not self.exists(digest):
-            with remote_errors(self.path(digest)):
+            with remote_errors(self.path(digest), uploading=True):
                 self._fs.pipe_file(self._key(digest), data)
             self._check_uploaded(digest, len(data))
         return digest, len(data)
@@ -254,7 +261,7 @@ class FsspecBlobs:
     def put_stream(self, fileobj: Readable) -> tuple[str, int]:
         with spooled(fileobj) as (spool, digest, size):
             if not self.exists(digest):
-                with remote_errors(self.path(digest)):
+                with remote_errors(self.path(digest), uploading=True):
                     self._fs.put_file(spool, self._key(digest), **upload_options(self._fs, size))
                 self._check_uploaded(digest, size)
         return digest, size
@@ -311,6 +318,9 @@ class FsspecBlobs:
             if isinstance(value, int | float):
                 return float(value)
         raise StorageError(f"the store reports no modification time for {self.path(digest)}")
+
+    def clock(self) -> float:
+        return store_clock(self._fs, self._root)
 
     def open(self, digest: str) -> BinaryIO:
         size = self.size(digest)

@@ -15,6 +15,7 @@ import errno
 import os
 import secrets
 import stat
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
@@ -75,6 +76,20 @@ class FsCalls:
         self.hook("write", fd)
         return os.write(fd, data)
 
+    def read_at(self, fd: int, buf: memoryview, offset: int) -> int:
+        self.hook("read", fd)
+        return os.preadv(fd, [buf], offset)
+
+    def copy_file_range(self, src: int, dst: int, count: int) -> int:
+        """Kernel copy from ``src``'s position to ``dst``'s (both advance)."""
+        self.hook("write", dst)
+        return os.copy_file_range(src, dst, count)
+
+    def sendfile(self, src: int, dst: int, count: int) -> int:
+        """Kernel copy from ``src``'s position to ``dst``'s (Linux: any file to a file)."""
+        self.hook("write", dst)
+        return os.sendfile(dst, src, None, count)
+
     def fsync(self, fd: int) -> None:
         self.hook("fsync", fd)
         os.fsync(fd)
@@ -127,6 +142,51 @@ class FsCalls:
 
 LOCAL_FS = FsCalls()
 """The calls every local store uses unless given others; tests may patch its ``hook``."""
+
+
+#: Kernel-copy errors meaning "not here" (no syscall, across filesystems, a filesystem or
+#: file kind without it), never a failed write: the copy goes on with the next method.
+_NO_KERNEL_COPY = frozenset({errno.ENOSYS, errno.EXDEV, errno.EINVAL, errno.EOPNOTSUPP,
+                             errno.ENOTSUP, errno.ENOTSOCK})
+
+
+class KernelCopy:
+    """Append a source file's bytes to a destination file, a chunk per call, by the
+    cheapest means that works: ``copy_file_range`` (in-kernel, no user-space copy; a
+    reflink on filesystems that share extents), else ``sendfile``, else ``read``/``write``.
+    Both files' positions advance, so a fallback mid-way goes on where the last call
+    stopped. A kernel copy that reports end of file is confirmed by one ``read`` (some
+    filesystems stop a kernel copy short); what follows is copied by ``read``/``write``.
+
+    Each call returns the bytes appended (at most ``chunk``), 0 at end of file.
+    """
+
+    def __init__(self, calls: FsCalls, src: int, dst: int, chunk: int) -> None:
+        self._calls, self._src, self._dst = calls, src, dst
+        self._buf = memoryview(bytearray(chunk))
+        self.method = ("copy_file_range" if hasattr(os, "copy_file_range")
+                       else "sendfile" if sys.platform.startswith("linux") else "read")
+
+    def __call__(self) -> int:
+        count = len(self._buf)
+        while self.method != "read":
+            try:
+                if self.method == "copy_file_range":
+                    n = self._calls.copy_file_range(self._src, self._dst, count)
+                else:
+                    n = self._calls.sendfile(self._src, self._dst, count)
+            except OSError as exc:
+                if exc.errno not in _NO_KERNEL_COPY:
+                    raise
+                n = -1
+            if n > 0:
+                return n
+            self.method = "sendfile" if self.method == "copy_file_range" and n else "read"
+        n = self._calls.readinto(self._src, self._buf)
+        view = self._buf[:n]
+        while view:
+            view = view[self._calls.write(self._dst, view):]
+        return n
 
 
 def open_regular(path: PathLike, *, follow: bool, calls: FsCalls = LOCAL_FS) -> int:

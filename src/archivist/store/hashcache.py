@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 # filesystems with whole-second (NFSv3, HFS+) or 2-second (FAT) stamps get 2.5 s.
 RACY_NS = 100_000_000
 RACY_COARSE_NS = 2_500_000_000
+#: Free bytes under which the cache's disk counts as full (SQLite needs a few pages).
+FULL_BELOW = 1024 * 1024
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hashes (
@@ -48,6 +50,15 @@ CREATE TABLE IF NOT EXISTS hashes (
 
 def _key(st: os.stat_result) -> tuple[int, int, int, int, int]:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+def _disk_full(path: str) -> bool:
+    """Whether the filesystem holding ``path`` has less than 1 MiB free."""
+    try:
+        stats = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < FULL_BELOW
 
 
 def _is_racy(st: os.stat_result, hashed_at_ns: int) -> bool:
@@ -88,7 +99,13 @@ class HashCache:
         return self._conn
 
     def _give_up(self, exc: Exception) -> None:
-        log.warning("hash cache %s unusable, hashing every file (%s)", self.path, exc)
+        if _disk_full(self.path):
+            # SQLite says "disk I/O error" (no room for the WAL) or "database or disk is
+            # full"; whatever needed the room fails next, and says the disk is full.
+            log.info("hash cache %s not used: its disk is full (every file is hashed)",
+                     self.path)
+        else:
+            log.warning("hash cache %s unusable, hashing every file (%s)", self.path, exc)
         self._broken = True
         if self._conn is not None:
             self._conn.close()

@@ -140,6 +140,46 @@ def copy_hashing(readinto: ReadInto, write: Callable[[memoryview], None],
     return format_digest(hasher.hexdigest()), size
 
 
+def hash_landed(copy: Callable[[], int], read_at: Callable[[memoryview, int], int],
+                chunk: int) -> tuple[str, int]:
+    """Call ``copy()`` until it returns 0 — each call appends at most ``chunk`` bytes to a
+    destination file and returns how many — reading each appended range back with
+    ``read_at(view, offset)`` and hashing it on a worker thread; return the digest and
+    size of what the destination holds.
+
+    The digest is of the bytes that *landed*, not of a separate read of the source: a
+    source rewritten during the copy can only ever give a blob whose name is its content.
+    The range is read back while it is still in the page cache; every call to ``copy``
+    and ``read_at`` runs on this thread (the worker only hashes).
+
+    Raises:
+        StorageError: the destination is shorter than what ``copy`` reported.
+    """
+    hasher = hashlib.sha256()
+    size = 0
+    buffers = [bytearray(chunk) for _ in range(2)]
+    hashing: deque[Future[None]] = deque()
+    with ThreadPoolExecutor(1, thread_name_prefix="archivist-hash") as pool:
+        i = 0
+        while n := copy():
+            if len(hashing) == len(buffers):  # the next buffer is free once its hash is done
+                hashing.popleft().result()
+            view = memoryview(buffers[i % len(buffers)])[:n]
+            got = 0
+            while got < n:
+                k = read_at(view[got:], size + got)
+                if not k:
+                    raise StorageError(f"the copy reported {size + n} bytes but only "
+                                       f"{size + got} landed")
+                got += k
+            hashing.append(pool.submit(hasher.update, view))
+            size += n
+            i += 1
+        for job in hashing:
+            job.result()
+    return format_digest(hasher.hexdigest()), size
+
+
 class HashingReader:
     """Wrap a readable so every ``read`` also updates a SHA-256: one pass, no second read.
 

@@ -1,13 +1,19 @@
 """The local-folder blob store: every syscall through one seam, fsync'd, linked into place.
 
 Write path of one blob (SPEC §4, reliability.md e.6): ``<root>/tmp/<random>.tmp`` created
-``O_EXCL``, written while hashing (large files: 4 MiB chunks, hashed on a worker thread,
-see :func:`~archivist.store.hashing.copy_hashing`), ``fsync``, ``link`` to
-``<root>/sha256/ab/cdef…`` (``EEXIST`` is a dedupe hit: a blob is never clobbered),
-``unlink`` the temp, ``fsync`` the fan-out directory. A directory's files go through
-:meth:`LocalBlobs.put_many_files`: every temp written without a per-file fsync, one
-``syncfs``, every link, one more ``syncfs`` — at ~0.2 ms per fsync, 10,000 small files
-would otherwise spend seconds syncing.
+``O_EXCL``, written while hashing, ``fsync``, ``link`` to ``<root>/sha256/ab/cdef…``
+(``EEXIST`` is a dedupe hit: a blob is never clobbered), ``unlink`` the temp, ``fsync`` the
+fan-out directory. A file of 4 MiB or more is copied by the kernel
+(:class:`~archivist.store.fscalls.KernelCopy`: ``copy_file_range``, else ``sendfile``, else
+``read``/``write``) and each 4 MiB that landed is read back from the page cache and hashed
+on a worker thread (:func:`~archivist.store.hashing.hash_landed`): the digest is of the
+temp's bytes, whatever the source does meanwhile. Streams are written in 4 MiB chunks
+hashed on a worker thread (:func:`~archivist.store.hashing.copy_hashing`). A directory's
+files go through :meth:`LocalBlobs.put_many_files`: every temp written without a per-file
+fsync, one ``syncfs``, every link, one more ``syncfs`` — at ~0.2 ms per fsync, 10,000 small
+files would otherwise spend seconds syncing; up to ``FSYNC_EACH_UP_TO`` new blobs (a tree
+re-registered with a file changed) are fsync'd one by one instead, as ``syncfs`` also
+writes back other processes' dirty data.
 
 Tests fail the Nth filesystem call by passing an
 :class:`~archivist.store.fscalls.FsCalls` subclass (or patching ``LOCAL_FS.hook``): every
@@ -25,6 +31,7 @@ import io
 import os
 import secrets
 import stat
+import time
 from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -38,6 +45,7 @@ from archivist.store.fscalls import (
     O_NOFOLLOW,
     O_NONBLOCK,
     FsCalls,
+    KernelCopy,
     missing_bytes,
     open_regular,
     storage_error,
@@ -51,6 +59,7 @@ from archivist.store.hashing import (
     check_digest,
     copy_hashing,
     hash_bytes,
+    hash_landed,
     read_full,
     readinto_of,
     verifying_reader,
@@ -58,6 +67,7 @@ from archivist.store.hashing import (
 from archivist.store.spool import owner_gone, owner_tag
 
 CHUNK = 4 * 1024 * 1024  # per write and per hash job (see copy_hashing)
+FSYNC_EACH_UP_TO = 4  # put_many_files: new blobs fsync'd one by one; more: one syncfs
 
 
 @dataclass(frozen=True)
@@ -166,14 +176,23 @@ class LocalBlobs:
                             continue
                     spooled = self._spool_file(path, follow, not bulk, pending)
                     out.append((spooled.digest, spooled.size))
-                    if spooled.tmp is not None:
+                    if spooled.tmp is not None and spooled.digest in pending:
+                        self._discard(spooled.tmp)  # the same large bytes twice
+                    elif spooled.tmp is not None:
                         pending[spooled.digest] = spooled
+                # syncfs also writes back every other process's dirty data on the
+                # filesystem: worth it for many new blobs, not for a few (a re-registered
+                # tree with one file changed), which are fsync'd one by one.
+                whole = bulk and len(pending) > FSYNC_EACH_UP_TO
                 if pending:
-                    if bulk:
+                    if whole:
                         self._fsync_dir(self.root, whole_filesystem=True)  # temps durable
+                    elif bulk:
+                        for tmp in (s.tmp for s in pending.values() if s.tmp is not None):
+                            self._fsync_file(tmp)
                     committing = True  # from here _commit owns the temps
-                    self._commit(list(pending.values()), sync=not bulk)
-                    if bulk:
+                    self._commit(list(pending.values()), sync=not whole)
+                    if whole:
                         self._fsync_dir(self.root, whole_filesystem=True)  # and the links
         finally:
             if not committing:
@@ -186,10 +205,23 @@ class LocalBlobs:
         fd = open_regular(path, follow=follow, calls=self._os)
         try:
             size_hint = os.fstat(fd).st_size
+            if size_hint >= CHUNK:
+                return self._spool_copy(fd, sync=sync)
             return self._spool(lambda view: self._os.readinto(fd, view), size_hint,
                                sync=sync, pending=pending)
         finally:
             os.close(fd)  # a read-only source: nothing to lose if close fails
+
+    def _spool_copy(self, src: int, *, sync: bool) -> _Spooled:
+        """A large file: the kernel copies it into the temp (no user-space copy), and
+        what landed is read back from the page cache and hashed on a worker thread."""
+        with self._temp() as (fd, tmp):
+            copy = KernelCopy(self._os, src, fd, CHUNK)
+            digest, size = hash_landed(copy, lambda view, at: self._os.read_at(fd, view, at),
+                                       CHUNK)
+            if sync:
+                self._os.fsync(fd)
+        return _Spooled(digest, size, tmp)
 
     def _spool(self, readinto: ReadInto, size_hint: int | None, *, sync: bool,
                pending: Container[str]) -> _Spooled:
@@ -238,7 +270,8 @@ class LocalBlobs:
         # named for its owner: a temp of a process that is gone is reclaimed at once
         tmp = os.path.join(self._tmp_dir, f"{owner_tag()}{secrets.token_hex(12)}.tmp")
         # Read-only like dvc's cache: a stray `open(blob, "w")` in user code fails.
-        fd = self._os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW, 0o444)
+        # Readable too: a kernel copy's bytes are read back to be hashed.
+        fd = self._os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | O_NOFOLLOW, 0o444)
         try:
             yield fd, tmp
         except BaseException:
@@ -311,6 +344,13 @@ class LocalBlobs:
         finally:
             self._os.close(fd)
 
+    def _fsync_file(self, path: str) -> None:
+        fd = self._os.open(path, os.O_RDONLY | O_NOFOLLOW)
+        try:
+            self._os.fsync(fd)
+        finally:
+            self._os.close(fd)
+
     def _discard(self, tmp: str) -> None:
         """Remove a temp file; one retry, then leave it to gc (``temp_files``)."""
         for _ in range(2):
@@ -350,6 +390,9 @@ class LocalBlobs:
 
     def mtime(self, digest: str) -> float:
         return self._lstat(digest).st_mtime
+
+    def clock(self) -> float:
+        return time.time()  # a local folder's mtimes are stamped by this machine's clock
 
     def open(self, digest: str) -> BinaryIO:
         path = self.path(digest)

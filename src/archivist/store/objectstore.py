@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import email.utils
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from archivist.errors import IntegrityError, StorageUnavailableError
+from archivist.errors import IntegrityError, StorageError, StorageUnavailableError
 from archivist.store.fscalls import storage_error
 
 PART_SIZE = 8 * 1024 * 1024  # S3's minimum is 5 MiB; an upload holds ~2 parts in memory
@@ -90,7 +92,12 @@ def object_exists(fs: Any, path: str) -> bool:
 
 def multipart_uploads(fs: Any, root: str) -> list[tuple[str, float]]:
     """Unfinished S3 multipart uploads under ``root`` (a killed uploader's), as temp
-    files: ``("s3://bucket/key?uploadId=…", initiated)``; none on other stores.
+    files: ``("s3://bucket/key?uploadId=…", last activity)``; none on other stores.
+
+    An upload's last activity is the newest of its initiation and its parts' upload
+    times, all on the store's clock: an upload still adding parts is young however long
+    ago it began, and so is one whose store misdates ``Initiated`` (moto dates every
+    upload 2010-11-10) as soon as it has a part.
 
     Raises:
         StorageError: the store cannot list them.
@@ -107,10 +114,50 @@ def multipart_uploads(fs: Any, root: str) -> list[tuple[str, float]]:
                                 Prefix=prefix.rstrip("/") + "/" if prefix else "", **marker)
             for upload in answer.get("Uploads", []):
                 found.append((f"s3://{bucket}/{upload['Key']}?uploadId={upload['UploadId']}",
-                              upload["Initiated"].timestamp()))
+                              _last_activity(fs, bucket, upload)))
             marker = {"KeyMarker": answer.get("NextKeyMarker", ""),
                       "UploadIdMarker": answer.get("NextUploadIdMarker", "")}
     return found
+
+
+def _last_activity(fs: Any, bucket: str, upload: dict[str, Any]) -> float:
+    newest = float(upload["Initiated"].timestamp())
+    marker: dict[str, int] = {}
+    while True:
+        try:
+            answer = fs.call_s3("list_parts", Bucket=bucket, Key=upload["Key"],
+                                UploadId=upload["UploadId"], **marker)
+        except FileNotFoundError:  # completed or aborted since the listing
+            return newest
+        for part in answer.get("Parts", []):
+            newest = max(newest, part["LastModified"].timestamp())
+        if not answer.get("IsTruncated"):
+            return newest
+        marker = {"PartNumberMarker": int(answer["NextPartNumberMarker"])}
+
+
+def store_clock(fs: Any, root: str) -> float:
+    """The store's current time (epoch seconds): on S3 the ``Date`` header of a request,
+    the clock its ``LastModified`` times are stamped with, whatever this machine's says;
+    other stores (memory://) stamp with this machine's clock, and so does an S3 store
+    that does not say (or does not let us ask the bucket).
+
+    Raises:
+        StorageError: the store cannot be reached.
+    """
+    if not is_s3(fs):
+        return time.time()
+    bucket, _key, _version = fs.split_path(root)
+    with remote_errors(root):
+        try:
+            answer = fs.call_s3("head_bucket", Bucket=bucket)
+        except PermissionError:  # allowed objects but not the bucket
+            return time.time()
+    date = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    try:
+        return email.utils.parsedate_to_datetime(date).timestamp()
+    except (TypeError, ValueError):
+        return time.time()
 
 
 def abort_multipart(fs: Any, root: str, path: str) -> bool:
@@ -141,18 +188,25 @@ def upload_options(fs: Any, size: int) -> dict[str, int]:
 
 
 @contextmanager
-def remote_errors(where: str) -> Iterator[None]:
+def remote_errors(where: str, *, uploading: bool = False) -> Iterator[None]:
     """As :func:`~archivist.store.fscalls.storage_errors`, but a missing object is
     missing bytes.
 
+    ``uploading``: nothing is read, so "not found" cannot mean missing bytes. It is the
+    store losing the upload: S3 acted on a request whose answer was lost, and s3fs's
+    retry of ``complete``/``abort`` then finds no upload (``NoSuchUpload``).
+
     Raises:
-        IntegrityError: the object is not there.
+        IntegrityError: the object is not there (not ``uploading``).
         StorageUnavailableError: the store cannot be reached.
         StorageError: any other failure of the store.
     """
     try:
         yield
     except FileNotFoundError as exc:
+        if uploading:
+            raise StorageError(f"the upload to {where} failed: the store no longer knows "
+                               f"it ({exc}); retry", path=where) from exc
         raise IntegrityError(f"bytes missing at {where}", path=where) from exc
     except Exception as exc:
         down = unreachable(where, exc)

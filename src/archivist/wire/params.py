@@ -21,8 +21,9 @@ _TRUE, _FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
 #: query parameter -> ListFilter field, for the plain string filters
 _STRING_PARAMS = {"name": "name", "step": "source_step", "run": "source_run_id",
                   "pipeline": "source_pipeline", "digest": "digest", "kind": "kind"}
-_FILTER_PARAMS = frozenset({*_STRING_PARAMS, "type", "tag", "partition", "since", "until",
-                            "latest_only", "include_deleted", "order", "limit", "cursor"})
+_FILTER_PARAMS = frozenset({*_STRING_PARAMS, "type", "tag", "partition", "partition_in",
+                            "since", "until", "latest_only", "include_deleted", "order",
+                            "limit", "cursor"})
 
 
 def filter_to_params(filters: ListFilter) -> list[tuple[str, str]]:
@@ -39,6 +40,9 @@ def filter_to_params(filters: ListFilter) -> list[tuple[str, str]]:
             params.append((param, value))
     params += [("tag", f"{key}:{encode_tag_value(value)}") for key, value in filters.tags.items()]
     params += [("partition", f"{key}:{value}") for key, value in filters.partitions.items()]
+    params += [("partition_in", f"{key}:{granularity or ''}:{value}")
+               for key, accepted in filters.partition_spellings.items()
+               for value, granularity in accepted]
     for param in ("since", "until"):
         moment = getattr(filters, param)
         if moment is not None:
@@ -58,12 +62,13 @@ def filter_from_params(project: str, params: Iterable[tuple[str, str]]) -> ListF
 
     Raises:
         InvalidInputError: an unknown parameter, a repeated single-valued one, a
-            ``tag``/``partition`` without ``key:value``, a bad number, boolean, ``order``,
+            ``tag``/``partition`` without ``key:value`` (``partition_in`` without
+            ``key:granularity:value``), a bad number, boolean, ``order``,
             ``limit`` or ``cursor``.
     """
     items = list(params)
     _check_known(items, _FILTER_PARAMS)
-    single = _singles(items, _FILTER_PARAMS - {"type", "tag", "partition"})
+    single = _singles(items, _FILTER_PARAMS - {"type", "tag", "partition", "partition_in"})
     values: dict[str, Any] = {"project": project,
                               "artifact_type": [v for k, v in items if k == "type"]}
     for param, attr in _STRING_PARAMS.items():
@@ -74,6 +79,15 @@ def filter_from_params(project: str, params: Iterable[tuple[str, str]]) -> ListF
         tags[key] = decode_tag_value(raw)
     values["tags"] = tags
     values["partitions"] = dict(_pairs(items, "partition"))
+    accepted: dict[str, list[tuple[str, str | None]]] = {}
+    for key, rest in _pairs(items, "partition_in"):
+        granularity, sep, value = rest.partition(":")
+        if not sep:
+            raise InvalidInputError(f"partition_in={key[:40]}:{rest[:40]!r}: expected "
+                                    "partition_in=key:granularity:value (granularity may "
+                                    "be empty)")
+        accepted.setdefault(key, []).append((value, granularity or None))
+    values["partition_spellings"] = {key: tuple(v) for key, v in accepted.items()}
     for param in ("since", "until"):
         if param in single:
             values[param] = _float_param(param, single[param])

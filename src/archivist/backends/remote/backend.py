@@ -5,13 +5,16 @@ Each method is one request (a list longer than a page is several); the records t
 in the forms of :mod:`archivist.wire`, and the server's typed errors come back as the
 same classes. The project is in every route: a call for project ``other`` goes to
 ``/api/v1/projects/other/…`` whatever project the catalog opened.
+
+It is one module of a little over 400 lines on purpose: one short method per part of the
+contract, which reads best as one list (as ``SqlBackend``'s does).
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -124,7 +127,13 @@ class RemoteCatalogBackend:
         return body["data"]
 
     # -- versions -------------------------------------------------------------------------
-    def create_versions(self, records: Sequence[NewVersion]) -> None:
+    def create_versions(self, records: Sequence[NewVersion], *,
+                        task: TaskRecord | None = None) -> None:
+        self._create_versions(records)
+        if task is not None:  # a second request: the server's API saves a task alone
+            self.save_task(task)
+
+    def _create_versions(self, records: Sequence[NewVersion]) -> None:
         projects = list(dict.fromkeys(r.project for r in records))
         if len(projects) > 1:
             raise InvalidInputError(
@@ -140,25 +149,41 @@ class RemoteCatalogBackend:
                 self.blobs_for(projects[0]).copy_missing(self.blobs_for(self.project), digests)
         path = f"{self._p(projects[0])}/versions"
         body = {"versions": [new_version_to_dict(r) for r in records]}
+
+        def landed() -> bool:
+            # Ids are assigned here (the idempotency key), so the server can say whether
+            # the versions landed (all or none: one transaction), and a repeat cannot
+            # make a second copy.
+            found = self.get_versions_by_id([r.id for r in records])
+            if found and len(found) < len(records):
+                raise ConflictError(f"only {len(found)} of {len(records)} versions of a "
+                                    "batch are registered; their ids are taken")
+            return len(found) == len(records)
+
+        self._write("POST", path, landed, json=body, headers=_MINIMAL)
+
+    def _write(self, method: str, path: str, landed: Callable[[], bool], *,
+               json: Any = None, headers: dict[str, str] | None = None) -> None:
+        """Send a write that must take effect once, retrying a lost answer safely.
+
+        No answer, or a 503 (the server's database failed mid-request, maybe after its
+        commit): ``landed()`` reads whether the write took effect, and the write is sent
+        again only if it did not. Sending it blindly again could fail (a second delete is
+        a 409, a second alias removal a 404) or make a second copy. The retries and their
+        pauses are the transport's (``retries``, exponential backoff).
+        """
         for attempt in itertools.count():
             try:
-                self.transport.request("POST", path, json=body, headers=_MINIMAL)
+                self.transport.request(method, path, json=json, headers=headers,
+                                       idempotent=False)
                 return
             except StorageError as exc:
-                # No answer, or 503: the server's database failed mid-request — maybe
-                # after its commit. Ids are assigned here (the idempotency key), so the
-                # server can say whether the versions landed (all or none: one
-                # transaction), and a repeat cannot make a second copy.
                 if attempt >= self.transport.retries:
                     raise
                 if not isinstance(exc.__cause__, transport_errors()):
                     self.transport.pause(attempt)  # the server answered 503: let it recover
-            landed = self.get_versions_by_id([r.id for r in records])
-            if len(landed) == len(records):
+            if landed():
                 return
-            if landed:
-                raise ConflictError(f"only {len(landed)} of {len(records)} versions of a "
-                                    "batch are registered; their ids are taken")
 
     def get_version(self, ref: Ref, project: str) -> Artifact:
         if ref.id is not None:
@@ -207,9 +232,11 @@ class RemoteCatalogBackend:
 
     def update_tags(self, version_id: str, set_tags: dict[str, Any], remove: Sequence[str],
                     user: str | None) -> None:
+        # the server records only changes: the same request twice leaves the same tags
+        # and history, so it is safe to retry
         self.transport.request("PATCH", f"{API}/versions/{segment(version_id)}/tags",
                                json={"set": set_tags, "remove": list(remove)},
-                               headers=_as_user(user))
+                               headers=_as_user(user), idempotent=True)
 
     def set_alias(self, version_id: str, alias: str, user: str | None) -> None:
         self.transport.request(
@@ -217,9 +244,16 @@ class RemoteCatalogBackend:
             headers=_as_user(user))
 
     def remove_alias(self, project: str, name: str, alias: str, user: str | None) -> None:
-        self.transport.request(
-            "DELETE", f"{self._p(project)}/artifacts/{segment(name)}/aliases/{segment(alias)}",
-            headers=_as_user(user))
+        def landed() -> bool:
+            try:
+                self.get_version(Ref(name=name, alias=alias), project)
+            except ArtifactNotFoundError:
+                return True
+            return False
+
+        self._write("DELETE",
+                    f"{self._p(project)}/artifacts/{segment(name)}/aliases/{segment(alias)}",
+                    landed, headers=_as_user(user))
 
     def rename(self, project: str, old: str, new: str, user: str | None) -> None:
         self.transport.request("POST", f"{self._p(project)}/artifacts/{segment(old)}/rename",
@@ -227,8 +261,10 @@ class RemoteCatalogBackend:
 
     def update_description(self, version_id: str, description: str | None,
                            user: str | None) -> None:
+        # an unchanged description records nothing: safe to retry
         self.transport.request("PATCH", f"{API}/versions/{segment(version_id)}",
-                               json={"description": description}, headers=_as_user(user))
+                               json={"description": description}, headers=_as_user(user),
+                               idempotent=True)
 
     def update_metadata(self, version_id: str, set_keys: dict[str, Any],
                         remove: Sequence[str], user: str | None) -> None:
@@ -238,8 +274,12 @@ class RemoteCatalogBackend:
                                headers=_as_user(user), idempotent=True)
 
     def delete_version(self, version_id: str, user: str | None) -> None:
-        self.transport.request("DELETE", f"{API}/versions/{segment(version_id)}",
-                               headers=_as_user(user))
+        def landed() -> bool:
+            found = self.get_versions_by_id([version_id])
+            return bool(found) and found[0].deleted
+
+        self._write("DELETE", f"{API}/versions/{segment(version_id)}", landed,
+                    headers=_as_user(user))
 
     def history(self, project: str, name: str, *, version_id: str | None = None,
                 limit: int | None = None) -> list[HistoryEntry]:
@@ -323,6 +363,10 @@ class RemoteCatalogBackend:
         self.transport.request(
             "PUT", f"{API}/runs/{segment(task.run_id)}/tasks/{segment(task.id)}",
             json=task.to_dict())
+
+    def save_tasks(self, tasks: Sequence[TaskRecord]) -> None:
+        for task in tasks:  # the server's API saves one task per request
+            self.save_task(task)
 
     def link_run_versions(self, run_id: str, consumed: Sequence[str],
                           produced: Sequence[str]) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from email.utils import parsedate_to_datetime
 from typing import BinaryIO
@@ -268,6 +269,9 @@ class RemoteBlobs:
         found = self.transport.collect(f"{API}/projects/{segment(self.project)}/blobs", [],
                                        limit=sys.maxsize)
         yield from (check_digest(digest) for digest in found)
+
+    def clock(self) -> float:
+        return time.time()  # gc runs on the server, against its store's clock
 
     def temp_files(self) -> list[tuple[str, float]]:
         return []  # uploads spool to the system temp folder and remove their spool

@@ -20,6 +20,7 @@ from archivist.backends.sql import (
     fulldisk,
     lineage,
     locks,
+    prepared,
     reads,
     renaming,
     runs,
@@ -83,14 +84,21 @@ class SqlBackend(serverstore.ServerRows):
         engines.migrate(self.engine, lock)
 
     # -- writes ------------------------------------------------------------------------
-    def create_versions(self, records: Sequence[NewVersion]) -> None:
+    def create_versions(self, records: Sequence[NewVersion], *,
+                        task: TaskRecord | None = None) -> None:
         if not records:
+            if task is not None:
+                self.save_task(task)
             return
         ids = [r.id for r in records]
         try:
             with engines.write_transaction(self.engine) as conn:
                 self._insert(conn, records)
-                for start in range(0, len(ids), 10_000):  # the leases end with the commit
+                if task is not None:  # a step's finished task lands with its outputs
+                    runs.save_task_in(conn, task)
+                if len(ids) == 1:  # the leases end with the commit
+                    _END_LEASE.execute(conn, {"lease_token": ids[0]})
+                for start in range(0, len(ids) if len(ids) > 1 else 0, 10_000):
                     conn.execute(_END_LEASES, {"tokens": ids[start:start + 10_000]})
         except ConflictError:
             # The ids are the writer's idempotency key: a retry of a registration that
@@ -98,6 +106,8 @@ class SqlBackend(serverstore.ServerRows):
             # finds its versions there, and succeeds as the first attempt did.
             if not self._already_created(records):
                 raise
+            if task is not None:
+                self.save_task(task)
 
     def _already_created(self, records: Sequence[NewVersion]) -> bool:
         """Whether every record is stored already (a retried registration); ``False``
@@ -131,7 +141,7 @@ class SqlBackend(serverstore.ServerRows):
         numbers: dict[tuple[str, str], tuple[int, int]] = {}  # key -> (pk, next number)
         for key, count in sorted(counts.items()):  # one lock order (locks.py)
             project, _folded = key
-            row = conn.execute(upsert, {"project": project, "name": names[key],
+            row = upsert.execute(conn, {"project": project, "name": names[key],
                                         "name_folded": key[1], "last_version": count}).one()
             if row.name != names[key]:
                 raise case_conflict(project, row.name, names[key])
@@ -152,11 +162,11 @@ class SqlBackend(serverstore.ServerRows):
         if raises:
             conn.execute(_RAISE_LAST, raises)
         if len(rows) == 1:
-            seqs = [int(conn.execute(_INSERT_VERSION, rows[0]).scalar_one())]
+            seqs = [int(_INSERT_VERSION.execute(conn, rows[0]).scalar_one())]
         else:
             # One executemany, then one lookup: RETURNING in parameter order makes SQLite
             # run an INSERT per row (~10x slower for a 10,000-version batch).
-            conn.execute(versions.insert(), rows)
+            _INSERT_VERSIONS.execute(conn, rows)
             ids = [r["id"] for r in rows]
             by_id_seq: dict[str, int] = {}
             for start in range(0, len(ids), 10_000):  # stay under SQLite's variable limit
@@ -187,10 +197,10 @@ class SqlBackend(serverstore.ServerRows):
             ref_rows += [{"seq": seq, "digest": d} for d in dict.fromkeys(r.blob_digests)]
             docs.append({"rowid": seq, "body": documents.document(
                 r.name, r.description, r.tags, r.metadata)})
-        for table, rows in ((tags, tag_rows), (partitions, part_rows), (edges, edge_rows),
-                            (blob_refs, ref_rows)):
+        for insert, rows in ((_INSERT_TAGS, tag_rows), (_INSERT_PARTITIONS, part_rows),
+                             (_INSERT_EDGES, edge_rows), (_INSERT_BLOB_REFS, ref_rows)):
             if rows:
-                conn.execute(table.insert(), rows)
+                insert.execute(conn, rows)
         documents.insert_documents(conn, docs)
         aliasing.register_aliases(conn, [
             aliasing.NewAlias(pks[(r.project, fold_name(r.name))], seq, r.id, alias, r.user)
@@ -210,6 +220,8 @@ class SqlBackend(serverstore.ServerRows):
                     changes.append(_history(row, "tag", key, current.pop(key), None, user, now))
             for key, value in set_tags.items():
                 old = current.get(key)
+                if key in current and _same_scalar(old, value):
+                    continue  # not a change: a repeated request records nothing twice
                 if key in current:
                     conn.execute(tags.update().where(tags.c.seq == row.seq, tags.c.key == key)
                                  .values(_tag_row(row.seq, key, value)))
@@ -217,8 +229,9 @@ class SqlBackend(serverstore.ServerRows):
                     conn.execute(tags.insert(), [_tag_row(row.seq, key, value)])
                 current[key] = value
                 changes.append(_history(row, "tag", key, old, value, user, now))
-            if changes:
-                conn.execute(history.insert(), changes)
+            if not changes:
+                return
+            conn.execute(history.insert(), changes)
             documents.delete_document(conn, row.seq)
             documents.insert_documents(conn, [{"rowid": row.seq, "body": documents.document(
                 row.name, row.description, current, row.metadata)}])
@@ -310,12 +323,8 @@ class SqlBackend(serverstore.ServerRows):
                 for d in dict.fromkeys(digests)]
         if not rows:
             return
-        insert = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)
-        stmt = insert(inflight)
-        stmt = stmt.on_conflict_do_update(index_elements=["token", "digest"],
-                                          set_={"expires_at": stmt.excluded.expires_at})
         with engines.write_transaction(self.engine) as conn:
-            conn.execute(stmt, rows)
+            _LEASE[conn.dialect.name].execute(conn, rows)
 
     def release_blobs(self, token: str) -> None:
         with engines.write_transaction(self.engine) as conn:
@@ -332,8 +341,9 @@ class SqlBackend(serverstore.ServerRows):
 
     def get_versions_by_id(self, ids: Sequence[str]) -> list[Artifact]:
         with engines.read_transaction(self.engine) as conn:
-            found = dict(conn.execute(sa.select(versions.c.id, versions.c.seq)
-                                      .where(versions.c.id.in_(list(ids)))).all())
+            found: dict[str, int] = {}
+            for start in range(0, len(ids), 10_000):  # one statement, built once
+                found.update(conn.execute(_SEQS_OF, {"ids": list(ids[start:start + 10_000])}).all())
             return reads.hydrate(conn, [found[i] for i in ids if i in found])
 
     def list_versions(self, filters: ListFilter) -> list[Artifact]:
@@ -412,6 +422,12 @@ class SqlBackend(serverstore.ServerRows):
     def save_task(self, task: TaskRecord) -> None:
         runs.save_task(self.engine, task)
 
+    def save_tasks(self, tasks: Sequence[TaskRecord]) -> None:
+        if tasks:
+            with engines.write_transaction(self.engine) as conn:
+                for task in tasks:
+                    runs.save_task_in(conn, task)
+
     def link_run_versions(self, run_id: str, consumed: Sequence[str],
                           produced: Sequence[str]) -> None:
         runs.link_run_versions(self.engine, run_id, consumed, produced)
@@ -434,8 +450,26 @@ def _upsert(insert: Any) -> Any:
     ).returning(artifacts.c.pk, artifacts.c.name, artifacts.c.last_version)
 
 
-_UPSERT = {"sqlite": _upsert(sqlite.insert), "postgresql": _upsert(postgresql.insert)}
-_INSERT_VERSION = versions.insert().returning(versions.c.seq)
+_UPSERT = {"sqlite": prepared.Prepared(_upsert(sqlite.insert)),
+           "postgresql": prepared.Prepared(_upsert(postgresql.insert))}
+_INSERT_VERSION = prepared.Prepared(versions.insert().returning(versions.c.seq))
+_INSERT_VERSIONS = prepared.Prepared(versions.insert())
+_INSERT_TAGS = prepared.Prepared(tags.insert())
+_INSERT_PARTITIONS = prepared.Prepared(partitions.insert())
+_INSERT_EDGES = prepared.Prepared(edges.insert())
+_INSERT_BLOB_REFS = prepared.Prepared(blob_refs.insert())
+
+
+def _lease(insert: Any) -> Any:
+    stmt = insert(inflight)
+    return stmt.on_conflict_do_update(index_elements=["token", "digest"],
+                                      set_={"expires_at": stmt.excluded.expires_at})
+
+
+_LEASE = {"sqlite": prepared.Prepared(_lease(sqlite.insert)),
+          "postgresql": prepared.Prepared(_lease(postgresql.insert))}
+_END_LEASE = prepared.Prepared(inflight.delete().where(
+    inflight.c.token == sa.bindparam("lease_token")))
 _SPELLING = sa.select(artifacts.c.name).where(
     artifacts.c.project == sa.bindparam("project"),
     artifacts.c.name_folded == sa.bindparam("folded"))
@@ -472,6 +506,12 @@ def _version_row(r: NewVersion, pk: int, number: int) -> dict[str, Any]:
 def _tag_row(seq: int, key: str, value: Any) -> dict[str, Any]:
     return {"seq": seq, "key": key, "value": value, "text": reads.tag_text(value),
             "num": reads.tag_num(value)}
+
+
+def _same_scalar(old: Any, new: Any) -> bool:
+    """Whether two tag values are the same JSON scalar (``1``, ``1.0`` and ``True`` are
+    not)."""
+    return type(old) is type(new) and bool(old == new)
 
 
 def _history(row: Any, kind: str, key: str, old: Any, new: Any, user: str | None,

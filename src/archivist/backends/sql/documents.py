@@ -12,11 +12,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from archivist.backends.sql.prepared import Prepared
 from archivist.backends.sql.tables import search_docs
 from archivist.query.lexer import fold
 
 MAX_DOCUMENT = 64 * 1024  # metadata such as dataset previews can be large; index the head
 _SEPARATORS = re.compile(r"[_\-./]+")
+_INSERT = Prepared(search_docs.insert())
 
 
 def document(name: str, description: str | None, tag_values: Mapping[str, Any],
@@ -51,7 +53,7 @@ def insert_documents(conn: sa.Connection, docs: list[dict[str, Any]]) -> None:
             body=sa.func.to_tsvector(sa.literal_column("'simple'"), sa.bindparam("body")))
         conn.execute(stmt, docs)
     else:
-        conn.execute(search_docs.insert(), docs)
+        _INSERT.execute(conn, docs)
 
 
 def delete_document(conn: sa.Connection, seq: int) -> None:

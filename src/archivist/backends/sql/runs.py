@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from archivist.backends.sql import engine as engines
+from archivist.backends.sql.prepared import Prepared
 from archivist.backends.sql.tables import pipelines, run_io, run_tasks, runs
 from archivist.errors import ArtifactNotFoundError, ConflictError
 from archivist.model import NewRun, RunRecord, TaskRecord
@@ -92,28 +93,33 @@ def update_run(engine: sa.Engine, run_id: str, status: str, ended_at: float | No
 
 def save_task(engine: sa.Engine, task: TaskRecord) -> None:
     """See ``Backend.save_task``."""
+    with engines.write_transaction(engine) as conn:
+        save_task_in(conn, task)
+
+
+def save_task_in(conn: sa.Connection, task: TaskRecord) -> None:
+    """:func:`save_task` inside the caller's write transaction (``conn``)."""
     row = {"id": task.id, "step": task.step, "idx": task.index, "status": task.status,
            "started_at": _epoch(task.started_at), "ended_at": _epoch(task.ended_at),
            "cached": task.cached, "cache_key": task.cache_key, "error": task.error,
            "consumed": list(task.consumed), "produced": list(task.produced),
            "data": dict(task.data), "details": dict(task.details)}
-    with engines.write_transaction(engine) as conn:
-        run_pk = _run_pk(conn, task.run_id)
-        existing = None
-        for found in conn.execute(_TASK_OR_CLASH, {"task_id": task.id, "run_pk": run_pk,
-                                                   "step": task.step, "idx": task.index}):
-            if found.id != task.id:
-                raise ConflictError(f"the run already has a task {task.step}[{task.index}] "
-                                    f"({found.id})")
-            if found.run_pk != run_pk:
-                raise ConflictError(f"task {task.id!r} belongs to another run")
-            existing = found
-        if existing is None:
-            conn.execute(run_tasks.insert(), [{**row, "run_pk": run_pk}])
-        else:
-            conn.execute(_UPDATE_TASK, {**{f"v_{k}": v for k, v in row.items()},
-                                        "task_pk": existing.pk})
-        _link(conn, run_pk, task.consumed, task.produced)
+    run_pk = _run_pk(conn, task.run_id)
+    existing = None
+    for found in _TASK_OR_CLASH.execute(conn, {"task_id": task.id, "run_pk": run_pk,
+                                               "step": task.step, "idx": task.index}):
+        if found.id != task.id:
+            raise ConflictError(f"the run already has a task {task.step}[{task.index}] "
+                                f"({found.id})")
+        if found.run_pk != run_pk:
+            raise ConflictError(f"task {task.id!r} belongs to another run")
+        existing = found
+    if existing is None:
+        _INSERT_TASK.execute(conn, [{**row, "run_pk": run_pk}])
+    else:
+        _UPDATE_TASK.execute(conn, {**{f"v_{k}": v for k, v in row.items()},
+                                    "task_pk": existing.pk})
+    _link(conn, run_pk, task.consumed, task.produced)
 
 
 def link_run_versions(engine: sa.Engine, run_id: str, consumed: Sequence[str],
@@ -132,7 +138,7 @@ def find_cached_task(engine: sa.Engine, project: str, cache_key: str) -> TaskRec
 
 # -- helpers ---------------------------------------------------------------------------------
 def _run_pk(conn: sa.Connection, run_id: str) -> int:
-    pk = conn.execute(_RUN_PK, {"run_id": run_id}).scalar()
+    pk = _RUN_PK.execute(conn, {"run_id": run_id}).scalar()
     if pk is None:
         raise ArtifactNotFoundError(f"no run with id {run_id!r}", ref=run_id)
     return int(pk)
@@ -143,8 +149,7 @@ def _link(conn: sa.Connection, run_pk: int, consumed: Sequence[str],
     rows = [{"run_pk": run_pk, "role": role, "version_id": v}
             for role, ids in (("in", consumed), ("out", produced)) for v in dict.fromkeys(ids)]
     if rows:  # links are a set: an existing one is left alone
-        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)
-        conn.execute(insert(run_io).on_conflict_do_nothing(), rows)
+        _LINK[conn.dialect.name].execute(conn, rows)
 
 
 def _hydrate(conn: sa.Connection, rows: Sequence[Any]) -> list[RunRecord]:
@@ -219,15 +224,19 @@ def _upsert(insert: Any) -> Any:
 
 _UPSERT = {"sqlite": _upsert(sqlite.insert), "postgresql": _upsert(postgresql.insert)}
 # Hot statements, built once (a pipeline step writes two task rows).
-_RUN_PK = sa.select(runs.c.pk).where(runs.c.id == sa.bindparam("run_id"))
-_TASK_OR_CLASH = sa.select(run_tasks.c.pk, run_tasks.c.run_pk, run_tasks.c.id).where(sa.or_(
+_RUN_PK = Prepared(sa.select(runs.c.pk).where(runs.c.id == sa.bindparam("run_id")))
+_TASK_OR_CLASH = Prepared(sa.select(
+    run_tasks.c.pk, run_tasks.c.run_pk, run_tasks.c.id).where(sa.or_(
     run_tasks.c.id == sa.bindparam("task_id"),
     sa.and_(run_tasks.c.run_pk == sa.bindparam("run_pk"),
-            run_tasks.c.step == sa.bindparam("step"), run_tasks.c.idx == sa.bindparam("idx"))))
+            run_tasks.c.step == sa.bindparam("step"), run_tasks.c.idx == sa.bindparam("idx")))))
+_INSERT_TASK = Prepared(run_tasks.insert())
+_LINK = {"sqlite": Prepared(sqlite.insert(run_io).on_conflict_do_nothing()),
+         "postgresql": Prepared(postgresql.insert(run_io).on_conflict_do_nothing())}
 _TASK_COLUMNS = ("id", "step", "idx", "status", "started_at", "ended_at", "cached", "cache_key",
                  "error", "consumed", "produced", "data", "details")
-_UPDATE_TASK = run_tasks.update().where(run_tasks.c.pk == sa.bindparam("task_pk")).values(
-    {c: sa.bindparam(f"v_{c}", type_=run_tasks.c[c].type) for c in _TASK_COLUMNS})
+_UPDATE_TASK = Prepared(run_tasks.update().where(run_tasks.c.pk == sa.bindparam("task_pk")).values(
+    {c: sa.bindparam(f"v_{c}", type_=run_tasks.c[c].type) for c in _TASK_COLUMNS}))
 _CACHED = (sa.select(run_tasks, runs.c.id.label("run_id"))
            .join(runs, runs.c.pk == run_tasks.c.run_pk)
            .where(runs.c.project == sa.bindparam("project"),

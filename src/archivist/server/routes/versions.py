@@ -20,6 +20,9 @@ _LIST_QUERY = responses.query_docs(
     ("name", "Artifact name (exact).", False),
     ("tag", "key:value; the value is JSON-decoded when it parses (repeatable: all).", True),
     ("partition", "key:value (repeatable: all).", True),
+    ("partition_in", "key:granularity:value, granularity empty or minute, hour, day, month: "
+     "the key holds value and key.granularity holds granularity (repeatable: any of one "
+     "key's, all keys).", True),
     ("since", "Created at or after (epoch seconds).", False),
     ("until", "Created before (epoch seconds).", False),
     ("step", "Producing step.", False), ("run", "Producing run id.", False),

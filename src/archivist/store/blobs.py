@@ -271,6 +271,10 @@ class FsspecBlobs:
 
     def put_many_files(self, paths: Sequence[PathLike], *,
                        digests: Sequence[str | None] | None = None) -> list[tuple[str, int]]:
+        # Every entry is opened once before the first upload, so a missing, special or
+        # unreadable one is refused with nothing sent (a local store hashes all first).
+        for path in paths:
+            os.close(open_regular(path, follow=False))
         return [self._put_path(path, hint, follow=False)
                 for path, hint in zip(paths, hint_list(paths, digests), strict=True)]
 

@@ -10,6 +10,7 @@ process (forking one is how SQLite databases get corrupted).
 from __future__ import annotations
 
 import multiprocessing
+from multiprocessing import forkserver
 from typing import Any
 
 import pytest
@@ -35,4 +36,7 @@ def spawn_ctx() -> Any:
 def forkserver_ctx() -> Any:
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(PRELOAD)
+    # Started now, before a test points the temp dir at its own (long) tmp_path: the
+    # forkserver's socket lives there, and an AF_UNIX path has at most 107 bytes.
+    forkserver.ensure_running()
     return ctx

@@ -169,3 +169,24 @@ def directory_files(catalog: ArtifactCatalog, art: Any) -> list[tuple[str, bytes
         with catalog.blobs.open(entry.digest) as handle:
             files.append((entry.path, handle.read()))
     return files
+
+
+def check_k2_versions(catalog: ArtifactCatalog, files: int, acked: Iterable[str],
+                      checked: set[str], iteration: int) -> tuple[list[str], bool]:
+    """K2's look at the catalog after a kill: every acknowledged directory version is
+    there, and every version not yet ``checked`` holds exactly its ``files`` files.
+    Returns the problems found and whether iteration ``iteration``'s version exists."""
+    present = {a.id: a for a in catalog.versions("k2dir")}
+    problems = [f"acknowledged {i} lost" for i in acked if i not in present]
+    for version_id, art in present.items():
+        if version_id in checked:
+            continue
+        expect = workers.fingerprint(workers.tree_files(art.metadata["seed"], files, 64, 2048))
+        try:
+            got = directory_files(catalog, art)
+            if len(got) != files or workers.fingerprint(got) != expect:
+                problems.append(f"{art.ref}: {len(got)} files, content differs")
+        except Exception as exc:
+            problems.append(f"{art.ref} is visible but incomplete: {exc!r}")
+        checked.add(version_id)
+    return problems, any(a.metadata["seed"] == iteration for a in present.values())

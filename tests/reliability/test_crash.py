@@ -43,6 +43,7 @@ from tests.reliability import workers
 from tests.reliability.support import (
     age,
     check_blobs,
+    check_k2_versions,
     directory_files,
     stray_files_under_digests,
     table_count,
@@ -366,21 +367,9 @@ def test_k2_kill9_directory_registration(forkserver_ctx: Any, tmp_path: Path) ->
         try:
             age([p for p, _ in catalog.blobs.temp_files()], 120)
             catalog.gc(dry_run=False, grace=0)
-            present = {a.id: a for a in catalog.versions("k2dir")}
-            problems += [f"acknowledged {i} lost" for i in acked if i not in present]
-            for version_id, art in present.items():
-                if version_id in checked:
-                    continue
-                seed = art.metadata["seed"]
-                expect = workers.fingerprint(workers.tree_files(seed, files, 64, 2048))
-                try:
-                    got = directory_files(catalog, art)
-                    if len(got) != files or workers.fingerprint(got) != expect:
-                        problems.append(f"{art.ref}: {len(got)} files, content differs")
-                except Exception as exc:
-                    problems.append(f"{art.ref} is visible but incomplete: {exc!r}")
-                checked.add(version_id)
-            if any(a.metadata["seed"] == it for a in present.values()):
+            found, landed = check_k2_versions(catalog, files, acked, checked, it)
+            problems += found
+            if landed:
                 complete += 1
             else:
                 absent += 1

@@ -32,7 +32,7 @@ from tests.fixtures.s3 import clear_s3fs_instances, s3_environment
 from tests.helpers import assert_store_consistent
 from tests.reliability import workers
 from tests.reliability.faultseams import bucket_keys, bucket_of
-from tests.reliability.support import directory_files, version_counts
+from tests.reliability.support import check_k2_versions, version_counts
 from tests.reliability.test_crash import (
     REGISTRATIONS,
     Expected,
@@ -228,21 +228,9 @@ def test_k2_pg_s3_kill9_directory_registration(forkserver_ctx: Any, target: Targ
             acked |= {a["id"] for a in acks}
             with target.open() as catalog:
                 catalog.gc(dry_run=False, grace=0)
-                present = {a.id: a for a in catalog.versions("k2dir")}
-                problems += [f"acknowledged {i} lost" for i in acked if i not in present]
-                for version_id, art in present.items():
-                    if version_id in checked:
-                        continue
-                    seed = art.metadata["seed"]
-                    expect = workers.fingerprint(workers.tree_files(seed, files, 64, 2048))
-                    try:
-                        got = directory_files(catalog, art)
-                        if len(got) != files or workers.fingerprint(got) != expect:
-                            problems.append(f"{art.ref}: {len(got)} files, content differs")
-                    except Exception as exc:
-                        problems.append(f"{art.ref} is visible but incomplete: {exc!r}")
-                    checked.add(version_id)
-                if any(a.metadata["seed"] == it for a in present.values()):
+                found, landed = check_k2_versions(catalog, files, acked, checked, it)
+                problems += found
+                if landed:
                     complete += 1
                 else:
                     absent += 1

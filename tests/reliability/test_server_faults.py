@@ -158,7 +158,11 @@ _WRITES: dict[str, tuple[Callable[[ArtifactCatalog, str], object],
                  lambda c, v: c.get(v).description == "new words"),
     "metadata": (lambda c, v: c.update_metadata(v, {"k": 2}),
                  lambda c, v: c.get(v).metadata == {"k": 2}),
+    "rename": (lambda c, v: c.rename("model", "fraud_model"),
+               lambda c, v: c.get(v).name == "fraud_model"),
 }
+#: the name the write leaves the version under (its history is read there)
+_NAME_AFTER = {"rename": "fraud_model"}
 
 
 @pytest.mark.parametrize("write", sorted(_WRITES))
@@ -166,7 +170,7 @@ def test_k5_a_write_whose_commit_answer_was_lost_is_retried_to_its_one_change(
         write: str, server: TestClient, proxied: tuple[CommitCutter, str],
         tmp_path: Path) -> None:
     """Issue 16: the server answers 503 after PostgreSQL committed a delete, a tag change,
-    an alias or a description; the remote client must retry it on its own (not raise
+    an alias, a description or a rename; the remote client must retry it on its own (not raise
     the 503), and the retry must neither fail (a second delete is a 409 "is deleted")
     nor record the change twice."""
     proxy, _ = proxied
@@ -189,7 +193,8 @@ def test_k5_a_write_whose_commit_answer_was_lost_is_retried_to_its_one_change(
         assert proxy.cut == 1
         assert answers[0][1] == 503, answers
         assert done(catalog, version_id)
-        changes = [(h.kind, h.key, h.old, h.new) for h in catalog.history("model")[before:]]
+        changes = [(h.kind, h.key, h.old, h.new)
+                   for h in catalog.history(_NAME_AFTER.get(write, "model"))[before:]]
     assert len(changes) == len(set(changes)), changes  # none recorded twice
     assert changes, "the change is in the history"
 

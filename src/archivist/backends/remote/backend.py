@@ -256,8 +256,20 @@ class RemoteCatalogBackend:
                     landed, headers=_as_user(user))
 
     def rename(self, project: str, old: str, new: str, user: str | None) -> None:
-        self.transport.request("POST", f"{self._p(project)}/artifacts/{segment(old)}/rename",
-                               json={"new_name": new}, headers=_as_user(user))
+        def landed() -> bool:  # the old name is gone and the new one answers
+            for name, wanted in ((old, False), (new, True)):
+                try:
+                    self.get_version(Ref(name=name), project)
+                except ArtifactNotFoundError:
+                    if wanted:
+                        return False
+                else:
+                    if not wanted:
+                        return False
+            return True
+
+        self._write("POST", f"{self._p(project)}/artifacts/{segment(old)}/rename", landed,
+                    json={"new_name": new}, headers=_as_user(user))
 
     def update_description(self, version_id: str, description: str | None,
                            user: str | None) -> None:

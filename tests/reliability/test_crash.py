@@ -195,6 +195,34 @@ def _resolve_labels(catalog: ArtifactCatalog, events: list[dict[str, Any]],
             totals.fail(f"{name}@prod is not {version_id}")
 
 
+def account_after_kill(catalog: ArtifactCatalog, events: list[dict[str, Any]],
+                       acks: list[dict[str, Any]], in_flight: dict[str, Any] | None,
+                       expected: Expected, totals: KillLoopTotals) -> None:
+    """K1's look at the catalog after a kill, on any backend: every acknowledged version
+    is there and right, each name grew by its acks (plus at most the call in flight),
+    and the in-flight call's labels are resolved."""
+    for ack in acks:
+        expected.acked_ids[ack["id"]] = ack
+    found = {a.id for a in catalog.backend.get_versions_by_id(list(expected.acked_ids))}
+    missing = [i for i in expected.acked_ids if i not in found]
+    if missing:
+        totals.lost_acknowledged += len(missing)
+        totals.fail(f"acknowledged versions lost: {missing[:3]}")
+    _check_new_acks(catalog, acks, totals)
+    counts = version_counts(catalog)
+    for op, name in REGISTRATIONS.items():
+        now = counts.get(name, (0, 0, 0))[0]
+        moved = now - expected.counts[name]
+        acked = sum(a["op"] == op for a in acks)
+        extra = 1 if in_flight and in_flight["op"] == op else 0
+        if not acked <= moved <= acked + extra:
+            totals.counter_errors += 1
+            totals.fail(f"{name}: {moved} new versions for {acked} acks (+{extra})")
+        totals.in_flight_committed += moved - acked
+        expected.counts[name] = now
+    _resolve_labels(catalog, events, in_flight, expected, totals)
+
+
 def _check_store_after_kill(catalog: ArtifactCatalog, expected: Expected,
                             totals: KillLoopTotals) -> None:
     """Nothing partial under a digest path; leftovers cleaned by gc; verify().ok."""
@@ -265,26 +293,7 @@ def test_k1_kill9_mixed_writer(forkserver_ctx: Any, tmp_path: Path) -> None:
         catalog = ArtifactCatalog(home)
         try:
             _check_store_after_kill(catalog, expected, totals)
-            for ack in acks:
-                expected.acked_ids[ack["id"]] = ack
-            found = {a.id for a in catalog.backend.get_versions_by_id(list(expected.acked_ids))}
-            missing = [i for i in expected.acked_ids if i not in found]
-            if missing:
-                totals.lost_acknowledged += len(missing)
-                totals.fail(f"acknowledged versions lost: {missing[:3]}")
-            _check_new_acks(catalog, acks, totals)
-            counts = version_counts(catalog)
-            for op, name in REGISTRATIONS.items():
-                now = counts.get(name, (0, 0, 0))[0]
-                moved = now - expected.counts[name]
-                acked = sum(a["op"] == op for a in acks)
-                extra = 1 if in_flight and in_flight["op"] == op else 0
-                if not acked <= moved <= acked + extra:
-                    totals.counter_errors += 1
-                    totals.fail(f"{name}: {moved} new versions for {acked} acks (+{extra})")
-                totals.in_flight_committed += moved - acked
-                expected.counts[name] = now
-            _resolve_labels(catalog, events, in_flight, expected, totals)
+            account_after_kill(catalog, events, acks, in_flight, expected, totals)
             if it % 10 == 9:  # the shared oracle too (it rehashes everything once more)
                 assert_store_consistent(catalog)
             if it == iterations - 1:

@@ -37,10 +37,9 @@ from tests.reliability.test_crash import (
     REGISTRATIONS,
     Expected,
     KillLoopTotals,
-    _check_new_acks,
     _ends_in_a_call,
     _kill_after,
-    _resolve_labels,
+    account_after_kill,
 )
 
 _DIGEST_KEY = r"sha256/[0-9a-f]{2}/[0-9a-f]{62}"
@@ -139,26 +138,7 @@ def test_k1_pg_s3_kill9_mixed_writer(forkserver_ctx: Any, target: Target,
             totals.in_flight[in_flight["op"]] += 1
         with target.open() as catalog:
             _check_store_after_kill(catalog, target, expected, totals)
-            for ack in acks:
-                expected.acked_ids[ack["id"]] = ack
-            found = {a.id for a in catalog.backend.get_versions_by_id(list(expected.acked_ids))}
-            missing = [i for i in expected.acked_ids if i not in found]
-            if missing:
-                totals.lost_acknowledged += len(missing)
-                totals.fail(f"acknowledged versions lost: {missing[:3]}")
-            _check_new_acks(catalog, acks, totals)
-            counts = version_counts(catalog)
-            for op, name in REGISTRATIONS.items():
-                now = counts.get(name, (0, 0, 0))[0]
-                moved = now - expected.counts[name]
-                acked = sum(a["op"] == op for a in acks)
-                extra = 1 if in_flight and in_flight["op"] == op else 0
-                if not acked <= moved <= acked + extra:
-                    totals.counter_errors += 1
-                    totals.fail(f"{name}: {moved} new versions for {acked} acks (+{extra})")
-                totals.in_flight_committed += moved - acked
-                expected.counts[name] = now
-            _resolve_labels(catalog, events, in_flight, expected, totals)
+            account_after_kill(catalog, events, acks, in_flight, expected, totals)
             if it == iterations - 1:
                 assert_store_consistent(catalog)
         shutil.rmtree(work, ignore_errors=True)

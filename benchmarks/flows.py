@@ -58,9 +58,9 @@ def bench_foreach_flow(n: int = 100, workdir: Path | None = None) -> dict[str, A
     that is the catalog's (materialize, land and fsync the blob, write the rows), measured
     right after the flow so both see the same machine. ``engine_ms`` is the rest, and
     ``durable_write_ms`` the machine's floor for landing one small blob durably (see
-    :func:`pipelines.durable_write_ms`), measured in the same folder.
+    :func:`machine.durable_write_ms`), measured in the same folder.
     """
-    from pipelines import durable_write_ms
+    from machine import durable_write_ms
 
     with tempfile.TemporaryDirectory(dir=workdir) as folder, \
             ArtifactCatalog(Path(folder) / "home") as catalog:

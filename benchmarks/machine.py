@@ -140,6 +140,34 @@ def sha256_file(path: Path, chunk: int = CHUNK) -> float:
     return time.perf_counter() - t0
 
 
+def durable_write_ms(folder: Path, n: int = 20, size: int = 1024) -> float:
+    """ms per durable small file (``size`` bytes, 1 KB by default), landed the way the
+    blob store lands a new blob: a temp written and fsync'd, hard-linked to its final
+    name in a folder, the temp unlinked, the folder fsync'd (two fsyncs; a blob in a new
+    fan-out folder costs a third)."""
+    scratch = folder / "durable-floor"
+    final = scratch / "final"
+    final.mkdir(parents=True)
+    payload = b"d" * size
+    started = time.perf_counter()
+    for k in range(n):
+        tmp = scratch / f"{k}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        try:
+            os.write(fd, payload)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.link(tmp, final / f"{k:04d}")
+        os.unlink(tmp)
+        dir_fd = os.open(final, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    return 1000 * (time.perf_counter() - started) / n
+
+
 def copy_fsync(src: Path, dst: Path, chunk: int = CHUNK) -> float:
     """Seconds to read ``src`` and write it to the new file ``dst``, then fsync; ``dst`` is
     deleted afterwards (not timed)."""

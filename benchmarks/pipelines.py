@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -36,6 +35,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from machine import durable_write_ms
 
 from archivist import ArtifactCatalog, pipeline, step
 
@@ -89,33 +90,6 @@ def bench_capture(n: int = 20, workdir: Path | None = None) -> dict[str, Any]:
             "plain_calls_seconds": round(bare_s, 6), "ms_per_artifact": round(ms, 3),
             "register_floor_ms": round(floor, 3), "engine_ms": round(ms - floor, 3),
             "durable_write_ms": round(durable, 3), "target_ms": CAPTURE_TARGET_MS}
-
-
-def durable_write_ms(folder: Path, n: int = 20) -> float:
-    """ms per durable 1 KB file, done the way the blob store lands a new blob: a temp
-    written and fsync'd, hard-linked to its final name in a folder, the temp unlinked,
-    the folder fsync'd (two fsyncs; a blob in a new fan-out folder costs a third)."""
-    scratch = folder / "durable-floor"
-    final = scratch / "final"
-    final.mkdir(parents=True)
-    payload = b"d" * VALUE_BYTES
-    started = time.perf_counter()
-    for k in range(n):
-        tmp = scratch / f"{k}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-        try:
-            os.write(fd, payload)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.link(tmp, final / f"{k:04d}")
-        os.unlink(tmp)
-        dir_fd = os.open(final, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    return 1000 * (time.perf_counter() - started) / n
 
 
 def _register_floor(catalog: ArtifactCatalog, n: int) -> float:

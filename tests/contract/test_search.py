@@ -90,3 +90,34 @@ def test_a_tag_named_like_a_misspelt_field(shelf: ArtifactCatalog) -> None:
     version = shelf.register("odd", "File", tags={"tpye": "Model"})
     assert [a.id for a in shelf.search("tag.tpye:Model")] == [version]
     assert {a.name for a in shelf.search("team:growth OR owner:nobody")} == {"churn_model"}
+
+
+def test_text_with_tags_follows_every_change(catalog: ArtifactCatalog) -> None:
+    """Text and tags are met in one index scan: the tags' index tokens must follow every
+    write (register, tag, untag, rename), and values too long for a token, unicode, numbers
+    and booleans must be found all the same."""
+    long_value = "x" * 200
+    catalog.register("fraud_rules", "Model", tags={"stage": "production", "ok": True,
+                                                   "owner": long_value, "équipe": "données"})
+    model = catalog.register("fraud_model", "Model", tags={"stage": "dev", "f1": 0.5})
+
+    def names(query: str) -> set[str]:
+        return {a.name for a in catalog.search(query)}
+
+    assert names("fraud stage:production") == {"fraud_rules"}
+    assert names("fraud stage:production,dev") == {"fraud_rules", "fraud_model"}
+    assert names(f"fraud owner:{long_value}") == {"fraud_rules"}
+    assert names("fraud équipe:données ok:true") == {"fraud_rules"}
+    assert names("fraud f1:0.5") == {"fraud_model"}
+    assert names("fraud stage:prod*") == {"fraud_rules"}
+    assert names("fraud -stage:production") == {"fraud_model"}
+    catalog.tag(model, stage="production")
+    assert names("fraud stage:production") == {"fraud_rules", "fraud_model"}
+    assert names("fraud stage:dev") == set()
+    catalog.untag(model, "stage")
+    assert names("fraud stage:production") == {"fraud_rules"}
+    catalog.rename("fraud_rules", "fraud_rulebook")
+    assert names("rulebook stage:production") == {"fraud_rulebook"}
+    # a word spelt like an index token finds nothing: words search the text only
+    assert names("t7374616765x70726f64756374696f6e") == set()
+    assert names("t73*") == set()

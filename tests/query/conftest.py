@@ -93,12 +93,14 @@ def build(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("CREATE VIRTUAL TABLE search_docs USING fts5("
-                                 "body, tokenize = 'unicode61 remove_diacritics 2')")
-        else:  # as migration 0001 makes it
+                                 "body, tagtok, tokenize = 'unicode61 remove_diacritics 2')")
+        else:  # as migrations 0001 and 0008 make it
             conn.exec_driver_sql("CREATE TABLE search_docs (rowid BIGINT PRIMARY KEY, "
-                                 "body TSVECTOR)")
+                                 "body TSVECTOR, tagtok TEXT[])")
             conn.exec_driver_sql("CREATE INDEX ix_search_docs_body ON search_docs "
                                  "USING GIN (body)")
+            conn.exec_driver_sql("CREATE INDEX ix_search_docs_tagtok ON search_docs "
+                                 "USING GIN (tagtok)")
         pks: dict[tuple[str, str], int] = {}
         for project, name, *_ in VERSIONS.values():
             pks.setdefault((project, name), len(pks) + 1)
@@ -122,7 +124,10 @@ def build(engine: sa.Engine) -> None:
                     seq=seq, key=key, value=value, text=_tag_text(value), num=num))
             for key, value in fields.get("partitions", {}).items():
                 conn.execute(tables.partitions.insert().values(seq=seq, key=key, value=value))
-            documents.insert_documents(conn, [{"rowid": seq, "body": _document(name, fields)}])
+            tokens = documents.tag_tokens({k: _tag_text(v)
+                                           for k, v in fields.get("tags", {}).items()})
+            documents.insert_documents(conn, [{"rowid": seq, "body": _document(name, fields),
+                                               "tagtok": tokens}])
         for (name, alias), seq in ALIASES.items():
             conn.execute(tables.aliases.insert().values(
                 artifact_pk=pks[("default", name)], alias=alias, seq=seq))

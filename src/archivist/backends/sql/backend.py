@@ -195,8 +195,7 @@ class SqlBackend(serverstore.ServerRows):
             part_rows += [{"seq": seq, "key": k, "value": v} for k, v in r.partitions.items()]
             edge_rows += [{"parent": by_id[p], "child": seq} for p in dict.fromkeys(r.parent_ids)]
             ref_rows += [{"seq": seq, "digest": d} for d in dict.fromkeys(r.blob_digests)]
-            docs.append({"rowid": seq, "body": documents.document(
-                r.name, r.description, r.tags, r.metadata)})
+            docs.append(documents.doc_row(seq, r.name, r.description, r.tags, r.metadata))
         for insert, rows in ((_INSERT_TAGS, tag_rows), (_INSERT_PARTITIONS, part_rows),
                              (_INSERT_EDGES, edge_rows), (_INSERT_BLOB_REFS, ref_rows)):
             if rows:
@@ -233,8 +232,8 @@ class SqlBackend(serverstore.ServerRows):
                 return
             conn.execute(history.insert(), changes)
             documents.delete_document(conn, row.seq)
-            documents.insert_documents(conn, [{"rowid": row.seq, "body": documents.document(
-                row.name, row.description, current, row.metadata)}])
+            documents.insert_documents(conn, [documents.doc_row(
+                row.seq, row.name, row.description, current, row.metadata)])
 
     def set_alias(self, version_id: str, alias: str, user: str | None) -> None:
         with engines.write_transaction(self.engine) as conn:

@@ -1,4 +1,5 @@
-"""The full-text document of a version: name words, description, tag and metadata text.
+"""The full-text document of a version: name words, description, tag and metadata text,
+and one token per short tag (:func:`archivist.backends.sql.fulltext.tag_token`).
 
 ``_ - . /`` become spaces before indexing on every database, so ``fraud`` and
 ``detector`` both find ``fraud_detector_v2`` (and the same on SQLite and PostgreSQL).
@@ -12,7 +13,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from archivist.backends.sql.fulltext import tag_token
 from archivist.backends.sql.prepared import Prepared
+from archivist.backends.sql.reads import tag_text
 from archivist.backends.sql.tables import search_docs
 from archivist.query.lexer import fold
 
@@ -30,6 +33,19 @@ def document(name: str, description: str | None, tag_values: Mapping[str, Any],
     return _SEPARATORS.sub(" ", text)[:MAX_DOCUMENT]
 
 
+def tag_tokens(tag_texts: Mapping[str, str | None]) -> list[str]:
+    """The index tokens of a version's tags, from their string forms (``tags.text``)."""
+    return [t for t in (tag_token(k, v) for k, v in tag_texts.items()) if t is not None]
+
+
+def doc_row(seq: int, name: str, description: str | None, tag_values: Mapping[str, Any],
+            metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The row :func:`insert_documents` takes for one version."""
+    texts = {k: tag_text(v) for k, v in tag_values.items()}
+    return {"rowid": seq, "body": document(name, description, tag_values, metadata),
+            "tagtok": tag_tokens(texts)}
+
+
 def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value
@@ -42,18 +58,20 @@ def _strings(value: Any) -> Iterator[str]:
 
 
 def insert_documents(conn: sa.Connection, docs: list[dict[str, Any]]) -> None:
-    """Index ``[{"rowid": seq, "body": text}, …]``."""
+    """Index ``[{"rowid": seq, "body": text, "tagtok": [token, …]}, …]`` (:func:`doc_row`)."""
     if not docs:
         return
     if conn.dialect.name == "postgresql":
         # PostgreSQL has no diacritic-folding tokenizer: fold here as the query side does.
-        docs = [{"rowid": d["rowid"], "body": fold(d["body"])} for d in docs]
+        docs = [{"rowid": d["rowid"], "body": fold(d["body"]), "tagtok": d["tagtok"] or None}
+                for d in docs]
         stmt = search_docs.insert().values(
             rowid=sa.bindparam("rowid"),
-            body=sa.func.to_tsvector(sa.literal_column("'simple'"), sa.bindparam("body")))
+            body=sa.func.to_tsvector(sa.literal_column("'simple'"), sa.bindparam("body")),
+            tagtok=sa.bindparam("tagtok"))
         conn.execute(stmt, docs)
     else:
-        _INSERT.execute(conn, docs)
+        _INSERT.execute(conn, [{**d, "tagtok": " ".join(d["tagtok"])} for d in docs])
 
 
 def delete_document(conn: sa.Connection, seq: int) -> None:

@@ -103,5 +103,5 @@ def reindex(conn: sa.Connection, seqs: list[int]) -> None:
                                   versions.c.metadata).where(versions.c.seq.in_(seqs))).all()
     conn.execute(search_docs.delete().where(search_docs.c.rowid.in_(seqs)))
     documents.insert_documents(conn, [
-        {"rowid": int(r.seq), "body": documents.document(
-            r.name, r.description, values[int(r.seq)], r.metadata)} for r in rows])
+        documents.doc_row(int(r.seq), r.name, r.description, values[int(r.seq)], r.metadata)
+        for r in rows])

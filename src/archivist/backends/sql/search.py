@@ -31,9 +31,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import REGCONFIG
+from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG
 
-from archivist.backends.sql.fulltext import fts5_string, tsquery_string
+from archivist.backends.sql.fulltext import fts5_string, tag_token, tsquery_string
 from archivist.backends.sql.lineage import reachable
 from archivist.backends.sql.tables import (
     aliases,
@@ -64,6 +64,9 @@ DIALECTS = ("sqlite", "postgresql")
 
 #: The FTS5 table itself: the left side of MATCH and the argument of bm25().
 _FTS: sa.ColumnClause[Any] = sa.literal_column("search_docs")
+#: bm25 weights of the FTS5 columns: the text ranks, the tag tokens do not.
+_TEXT_WEIGHT: Any = sa.literal_column("1.0")
+_TAGS_WEIGHT: Any = sa.literal_column("0.0")
 _BOOLEANS = ("true", "false")
 _COLUMNS = {
     "project": versions.c.project, "pipeline": versions.c.source_pipeline,
@@ -142,27 +145,40 @@ class _Compiler:
         texts = [t for t in query.terms if _drives(t)]
         string = self.fts_query(texts) if texts else None
         param = sa.bindparam(None, string, type_=sa.String)  # one parameter for all text
+        # Tags the index holds as tokens are met in the same scan as the text.
+        indexed = {id(t): _tag_tokens(t) for t in query.terms} if string is not None else {}
+        tokens = [found for found in indexed.values() if found is not None]
+        hit = self.hit(texts, tokens, param)
+        relevance = bool(texts) and not query.sort
         if texts and string is None:
             where.append(sa.false())
+        elif relevance:
+            # The index drives and ranks: the score is computed only for the versions that
+            # meet every term, after the other conditions, in the index's own scan.
+            source = search_docs.join(versions, versions.c.seq == search_docs.c.rowid)
+            where.append(hit)
         elif texts and query.sort[:1] != (Sort("created", (), True),):
             # The text matches drive: a rare word reads a few rows instead of the project.
-            matched = self.matches(param).subquery("matched")
+            matched = sa.select(search_docs.c.rowid).where(hit).subquery("matched")
             source = matched.join(versions, versions.c.seq == matched.c.rowid)
         elif texts:  # newest first: walk the (project, created) index, probe the matches
-            where.append(versions.c.seq.in_(self.matches(param)))
+            where.append(versions.c.seq.in_(sa.select(search_docs.c.rowid).where(hit)))
         for term in query.terms:
-            if not _drives(term):
+            if not _drives(term) and indexed.get(id(term)) is None:
                 where.append(self.condition(term))
         order: list[Any] = []
         for key in query.sort:
             order += self.sort(key)
-        if not texts and not query.sort:  # words only in groups with other terms
-            string = self.fts_query([Group(tuple((t,) for t in _words(query.terms)))])
-            param = sa.bindparam(None, string, type_=sa.String)
-        if not query.sort and string is not None:
-            ranked = self.ranked(param)
-            self.joins.append((ranked, ranked.c.seq == versions.c.seq))
-            order += [ranked.c.score.is_(None), ranked.c.score]
+        if relevance:
+            order.append(self.score(param).nulls_last())
+        elif not query.sort:
+            if not texts:  # words only in groups with other terms
+                string = self.fts_query([Group(tuple((t,) for t in _words(query.terms)))])
+                param = sa.bindparam(None, string, type_=sa.String)
+            if string is not None:
+                ranked = self.ranked(param)
+                self.joins.append((ranked, ranked.c.seq == versions.c.seq))
+                order += [ranked.c.score.is_(None), ranked.c.score]
         order += [versions.c.created_at.desc(), versions.c.seq.desc()]
         for table, on in self.joins:
             source = source.outerjoin(table, on)
@@ -217,17 +233,43 @@ class _Compiler:
             return tsquery_string(texts)
         return fts5_string(texts)
 
-    def matches(self, param: Any) -> sa.Select[Any]:
-        return sa.select(search_docs.c.rowid).where(self.match(param))
-
-    def match(self, param: Any) -> Any:
+    def hit(self, texts: Sequence[Term], tokens: Sequence[Sequence[str]], param: Any) -> Any:
+        """The condition on ``search_docs`` of the driving text and the indexed tags:
+        one FTS5 MATCH on SQLite, the tsvector and the token array on PostgreSQL."""
         if self.dialect == "postgresql":
-            return search_docs.c.body.op("@@")(_tsquery(param))
-        return _FTS.op("MATCH")(param)
+            array = sa.type_coerce(search_docs.c.tagtok, ARRAY(sa.Text))
+            return sa.and_(self.match(param), *(array.overlap(list(t)) for t in tokens))
+        if not tokens:
+            return self.match(param)
+        return self.match(sa.bindparam(None, fts5_string(texts, tokens), type_=sa.String))
+
+    def matches(self, param: Any) -> sa.Select[Any]:
+        # never correlated: the outer statement may scan search_docs itself
+        return sa.select(search_docs.c.rowid).where(self.match(param)).correlate(None)
+
+    def match(self, param: Any, table: Any = search_docs) -> Any:
+        if self.dialect == "postgresql":
+            return table.c.body.op("@@")(_tsquery(param))
+        # FTS5's hidden column is named after the table, also under an alias
+        hidden = "search_docs" if table is search_docs else f"{table.name}.search_docs"
+        return sa.literal_column(hidden).op("MATCH")(param)
+
+    def score(self, param: Any) -> Any:
+        """The relevance of the ``search_docs`` row in the FROM (lower is better), for the
+        newest ``RANKED_MATCHES`` matches of the text; NULL for older ones."""
+        newest = search_docs.alias("newest")
+        cutoff = (sa.select(newest.c.rowid).where(self.match(param, newest))
+                  .order_by(newest.c.rowid.desc()).limit(1).offset(RANKED_MATCHES - 1)
+                  .scalar_subquery())
+        if self.dialect == "postgresql":
+            rank: Any = -sa.func.ts_rank(search_docs.c.body, _tsquery(param))
+        else:
+            rank = sa.func.bm25(_FTS, _TEXT_WEIGHT, _TAGS_WEIGHT)
+        return sa.case((search_docs.c.rowid >= sa.func.coalesce(cutoff, 0), rank))
 
     def ranked(self, param: Any) -> sa.Subquery:
         """The newest ``RANKED_MATCHES`` matches with a score (lower is better)."""
-        score: Any = sa.func.bm25(_FTS)
+        score: Any = sa.func.bm25(_FTS, _TEXT_WEIGHT, _TAGS_WEIGHT)
         if self.dialect == "postgresql":
             score = -sa.func.ts_rank(search_docs.c.body, _tsquery(param))
         return (sa.select(search_docs.c.rowid.label("seq"), score.label("score"))
@@ -353,6 +395,15 @@ class _JsonValue:
                                                                          type_=sa.Float)))
             self.boolean = sa.case((kind.in_(_BOOLEANS), kind))
         self.string: Any = sa.case((self.is_string, text))
+
+
+def _tag_tokens(term: Term) -> tuple[str, ...] | None:
+    """The index tokens of a tag term that the index alone can answer: exact values (no
+    prefix), not negated, each short enough to have a token; else ``None``."""
+    if not isinstance(term, TagTerm) or term.negated or term.prefixes or not term.values:
+        return None
+    tokens = tuple(tag_token(term.key, v) for v in term.values)
+    return None if None in tokens else tuple(t for t in tokens if t is not None)
 
 
 def _has(table: sa.Table, *conditions: Any) -> Any:

@@ -9,7 +9,7 @@ that ``alembic upgrade head`` produces exactly these tables.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 metadata_obj = sa.MetaData()
 
@@ -148,13 +148,17 @@ history = sa.Table(
 )
 
 #: Full-text documents. On SQLite this name is an FTS5 virtual table created by the
-#: migration (rowid = versions.seq); on PostgreSQL a table with a tsvector and GIN index.
+#: migrations (rowid = versions.seq; columns ``body`` and ``tagtok``); on PostgreSQL a
+#: table with a tsvector and a text array, each with a GIN index. ``tagtok`` holds one
+#: token per short tag (:func:`archivist.backends.sql.fulltext.tag_token`), so a search
+#: meets its text and its tags in one index scan (revision 0008).
 #: Declared here only so queries can refer to it; ``create_all`` never creates it.
 search_docs = sa.Table(
     "search_docs",
     sa.MetaData(),
     sa.Column("rowid", BigInt, primary_key=True),
     sa.Column("body", sa.Text),
+    sa.Column("tagtok", sa.Text().with_variant(ARRAY(sa.Text), "postgresql")),
 )
 
 # -- runs (revision 0002) -----------------------------------------------------------------

@@ -56,6 +56,15 @@ class Artifact(Mapping[str, Any]):
     code_version: str | None = None
     deleted: bool = False
 
+    @classmethod
+    def trusted(cls, **fields: Any) -> Artifact:
+        """A record from every one of its fields, as the store read them back: no
+        defaults, no checks, ~10 times cheaper than the constructor (search and list build
+        hundreds at a time). Every field must be given."""
+        record = object.__new__(cls)
+        record.__dict__.update(fields)
+        return record
+
     @property
     def artifact_id(self) -> str:
         return self.id

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -85,24 +86,42 @@ def hydrate_rows(conn: sa.Connection, rows: Sequence[Any]) -> list[Artifact]:
             alias_map.setdefault(seq, []).append(key)
         else:
             parent_map.setdefault(seq, []).append(key)
+    pick = _fields_of(rows[0])
     return [
-        _record(r, tag_map.get(r.seq, {}), sorted(alias_map.get(r.seq, [])),
+        _record(pick(tuple(r)), tag_map.get(r.seq, {}), sorted(alias_map.get(r.seq, [])),
                 parent_map.get(r.seq, []))
         for r in rows
     ]
 
 
-def _record(row: Any, tag_values: dict[str, Any], alias_names: list[str],
+#: The ``versions`` columns a record is made of, in :func:`_record`'s order.
+_RECORD_COLUMNS = ("id", "name", "version", "artifact_type", "project", "created_at",
+                   "digest", "size", "kind", "format", "reference_uri", "metadata",
+                   "partitions", "description", "source_step", "source_run_id",
+                   "source_pipeline", "user", "code_version", "deleted_at")
+
+
+def _fields_of(row: Any) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """A picker of :data:`_RECORD_COLUMNS` from the tuples of rows shaped like ``row``:
+    reading a row by position is ~20 times cheaper than by attribute (SQLAlchemy's ``Row``)."""
+    position = {name: i for i, name in enumerate(row._fields)}
+    return operator.itemgetter(*(position[name] for name in _RECORD_COLUMNS))
+
+
+def _record(fields: tuple[Any, ...], tag_values: dict[str, Any], alias_names: list[str],
             parent_ids: list[str]) -> Artifact:
-    return Artifact(
-        id=row.id, name=row.name, version=row.version, artifact_type=row.artifact_type,
-        project=row.project, created_at=datetime.fromtimestamp(row.created_at, UTC),
-        digest=row.digest, size=row.size, kind=row.kind, format=row.format,
-        reference_uri=row.reference_uri, metadata=row.metadata or {}, tags=tag_values,
-        aliases=alias_names, partitions=row.partitions or {}, parent_ids=parent_ids,
-        description=row.description, source_step=row.source_step,
-        source_run_id=row.source_run_id, source_pipeline=row.source_pipeline, user=row.user,
-        code_version=row.code_version, deleted=row.deleted_at is not None,
+    (id_, name, version, artifact_type, project, created_at, digest, size, kind, format_,
+     reference_uri, metadata, partitions, description, source_step, source_run_id,
+     source_pipeline, user, code_version, deleted_at) = fields
+    return Artifact.trusted(
+        id=id_, name=name, version=version, artifact_type=artifact_type,
+        project=project, created_at=datetime.fromtimestamp(created_at, UTC),
+        digest=digest, size=size, kind=kind, format=format_, reference_uri=reference_uri,
+        storage_path=None, metadata=metadata or {}, tags=tag_values, aliases=alias_names,
+        partitions=partitions or {}, parent_ids=parent_ids, description=description,
+        source_step=source_step, source_run_id=source_run_id,
+        source_pipeline=source_pipeline, user=user, code_version=code_version,
+        deleted=deleted_at is not None,
     )
 
 
@@ -326,7 +345,8 @@ def get_one(engine: sa.Engine, ref: Ref, project: str) -> Artifact:
             alias_names.append(r.extra_key)
         elif r.what == "p":
             parent_ids.append(r.extra_key)
-    return _record(rows[0], tag_map, sorted(alias_names), parent_ids)
+    return _record(_fields_of(rows[0])(tuple(rows[0])), tag_map, sorted(alias_names),
+                   parent_ids)
 
 
 def _one_params(ref: Ref, project: str) -> tuple[str | None, dict[str, Any]]:

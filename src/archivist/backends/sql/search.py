@@ -17,11 +17,17 @@ and ranks is the query's top-level words and phrases, with its groups made only 
 (``fraud (raw OR clean)``); a query whose words all sit in mixed groups
 (``fraud OR type:Model``) ranks by any of its words, the other matches after.
 
-Plan shape (SQLite, 100 k versions): with text, the matches drive the join, so a rare
-word reads a few rows (0.1 ms) instead of the whole project; only ``sort:-created`` walks
-the ``(project, created)`` index and probes the matches. Tags, partitions and aliases are
-EXISTS probes on their ``(seq, key)`` keys. Text + tag + comparison runs in ~5 ms. An OR
-is one SQL ``OR`` of its alternatives' conditions, a group of words one text match.
+Plan shape (SQLite, 100 k versions): with text, the full-text index drives the join, so
+a rare word reads a few rows instead of the whole project, and the tags it holds as tokens
+(``stage:production``) are met in the same index scan. Ordered by relevance, the score is
+computed in that scan only for the versions that meet every other term; only
+``sort:-created`` walks the ``(project, created)`` index and probes the matches. Tags
+without a token, partitions and aliases are EXISTS probes on their ``(seq, key)`` keys.
+An OR is one SQL ``OR`` of its alternatives' conditions, a group of words one text match.
+
+It is one module of over 400 lines because it is one compiler: every term kind's SQL on both
+dialects, which must change together; splitting it would scatter the parity between
+SQLite and PostgreSQL over several files.
 """
 
 from __future__ import annotations

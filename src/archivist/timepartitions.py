@@ -57,28 +57,18 @@ def canonical(value: object) -> object:
     return value
 
 
-def alternatives(partitions: Mapping[str, object] | None) -> list[dict[str, object]]:
-    """The exact-match partition filters whose union is what ``partitions`` asks for.
+def spellings(partitions: Mapping[str, str]) -> tuple[
+        dict[str, str], dict[str, tuple[tuple[str, str | None], ...]]]:
+    """``partitions`` (stored forms, as :func:`archivist.names.check_partitions` gives
+    them) split into exact matches and, for each time among them, its accepted spellings
+    ``(value, granularity)``, one filter per key (``ListFilter.partition_spellings``), so a
+    backend answers it in one query.
 
     A value that is a time (a ``datetime``, or text :func:`canonical` turns into one)
     matches its stored instant, and each bucket holding it in a partition declared with a
     granularity (``{"d": "2021-01-01", "d.granularity": "day"}`` for 13:05 that day); a
     day (a ``date``, or ``2021-01-01``) matches itself and its month in a partition
-    declared by month. Other values match themselves: one filter, ``partitions`` as given.
-    """
-    out: list[dict[str, object]] = [{}]
-    for key, value in (partitions or {}).items():
-        options = _options(key, value)
-        out = [{**done, **option} for done in out for option in options]
-    return out
-
-
-def spellings(partitions: Mapping[str, str]) -> tuple[
-        dict[str, str], dict[str, tuple[tuple[str, str | None], ...]]]:
-    """``partitions`` (stored forms, as :func:`archivist.names.check_partitions` gives
-    them) split into exact matches and, for each time among them, its accepted spellings
-    ``(value, granularity)``: the union of :func:`alternatives` as one filter per key
-    (``ListFilter.partition_spellings``), so a backend answers it in one query."""
+    declared by month. Other values match themselves."""
     exact: dict[str, str] = {}
     accepted: dict[str, tuple[tuple[str, str | None], ...]] = {}
     for key, value in partitions.items():

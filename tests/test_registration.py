@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from archivist import (
 )
 from archivist.materializers.builtin import JsonMaterializer, TextMaterializer
 from archivist.materializers.registry import IN_MEMORY_LIMIT
+from archivist.store.hashing import hash_bytes
 
 
 def count_calls(monkeypatch: pytest.MonkeyPatch, obj: object, name: str) -> list[Any]:
@@ -127,6 +129,40 @@ def test_a_blob_removed_before_the_commit_is_landed_again_from_memory(
     assert local_catalog.load(art) == {"k": "v"}
     assert local_catalog.verify().ok
 
+
+
+def test_a_tree_blob_freed_after_the_hint_check_is_landed_again(
+        local_catalog: ArtifactCatalog, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    """Re-registering a tree, its unchanged files are not read again (the hash cache says
+    their blobs are present). A gc that frees one of those blobs before the commit: the
+    registration lands it again from the file."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(30):
+        (tree / f"f{i:02d}.txt").write_text(f"file {i}")
+    time.sleep(0.3)  # older than the hash cache's racy window
+    first = local_catalog.get(local_catalog.register("tree", path=tree))
+    (tree / "f00.txt").write_text("changed")
+    time.sleep(0.3)  # and the blob folders too
+    unchanged = hash_bytes(b"file 7")
+    backend = local_catalog.backend
+    real = backend.create_versions
+
+    def gc_meanwhile(records: Any) -> None:
+        local_catalog.blobs.delete(unchanged)
+        real(records)
+
+    monkeypatch.setattr(backend, "create_versions", gc_meanwhile)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DuplicateArtifactWarning)
+        second = local_catalog.get(local_catalog.register("tree", path=tree))
+    assert second.digest != first.digest
+    assert local_catalog.blobs.exists(unchanged)
+    assert local_catalog.verify().ok
+    out = tmp_path / "out"
+    local_catalog.download(second, out)
+    assert (out / "f07.txt").read_text() == "file 7"
 
 
 def test_the_commit_ends_the_leases_without_another_write(

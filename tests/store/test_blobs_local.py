@@ -6,6 +6,7 @@ import os
 import socket
 import stat
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,8 +18,9 @@ from archivist.errors import (
     PermissionDeniedError,
     StorageError,
 )
-from archivist.store import open_blobs
+from archivist.store import hashcache, open_blobs
 from archivist.store.fscalls import FsCalls
+from archivist.store.hashcache import RACY_NS
 from archivist.store.localfs import CHUNK, LocalBlobs
 
 from .conftest import CountingCalls, assert_blobs_consistent, sha, store_files
@@ -379,3 +381,64 @@ def test_a_failing_kernel_copy_is_a_storage_error_and_leaves_no_temp(
         store.put_file(src)
     assert store_files(Path(store.root))["tmp"] == []
     assert list(store.iter_digests()) == []
+
+
+def _hinted_tree(tmp_path: Path, store: LocalBlobs, n: int) -> tuple[list[Path], list[str]]:
+    """``n`` files landed once, then (past the racy window of the fan-out folders' stamps)
+    put again with their digests as hints, as a re-registered tree is."""
+    files = []
+    for i in range(n):
+        files.append(tmp_path / f"f{i}")
+        files[-1].write_bytes(b"file %d" % i)
+    digests = [d for d, _ in store.put_many_files(files)]
+    time.sleep(RACY_NS / 1e9 + 0.05)
+    assert [d for d, _ in store.put_many_files(files, digests=digests)] == digests
+    return files, digests
+
+
+def test_missing_vouches_for_hinted_blobs_with_one_stat_per_folder(
+        tmp_path: Path, make_local: Callable[..., LocalBlobs]) -> None:
+    calls = CountingCalls()
+    store = make_local(calls)
+    _, digests = _hinted_tree(tmp_path, store, 40)
+    folders = {d[7:9] for d in digests}
+    calls.calls.clear()
+    assert store.missing(digests) == set()
+    assert calls.calls == ["lstat"] * len(folders)  # the folders, not the 40 blobs
+
+
+def test_missing_sees_a_blob_gc_freed_after_the_hint_check(
+        tmp_path: Path, make_local: Callable[..., LocalBlobs]) -> None:
+    """A gc that frees a blob between the hint check and the post-commit check changes
+    the blob's folder: missing() reports it, and checks each blob of that folder."""
+    calls = CountingCalls()
+    store = make_local(calls)
+    _, digests = _hinted_tree(tmp_path, store, 40)
+    gone = digests[7]
+    store.delete(gone)
+    neighbours = [d for d in digests if d[7:9] == gone[7:9]]
+    calls.calls.clear()
+    assert store.missing(digests) == {gone}
+    folders = {d[7:9] for d in digests}
+    assert calls.calls.count("lstat") == len(folders) + len(neighbours)
+    assert store.missing(["sha256:" + "0" * 64]) == {"sha256:" + "0" * 64}  # never seen
+
+
+def test_missing_trusts_no_folder_changed_just_before_its_stamp(
+        tmp_path: Path, make_local: Callable[..., LocalBlobs],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder changed within the timestamp granularity before it was stamped could be
+    changed again in the same tick without its stamp moving: its blobs get one lstat each."""
+    monkeypatch.setattr(hashcache, "RACY_NS", 3600 * 10**9)  # "just now", however slow
+    calls = CountingCalls()
+    store = make_local(calls)
+    files = [tmp_path / f"f{i}" for i in range(20)]
+    for i, f in enumerate(files):
+        f.write_bytes(b"racy %d" % i)
+    digests = [d for d, _ in store.put_many_files(files)]
+    store.put_many_files(files, digests=digests)  # at once: every folder just changed
+    calls.calls.clear()
+    assert store.missing(digests) == set()
+    assert calls.calls == ["lstat"] * len(digests)
+    with pytest.raises(InvalidInputError):
+        store.missing(["sha256:../x"])

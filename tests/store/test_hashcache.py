@@ -33,6 +33,21 @@ def test_get_after_put(tmp_path: Path) -> None:
         assert again.get(st, str(f)) == D
 
 
+def test_paths_given_as_absolute_share_the_keys_of_normalized_ones(tmp_path: Path) -> None:
+    """A tree walk hands over absolute, normalized paths (``absolute=True``: not normalized
+    again); they are the same keys as those of paths the cache normalizes itself."""
+    f = tmp_path / "f"
+    st = _old_file(f)
+    with HashCache(tmp_path / "hc.db") as cache:
+        assert cache.put_many([(str(f), st, D)], hashed_at_ns=later(), absolute=True) == 1
+        assert cache.get(st, str(tmp_path / "." / "f")) == D
+        assert cache.get_many([(st, str(f))], absolute=True) == [D]
+        cache.put_many([(str(tmp_path / "." / "f"), st, "sha256:" + "e" * 64)],
+                       hashed_at_ns=later())
+        assert cache.get_many([(st, str(f))], absolute=True) == ["sha256:" + "e" * 64]
+    assert NullHashCache().get_many([(st, str(f))], absolute=True) == [None]
+
+
 def test_any_stat_change_misses(tmp_path: Path) -> None:
     f = tmp_path / "f"
     st = _old_file(f)

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archivist.errors import InvalidInputError, PermissionDeniedError
+from archivist.store import paths
 from archivist.store.paths import check_relative_path, contained, safe_relative_path
 
 BAD = ["../x", "/etc/x", "a/../../x", "a\\..\\x", "C:x", "c:\\x", "a//b", "./a", "a/", "",
@@ -61,3 +62,27 @@ def test_any_text_is_either_a_clean_path_or_a_typed_error(value: str) -> None:
         return
     assert safe_relative_path(out) == out or "%" in out  # decoded form is stable
     assert not out.startswith("/") and ".." not in out.split("/")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="aG9_-.+/%#~: \\\x00\u212a\u200c", max_size=40)
+       | st.sampled_from(["a" * 255, "a" * 256, "a/" * 2047 + "b", "a/" * 2048 + "b", "git~1",
+                          "-x", "_/.git", "x/GIT~1", "a.b/c..d", "f000001.bin"]))
+def test_the_plain_fast_path_accepts_only_what_every_rule_accepts(value: str) -> None:
+    # check_relative_path skips the rule-by-rule check for plain ASCII names; anything it
+    # accepts that way must pass the full check too (_check_form on the literal and the
+    # decoded form), so the shortcut can never let a refused name through.
+    if paths._PLAIN.fullmatch(value) and len(value) <= paths.MAX_PATH_BYTES:
+        assert paths.decode_fixed_point(value) == value
+        paths._check_form(value, value, "path")
+    try:
+        fast = check_relative_path(value)
+    except InvalidInputError:
+        fast = None
+    try:
+        paths._check_form(value, value, "path")
+        paths._check_form(paths.decode_fixed_point(value), value, "path")
+        slow: str | None = value
+    except InvalidInputError:
+        slow = None
+    assert fast == slow

@@ -15,7 +15,7 @@ import stat
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from archivist.materializers.registry import (
 )
 from archivist.store.blobs import Blobs
 from archivist.store.hashcache import HashCache, now_ns
-from archivist.store.manifest import build_manifest
+from archivist.store.manifest import Manifest, build_manifest
 from archivist.store.references import check_uri, describe_reference
 
 
@@ -47,7 +47,7 @@ class Content:
     default_type: str = "File"
     blob_digests: tuple[str, ...] = ()
     #: where each blob can be read again, to re-land it if it went missing before commit
-    sources: dict[str, Path] = field(default_factory=dict)
+    sources: Mapping[str, Path] = field(default_factory=dict)
     #: blobs whose bytes are held in memory instead (small in-memory materialized values)
     payloads: dict[str, bytes] = field(default_factory=dict)
 
@@ -98,12 +98,11 @@ class Ingest:
         if stat.S_ISDIR(info.st_mode):
             manifest, digests = build_manifest(source, self.blobs, self.hashcache)
             manifest_digest = digests[0]
-            sources = {e.digest: source / e.path for e in manifest.entries}
             return Content(kind="directory", digest=manifest_digest,
                            size=sum(e.size for e in manifest.entries), format="directory",
                            metadata={"files": len(manifest.entries)},
                            default_type="Directory", blob_digests=tuple(digests),
-                           sources=sources)
+                           sources=_TreeFiles(source, manifest))
         if not stat.S_ISREG(info.st_mode):
             raise InvalidInputError(f"{source} is not a regular file or directory")
         cached = self.hashcache.get(info, str(source))
@@ -181,17 +180,35 @@ class Ingest:
 
     def reland(self, content: Content) -> None:
         """Put back any blob of ``content`` that is missing (a racing gc removed it)."""
-        for digest in content.blob_digests:
-            if not self.blobs.exists(digest):
-                payload = content.payloads.get(digest)
-                if payload is not None:
-                    self.blobs.put_bytes(payload)
-                    continue
-                source = content.sources.get(digest)
-                if source is None:
-                    raise StorageError(f"blob {digest} vanished before the registration "
-                                       "committed and cannot be rewritten; retry")
-                self.blobs.put_file(source)
+        for digest in self.blobs.missing(content.blob_digests):
+            payload = content.payloads.get(digest)
+            if payload is not None:
+                self.blobs.put_bytes(payload)
+                continue
+            source = content.sources.get(digest)
+            if source is None:
+                raise StorageError(f"blob {digest} vanished before the registration "
+                                   "committed and cannot be rewritten; retry")
+            self.blobs.put_file(source)
+
+
+class _TreeFiles(Mapping[str, Path]):
+    """A directory's file digests -> a file with those bytes, as :attr:`Content.sources`;
+    each path is made only if a blob has to be landed again (rarely: not 10,000 ``Path``
+    objects per registered tree)."""
+
+    def __init__(self, root: Path, manifest: Manifest) -> None:
+        self._root = root
+        self._paths = {e.digest: e.path for e in manifest.entries}
+
+    def __getitem__(self, digest: str) -> Path:
+        return self._root / self._paths[digest]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
 
 
 def _warn_caller(message: str, category: type[Warning]) -> None:

@@ -154,6 +154,14 @@ class Blobs(Protocol):
         """Whether the blob is present (a regular file, for a local store)."""
         ...
 
+    def missing(self, digests: Sequence[str]) -> set[str]:
+        """Those of ``digests`` that are not present: what a registration checks after its
+        commit, in case a racing gc freed a blob it landed or found present. Answers as
+        :meth:`exists` would for each; a local store answers for the blobs its last
+        :meth:`put_many_files` found present with one ``stat`` per fan-out folder, a
+        catalog server for a thousand digests per request."""
+        ...
+
     def size(self, digest: str) -> int:
         """Size in bytes. Raises ``IntegrityError`` if the bytes are missing."""
         ...
@@ -306,6 +314,9 @@ class FsspecBlobs:
     def exists(self, digest: str) -> bool:
         with remote_errors(self.path(digest)):
             return object_exists(self._fs, self._key(digest))
+
+    def missing(self, digests: Sequence[str]) -> set[str]:
+        return {d for d in digests if not self.exists(d)}
 
     def size(self, digest: str) -> int:
         return int(self._info(digest)["size"])

@@ -61,7 +61,9 @@ def _disk_full(path: str) -> bool:
     return stats.f_bavail * stats.f_frsize < FULL_BELOW
 
 
-def _is_racy(st: os.stat_result, hashed_at_ns: int) -> bool:
+def is_racy(st: os.stat_result, hashed_at_ns: int) -> bool:
+    """Whether ``st`` changed too close to ``hashed_at_ns`` for a later change to be
+    sure to show in its timestamps (a change in the same clock tick may not)."""
     changed = max(st.st_mtime_ns, st.st_ctime_ns)
     coarse = st.st_mtime_ns % 1_000_000_000 == 0 and st.st_ctime_ns % 1_000_000_000 == 0
     return changed > hashed_at_ns - (RACY_COARSE_NS if coarse else RACY_NS)
@@ -128,10 +130,13 @@ class HashCache:
             return None  # a mangled row is a miss, never an error
         return str(row[5])
 
-    def get_many(self, items: list[tuple[os.stat_result, str]]) -> list[str | None]:
+    def get_many(self, items: list[tuple[os.stat_result, str]], *,
+                 absolute: bool = False) -> list[str | None]:
         """:meth:`get` for many files in a few queries (a 10,000-file tree: 12 queries
-        instead of 10,000)."""
-        paths = [os.path.abspath(path) for _, path in items]
+        instead of 10,000). ``absolute``: the paths are already absolute and normalized
+        (``os.path.abspath`` would return them unchanged), as a tree walk's are."""
+        paths = [path for _, path in items] if absolute else [
+            os.path.abspath(path) for _, path in items]
         rows: dict[str, tuple[object, ...]] = {}
         with self._lock:
             conn = self._connect()
@@ -156,15 +161,15 @@ class HashCache:
         return out
 
     def put_many(self, entries: Iterable[tuple[str, os.stat_result, str]], *,
-                 hashed_at_ns: int) -> int:
+                 hashed_at_ns: int, absolute: bool = False) -> int:
         """Record ``(path, stat taken before hashing, digest)`` triples.
 
         ``hashed_at_ns`` is ``time.time_ns()`` read before the files were hashed; entries
-        changed too close to it are skipped (see the module docstring). Returns how many
-        entries were stored.
+        changed too close to it are skipped (see the module docstring). ``absolute`` as
+        for :meth:`get_many`. Returns how many entries were stored.
         """
-        rows = [(os.path.abspath(p), *_key(st), d) for p, st, d in entries
-                if not _is_racy(st, hashed_at_ns)]
+        rows = [(p if absolute else os.path.abspath(p), *_key(st), d) for p, st, d in entries
+                if not is_racy(st, hashed_at_ns)]
         if not rows:
             return 0
         with self._lock:
@@ -205,11 +210,12 @@ class NullHashCache(HashCache):
     def get(self, st: os.stat_result, path: str) -> str | None:
         return None
 
-    def get_many(self, items: list[tuple[os.stat_result, str]]) -> list[str | None]:
+    def get_many(self, items: list[tuple[os.stat_result, str]], *,
+                 absolute: bool = False) -> list[str | None]:
         return [None] * len(items)
 
     def put_many(self, entries: Iterable[tuple[str, os.stat_result, str]], *,
-                 hashed_at_ns: int) -> int:
+                 hashed_at_ns: int, absolute: bool = False) -> int:
         return 0
 
 

@@ -15,6 +15,15 @@ files would otherwise spend seconds syncing; up to ``FSYNC_EACH_UP_TO`` new blob
 re-registered with a file changed) are fsync'd one by one instead, as ``syncfs`` also
 writes back other processes' dirty data.
 
+A registration checks after its commit that no racing gc freed the blobs it found present
+(:meth:`LocalBlobs.missing`). For the blobs a hint check found present, that is one
+``stat`` per fan-out folder, not per blob: the folder's (device, inode, mtime, ctime),
+read before the blobs in it were checked, still the same means no entry of it was
+removed since (an unlink changes its folder's mtime and ctime). A folder changed within
+the filesystem's timestamp granularity before that first stat is not trusted (the racy
+case of :func:`~archivist.store.hashcache.is_racy`); its blobs, and those of a folder that
+changed, get one ``lstat`` each.
+
 Tests fail the Nth filesystem call by passing an
 :class:`~archivist.store.fscalls.FsCalls` subclass (or patching ``LOCAL_FS.hook``): every
 call the store makes on its own files and its sources goes through it.
@@ -52,6 +61,7 @@ from archivist.store.fscalls import (
     storage_errors,
     suspicious,
 )
+from archivist.store.hashcache import is_racy
 from archivist.store.hashing import (
     DIGEST_RE,
     Readable,
@@ -68,6 +78,9 @@ from archivist.store.spool import owner_gone, owner_tag
 
 CHUNK = 4 * 1024 * 1024  # per write and per hash job (see copy_hashing)
 FSYNC_EACH_UP_TO = 4  # put_many_files: new blobs fsync'd one by one; more: one syncfs
+REMEMBER_UP_TO = 250_000  # blobs found present that missing() may vouch for by folder
+
+_Stamp = tuple[int, int, int, int]  # a fan-out folder's (st_dev, st_ino, mtime_ns, ctime_ns)
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,8 @@ class LocalBlobs:
         self._tmp_dir = os.path.join(self.root, "tmp")
         self._ready = False
         self._fanouts: set[str] = set()
+        # fan-out folder -> its stamp before the blobs in it were found present, and them
+        self._seen: dict[str, tuple[_Stamp, frozenset[str]]] = {}
 
     def __repr__(self) -> str:
         return f"LocalBlobs({self.url!r})"
@@ -104,7 +119,7 @@ class LocalBlobs:
     # -- layout ---------------------------------------------------------------------------
     def path(self, digest: str) -> str:
         hexd = check_digest(digest)[7:]
-        return os.path.join(self._blob_dir, hexd[:2], hexd[2:])
+        return f"{self._blob_dir}{os.sep}{hexd[:2]}{os.sep}{hexd[2:]}"  # os.path.join, faster
 
     def local_path(self, digest: str) -> str | None:
         self.size(digest)  # IntegrityError unless a regular file: never hand out a symlink
@@ -165,12 +180,15 @@ class LocalBlobs:
         with ``bulk`` one ``syncfs`` for all), link them into place, sync the links."""
         out: list[tuple[str, int]] = []
         pending: dict[str, _Spooled] = {}
+        # a folder's stamp costs a stat: worth it for a tree's blobs, not for one file's
+        stamps: dict[str, _Stamp | None] | None = {} if bulk else None
+        seen: dict[str, set[str]] = {}
         committing = False
         try:
             with storage_errors(self.root):
                 for path, hint in zip(paths, hints, strict=True):
                     if hint is not None:
-                        present = self._present_size(check_digest(hint))
+                        present = self._hinted(hint, stamps, seen)
                         if present is not None:
                             out.append((hint, present))
                             continue
@@ -198,7 +216,44 @@ class LocalBlobs:
             if not committing:
                 for tmp in (s.tmp for s in pending.values() if s.tmp is not None):
                     self._discard(tmp)
+        if stamps is not None and sum(map(len, seen.values())) <= REMEMBER_UP_TO:
+            for fan, digests in seen.items():
+                stamp = stamps[fan]
+                if stamp is not None:
+                    self._seen[fan] = (stamp, frozenset(digests))
         return out
+
+    def _hinted(self, hint: str, stamps: dict[str, _Stamp | None] | None,
+                seen: dict[str, set[str]]) -> int | None:
+        """The size of the hinted blob if present. With ``stamps``, its fan-out folder is
+        stamped before its first blob is looked at, and a blob found present is noted
+        under it (see :meth:`missing`)."""
+        path = self.path(hint)  # checks the digest's form
+        fan = path[:-63]  # os.path.dirname: the path ends with os.sep and 62 hex digits
+        if stamps is not None and fan not in stamps:
+            stamp = self._stamp(fan)
+            stamps[fan] = None if stamp is None or stamp[1] else stamp[0]
+        try:
+            st = self._os.lstat(path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise storage_error("cannot stat", path, exc) from exc
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        if stamps is not None and stamps[fan] is not None:
+            seen.setdefault(fan, set()).add(hint)
+        return st.st_size
+
+    def _stamp(self, directory: str) -> tuple[_Stamp, bool] | None:
+        """A folder's stamp, and whether it changed too recently to be trusted; None if it
+        cannot be read (nothing is then vouched for by it)."""
+        try:
+            st = self._os.lstat(directory)
+        except OSError:
+            return None
+        racy = is_racy(st, time.time_ns())  # the clock read after the stat
+        return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns), racy
 
     def _spool_file(self, path: PathLike, follow: bool, sync: bool,
                     pending: Container[str]) -> _Spooled:
@@ -381,6 +436,22 @@ class LocalBlobs:
 
     def exists(self, digest: str) -> bool:
         return self._present_size(digest) is not None
+
+    def missing(self, digests: Sequence[str]) -> set[str]:
+        out: set[str] = set()
+        unchanged: dict[str, bool] = {}
+        for digest in digests:
+            fan = f"{self._blob_dir}{os.sep}{check_digest(digest)[7:9]}"  # of self.path()
+            record = self._seen.get(fan)
+            if record is not None and digest in record[1]:
+                if fan not in unchanged:
+                    now = self._stamp(fan)
+                    unchanged[fan] = now is not None and now[0] == record[0]
+                if unchanged[fan]:
+                    continue  # present when its folder was stamped, and none removed since
+            if self._present_size(digest) is None:
+                out.add(digest)
+        return out
 
     def size(self, digest: str) -> int:
         st = self._lstat(digest)

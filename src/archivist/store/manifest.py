@@ -171,7 +171,7 @@ def _validate(entries: Sequence[ManifestEntry]) -> None:
         if not isinstance(e.mode, int) or isinstance(e.mode, bool) or not 0 <= e.mode <= 0o777:
             raise InvalidInputError(f"{where}: mode {e.mode!r} is not a permission mode in "
                                     "0..0o777 (setuid, setgid and sticky bits are refused)")
-        key = unicodedata.normalize("NFC", e.path)
+        key = e.path if e.path.isascii() else unicodedata.normalize("NFC", e.path)
         if key in seen:
             raise InvalidInputError(f"{where} duplicates {seen[key]!r} (the same name once "
                                     "Unicode-normalized)")
@@ -204,11 +204,11 @@ def build_manifest(dir_path: PathLike, blobs: Blobs,
     root = os.path.abspath(os.fspath(dir_path))
     files = _walk(root)  # every name checked before any byte is stored
     started = now_ns()
-    hints = hashcache.get_many([(st, path) for _, path, st in files])
+    hints = hashcache.get_many([(st, path) for _, path, st in files], absolute=True)
     stored = blobs.put_many_files([path for _, path, _ in files], digests=hints)
     hashcache.put_many([(path, st, digest) for (_, path, st), hint, (digest, _)
                         in zip(files, hints, stored, strict=True) if hint is None],
-                       hashed_at_ns=started)
+                       hashed_at_ns=started, absolute=True)
     manifest = Manifest(tuple(
         ManifestEntry(rel, digest, size, 0o755 if st.st_mode & 0o111 else 0o644)
         for (rel, _, st), (digest, size) in zip(files, stored, strict=True)))
@@ -217,7 +217,7 @@ def build_manifest(dir_path: PathLike, blobs: Blobs,
 
 
 def _walk(root: str) -> list[tuple[str, str, os.stat_result]]:
-    """Every regular file under ``root`` as ``(relative posix path, path, lstat)``."""
+    """Every regular file under ``root``: ``(relative posix path, normalized path, lstat)``."""
     try:
         if not stat.S_ISDIR(os.lstat(root).st_mode):
             raise InvalidInputError(f"{root} is not a directory")
@@ -238,7 +238,7 @@ def _walk(root: str) -> list[tuple[str, str, os.stat_result]]:
         for entry in entries:
             rel = f"{rel_dir}{entry.name}"
             _check_name(rel)
-            other = nfc.setdefault(unicodedata.normalize("NFC", rel), rel)
+            other = nfc.setdefault(rel if rel.isascii() else unicodedata.normalize("NFC", rel), rel)
             if other != rel:
                 raise InvalidInputError(f"{rel!r} and {other!r} are the same name once "
                                         "Unicode-normalized (macOS would merge them)")
@@ -270,7 +270,7 @@ def _walk(root: str) -> list[tuple[str, str, os.stat_result]]:
 
 def _check_name(rel: str) -> None:
     # scandir decodes undecodable bytes to lone surrogates (surrogateescape).
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in rel):
+    if not rel.isascii() and any(0xD800 <= ord(c) <= 0xDFFF for c in rel):
         raise InvalidInputError(f"{rel.encode('utf-8', 'surrogateescape')!r} is not valid "
                                 "UTF-8; rename it",
                                 path=rel.encode("utf-8", "surrogateescape").decode(

@@ -5,7 +5,8 @@ executes, a :class:`Tracker` is current in the executing context (set by
 :func:`archivist.pipelines.context.running`); the catalog reports each version read
 through it (:func:`note_read`: the running step's parents) and asks it what a version
 logged now was produced by (:meth:`Tracker.provenance`, used by ``log_dataset`` and the
-other logging helpers).
+other logging helpers); before reading runs it lets the tracker write what it holds back
+(:func:`settle`).
 
 Context variables follow the executing context: two threads (or asyncio tasks) running
 different pipelines never see each other's tracker.
@@ -40,6 +41,11 @@ class Tracker(Protocol):
         """``value`` was logged through ``catalog`` as ``artifact`` under ``key``."""
         ...
 
+    def settle(self, catalog: object) -> None:
+        """Runs are about to be read through ``catalog``: write the rows the run holds
+        back (deferred task rows), so the reader sees its own run as it is."""
+        ...
+
 
 _TRACKER: ContextVar[Tracker | None] = ContextVar("archivist_tracker", default=None)
 
@@ -57,6 +63,13 @@ def tracked_by(tracker: Tracker | None) -> Iterator[None]:
         yield
     finally:
         _TRACKER.reset(token)
+
+
+def settle(catalog: object) -> None:
+    """Called by the catalog before it reads runs (see :meth:`Tracker.settle`)."""
+    tracker = _TRACKER.get()
+    if tracker is not None:
+        tracker.settle(catalog)
 
 
 def note_read(catalog: object, artifact: Artifact) -> None:

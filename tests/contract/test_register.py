@@ -16,6 +16,7 @@ from archivist import (
     DuplicateArtifactWarning,
     InvalidNameError,
 )
+from archivist.ids import new_id
 from tests.helpers import snapshot
 
 UUID7 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -156,3 +157,17 @@ def test_no_lease_outlives_a_registration(catalog: ArtifactCatalog) -> None:
                          parent_ids=["01890000-0000-7000-8000-000000000000"])
     assert catalog.backend.leased_digests(time.time()) == set()
     assert [a.version for a in catalog.versions("leased")] == [1, 2, 3]
+
+
+def test_versions_by_id_one_or_many_in_order_deleted_included(catalog: ArtifactCatalog) -> None:
+    raw = catalog.register("raw", data=b"raw", tags={"team": "ads"})
+    feats = catalog.register("feats", data=b"feats", parent_ids=[raw])
+    catalog.delete(raw)
+    (one,) = catalog.backend.get_versions_by_id([feats])
+    assert (one.id, one.parent_ids, one.deleted) == (feats, [raw], False)
+    (gone,) = catalog.backend.get_versions_by_id([raw])
+    assert (gone.tags, gone.deleted) == ({"team": "ads"}, True)
+    missing = new_id()
+    assert catalog.backend.get_versions_by_id([missing]) == []
+    assert [a.id for a in catalog.backend.get_versions_by_id(
+        [feats, missing, raw, feats])] == [feats, raw, feats]

@@ -149,6 +149,23 @@ def test_save_tasks_writes_each_in_order(catalog: ArtifactCatalog) -> None:
         catalog.backend.save_tasks([_task(run, "c"), _task(run, "a")])  # "a"[0] is taken
 
 
+def test_save_tasks_links_versions_and_refuses_a_clash_inside_the_batch(
+        catalog: ArtifactCatalog) -> None:
+    raw, feats = catalog.register("raw", data=b"raw"), catalog.register("feats", data=b"f")
+    run = _new_run(catalog)
+    started = _task(run, "a")
+    done = TaskRecord(**{**started.__dict__, "status": "succeeded",
+                         "ended_at": datetime.now(UTC), "consumed": [raw], "produced": [feats]})
+    # the same task twice (its start, then its end): one task, as last given
+    catalog.backend.save_tasks([started, _task(run, "b", consumed=[raw]), done])
+    got = catalog.get_run(run.id)
+    assert [(t.step, t.status) for t in got.tasks] == [("a", "succeeded"), ("b", "running")]
+    assert got.task("a") == done
+    assert got.consumed == [raw] and got.produced == [feats]
+    with pytest.raises(ConflictError):  # two new tasks for the same step and index
+        catalog.backend.save_tasks([_task(run, "c"), _task(run, "c")])
+
+
 def test_a_task_saved_with_its_versions(catalog: ArtifactCatalog) -> None:
     raw = catalog.register("raw", data=b"raw")
     run = _new_run(catalog)

@@ -186,14 +186,15 @@ def test_value_digests_equal_the_stored_digests(local_catalog: ArtifactCatalog) 
 
 def test_a_cache_hit_reads_its_outputs_in_one_lookup(local_catalog: ArtifactCatalog,
                                                      monkeypatch: Any) -> None:
-    """The outputs' records come from one query; loading them does not resolve them
-    again (``get_version``), and the loaded value is the stored one."""
+    """The cached task and its outputs' records come from one read; loading them does
+    not resolve them again (``get_version``), and the loaded value is the stored one."""
     calls: list[str] = []
     train = _counting(calls, outputs=["scaled", "total"])
     first, _ = _run(local_catalog, train)
     lookups: list[str] = []
     backend = local_catalog.backend
-    for name in ("get_version", "get_versions_by_id"):
+    for name in ("get_version", "get_versions_by_id", "find_cached_task",
+                 "find_cached_outputs"):
         real = getattr(backend, name)
 
         def counted(*args: Any, _real: Any = real, _name: str = name) -> Any:
@@ -204,8 +205,8 @@ def test_a_cache_hit_reads_its_outputs_in_one_lookup(local_catalog: ArtifactCata
     second, _ = _run(local_catalog, train)
     assert calls == ["train"] and second == first == ([0, 2, 4], 6)
     # the newest version of source's output (unchanged: reused), the digest of the
-    # argument (that version), train's outputs
-    assert lookups == ["get_version", "get_versions_by_id", "get_versions_by_id"]
+    # argument (that version), train's cached task with its outputs
+    assert lookups == ["get_version", "get_versions_by_id", "find_cached_outputs"]
 
 
 def test_a_rerun_of_an_unchanged_pipeline_numbers_nothing_new(

@@ -77,6 +77,23 @@ def test_outside_a_checkout_the_source_hash_stands_in(tmp_path: Path,
         assert catalog.get("make").code_version == found.source_hash
 
 
+@needs_git
+def test_a_checkout_before_its_first_commit_has_no_code_version(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    (repo / "job.py").write_text(SCRIPT)
+    _git(repo, "add", "job.py")  # staged, never committed
+    assert git_state(repo) == (None, None)
+    _git(repo, "commit", "-q", "-m", "job")
+    assert git_state(repo) == (_git(repo, "rev-parse", "HEAD"), False)
+    (repo / "job.py").write_text(SCRIPT + "\n# edited\n")
+    assert git_state(repo)[1] is True
+    (repo / "new.py").write_text("x = 1\n")  # untracked files do not make it dirty
+    _git(repo, "checkout", "-q", "--", "job.py")
+    assert git_state(repo)[1] is False
+
+
 def test_function_hash_follows_the_source() -> None:
     def one() -> int:
         return 1

@@ -270,6 +270,13 @@ class Backend(Protocol):
         ``cache_key``, or ``None`` (a cache miss)."""
         ...
 
+    def find_cached_outputs(self, project: str, cache_key: str
+                            ) -> tuple[TaskRecord, list[Artifact]] | None:
+        """:meth:`find_cached_task` and the records of the versions in its ``data``
+        (:meth:`get_versions_by_id`), in one read where the backend can: what a cached
+        step asks before answering from the cache."""
+        ...
+
 
 # -- the catalog server's own rows (API keys) and what it asks of the store ------------
 # Not part of ``Backend``: a remote backend has no key table of its own. The server needs

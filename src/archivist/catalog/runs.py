@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Unpack
 
-from archivist import names
+from archivist import names, tracking
 from archivist.catalog import artifactpath, logbook
 from archivist.catalog.arguments import LogFields, page
 from archivist.catalog.core import CatalogCore
@@ -36,6 +36,7 @@ class RunMethods:
         if pipeline is not None:
             pipeline = names.check_name(pipeline, "pipeline")
         limit, offset = page(limit, offset)
+        tracking.settle(self)  # a run in progress here writes what it holds back first
         return self.backend.list_runs(self._scope(project), pipeline, check_status(status),
                                       limit, offset)
 
@@ -49,6 +50,7 @@ class RunMethods:
         """
         if isinstance(ref, RunRecord):
             ref = ref.id
+        tracking.settle(self)  # a run in progress here writes what it holds back first
         return self.backend.get_run(check_run_ref(ref), self._scope(project))
 
 

@@ -20,6 +20,10 @@ only by unpickling is not loaded from the cache (the step runs again).
 
 A step that raises marks its task and the run ``failed`` with the error text, then the
 exception propagates unchanged.
+
+A step that ends within :data:`~archivist.pipelines.runs.START_ROW_DELAY` is written
+once: its finished task row lands in the transaction of its outputs (the "running" row
+is written only for a step still running then; ``RunRecorder.start_task(defer=True)``).
 """
 
 from __future__ import annotations
@@ -75,7 +79,8 @@ def call_step(spec: StepSpec, active: ActiveRun, args: tuple[Any, ...],
                 "passthrough": cached_task.details.get("passthrough", [])})
             _tell_outer(outer, cached_task.produced)
             return value
-    task = recorder.start_task(spec.name, cache_key=key, details=details)
+    # the "running" row is written only if the step runs a while (see RunRecorder)
+    task = recorder.start_task(spec.name, cache_key=key, details=details, defer=True)
     capture = StepCapture(step=spec.name, catalog=catalog, partitions=partitions)
     try:
         with capturing(capture):
@@ -127,6 +132,7 @@ def _store(spec: StepSpec, active: ActiveRun, result: Any, parents: list[str],
                 data[output] = vid
                 pending.append((output, value, vid))
             data.update(capture.logged)
+            recorder.supersede(task)  # the row written next replaces any start row
             done = recorder.finished(
                 task, consumed=parents, data=data,
                 produced=[*(v for *_, v in pending), *capture.logged.values()],
@@ -156,15 +162,16 @@ def _items(spec: StepSpec, result: Any) -> list[tuple[str, str, Any]]:
 
 def _from_cache(spec: StepSpec, active: ActiveRun, key: str) -> tuple[Any, TaskRecord] | None:
     catalog = active.catalog
-    found = catalog.backend.find_cached_task(catalog.project, key)
-    if found is None:
+    answer = catalog.backend.find_cached_outputs(catalog.project, key)  # one read
+    if answer is None:
         return None
+    found, records = answer
     shape = found.details.get("shape")
     if shape == SHAPE_NONE:
         return None, found
     values: dict[str, Any] = {}
     passthrough = set(found.details.get("passthrough") or ())
-    stored = {a.id: a for a in catalog.backend.get_versions_by_id(list(found.data.values()))}
+    stored = {a.id: a for a in records}
     try:
         with paused():
             for output, _name in spec.artifact_names():

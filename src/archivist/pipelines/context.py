@@ -199,6 +199,12 @@ class _ContextTracker:
             active.produced.append(artifact.id)
 
 
+    def settle(self, catalog: object) -> None:
+        active = _RUN.get()
+        if active is not None and same_catalog(active.catalog, catalog):
+            active.recorder.flush()
+
+
 #: What the catalog reports reads and logged versions to while a run executes.
 TRACKER = _ContextTracker()
 

@@ -1,8 +1,9 @@
 """Where a run's code came from: git commit and dirty flag, source hashes, user and host.
 
-``git`` is asked once per checkout and process state (``rev-parse HEAD`` and
-``status --porcelain``), with a short timeout; without git, or outside a checkout, the
-code version is ``None`` and the source hash stands in for it.
+``git`` is asked once per run, in one process (``status --porcelain=v2 --branch``: the
+commit and the changed tracked files), with a short timeout; without git, outside a
+checkout, or before its first commit, the code version is ``None`` and the source hash
+stands in for it.
 """
 
 from __future__ import annotations
@@ -74,14 +75,29 @@ def git_state(directory: Path, *, refresh: bool = True) -> tuple[str | None, boo
     key = directory.resolve() if directory.exists() else directory
     if not refresh and key in _GIT_CACHE:
         return _GIT_CACHE[key]
-    # Both questions at once: a run waits for one git round trip, not two.
-    head = _start_git(key, "rev-parse", "HEAD")
-    status = _start_git(key, "status", "--porcelain", "--untracked-files=no")
-    commit, changes = _finish_git(head), _finish_git(status)
-    dirty = None if commit is None or changes is None else bool(changes.strip())
-    state = (commit, dirty if commit is not None else None)
+    # One git process answers both (the commit is the ``# branch.oid`` header; any other
+    # line is a changed tracked file); GIT_OPTIONAL_LOCKS=0 keeps status from rewriting
+    # the index, so it neither waits for nor blocks the user's own git commands.
+    out = _finish_git(_start_git(key, "status", "--porcelain=v2", "--branch",
+                                 "--untracked-files=no"))
+    state = _parse_status(out)
     _GIT_CACHE[key] = state
     return state
+
+
+def _parse_status(out: str | None) -> tuple[str | None, bool | None]:
+    """``(commit, dirty)`` from ``git status --porcelain=v2 --branch`` output."""
+    if out is None:
+        return None, None
+    commit: str | None = None
+    dirty = False
+    for line in out.splitlines():
+        if line.startswith("# branch.oid "):
+            oid = line[len("# branch.oid "):].strip()
+            commit = None if oid == "(initial)" else oid
+        elif line and not line.startswith("#"):
+            dirty = True
+    return (commit, dirty) if commit is not None else (None, None)
 
 
 def _start_git(directory: Path, *args: str) -> subprocess.Popen[str] | None:
@@ -90,7 +106,7 @@ def _start_git(directory: Path, *args: str) -> subprocess.Popen[str] | None:
     try:
         return subprocess.Popen(["git", "-C", str(directory), *args], stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                                text=True)
+                                text=True, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
     except OSError:
         return None
 

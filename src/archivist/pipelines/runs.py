@@ -14,9 +14,19 @@ produced::
                     data={"features": feat_id})   # status "succeeded"
     rec.finish()                                  # or rec.finish(error=exc): "failed"
 
+``start_task(..., defer=True)`` (what a function pipeline's step uses) writes the
+"running" row only if the task is still running :data:`START_ROW_DELAY` seconds later
+(a watcher thread writes it); a task that ends sooner is written once, when it ends,
+with its outputs. Reads of runs through the run's catalog inside the run (``get_run``,
+``runs``) first write what is held back, so code inside a step sees its own task.
+
 Another process (a flow's worker) continues the same run with
 ``RunRecorder.attach(catalog, run_id)``. Listeners (OpenLineage) hear every start and end;
 a listener that fails is logged, never allowed to fail the run.
+
+It is one module of a little over 400 lines on purpose: the rows a recorder holds back,
+the watcher thread that writes them and the writes that supersede them share one lock
+discipline (``_writing`` before ``_lock``), which reads best in one place.
 """
 
 from __future__ import annotations
@@ -40,6 +50,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_ERROR = 64 * 1024
+#: a deferred task start (``start_task(defer=True)``) is written once the task has been
+#: running this long (seconds); one that ends sooner is written once, when it ends
+START_ROW_DELAY = 0.25
+#: the watcher thread of deferred starts exits after this long with nothing to watch
+_WATCHER_IDLE = 2.0
 
 
 class RunListener(Protocol):
@@ -102,6 +117,17 @@ class RunRecorder:
         self._lock = threading.Lock()
         #: cached tasks recorded but not yet written (see :meth:`reuse_task`)
         self._unsaved: list[TaskRecord] = []
+        self._init_deferred()
+
+    def _init_deferred(self) -> None:
+        #: started tasks whose "running" row is not written yet: id -> (due, task)
+        self._starting: dict[str, tuple[float, TaskRecord]] = {}
+        #: held while writing deferred rows, and by whatever supersedes one (the task's
+        #: own later row): a start row never lands after the row that ends its task
+        self._writing = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._watcher: threading.Thread | None = None
+        self._closed = False
 
     @classmethod
     def attach(cls, catalog: ArtifactCatalog, run_ref: str,
@@ -122,6 +148,7 @@ class RunRecorder:
                                     source_hash=run.source_hash)
         rec.id, rec._run, rec._lock = run.id, run, threading.Lock()
         rec._indexes, rec._unsaved = {}, []
+        rec._init_deferred()
         rec.failure = run.error if run.status == "failed" else None
         for t in run.tasks:
             rec._indexes[t.step] = max(rec._indexes.get(t.step, 0), t.index + 1)
@@ -192,6 +219,9 @@ class RunRecorder:
         status = "failed" if error is not None else "succeeded"
         clean = None if details is None else names.check_metadata(details)
         self.flush()
+        with self._writing, self._lock:  # no deferred start is written after this
+            self._closed = True
+            self._wake.notify_all()
         self.catalog.backend.update_run(self.run.id, status, time.time(),
                                         error_text(error), clean)
         final = self.refresh()
@@ -206,9 +236,15 @@ class RunRecorder:
 
     # -- tasks -------------------------------------------------------------------------
     def start_task(self, step: str, index: int | None = None, *, cache_key: str | None = None,
-                   details: Mapping[str, Any] | None = None) -> TaskRecord:
+                   details: Mapping[str, Any] | None = None,
+                   defer: bool = False) -> TaskRecord:
         """Record that a task of ``step`` started; ``index`` defaults to the next free
         index of that step in this recorder (0, 1, … for repeated calls or foreach).
+
+        ``defer=True`` writes the "running" row only if the task is still running
+        :data:`START_ROW_DELAY` seconds later (or when the run's rows are read or
+        flushed first); a task that ends sooner gets one row, when it ends. A process
+        killed before then leaves no row for the task (as for a deferred cached task).
 
         Raises:
             InvalidNameError: a malformed step name.
@@ -221,8 +257,13 @@ class RunRecorder:
         task = TaskRecord(id=new_id(), run_id=run.id, step=step, index=chosen,
                           status="running", started_at=_now(), cache_key=cache_key,
                           details=names.check_metadata(details))
-        self._save(task)
-        self._notify("task_started", self.run, task)
+        if defer:
+            if self._unsaved:  # cached tasks before it are on record before it starts
+                self.flush()
+            self._defer_start(task)
+        else:
+            self._save(task)
+        self._notify("task_started", run, task)
         return task
 
     def reuse_task(self, step: str, source: TaskRecord, *, index: int | None = None,
@@ -289,6 +330,13 @@ class RunRecorder:
         """Tell the listeners that ``done`` (stored) ended."""
         self._notify("task_ended", self.run, done)
 
+    def supersede(self, task: TaskRecord) -> None:
+        """``task``'s row is about to be written by the caller (its outputs'
+        transaction): its deferred start row, if not written yet, never will be; if it
+        is being written now, this waits until it is."""
+        with self._writing, self._lock:
+            self._starting.pop(task.id, None)
+
     def fail_task(self, task: TaskRecord, error: BaseException | str, *,
                   consumed: Sequence[str] = (), produced: Sequence[str] = (),
                   details: Mapping[str, Any] | None = None) -> TaskRecord:
@@ -303,11 +351,15 @@ class RunRecorder:
         return done
 
     def flush(self) -> None:
-        """Write the tasks :meth:`reuse_task` deferred (one transaction)."""
-        self._save(None)
+        """Write the tasks :meth:`reuse_task` deferred and the deferred starts of tasks
+        still running (one transaction)."""
+        with self._writing:
+            self._write_deferred(due=None)
 
     def _save(self, task: TaskRecord | None) -> None:
         """Write ``task`` with any deferred tasks before it (one transaction)."""
+        if task is not None:
+            self.supersede(task)
         with self._lock:
             unsaved, self._unsaved = self._unsaved, []
         tasks = [*unsaved, *([task] if task is not None else [])]
@@ -320,6 +372,65 @@ class RunRecorder:
             with self._lock:  # not written: kept for the next write
                 self._unsaved[:0] = unsaved
             raise
+
+    def _defer_start(self, task: TaskRecord) -> None:
+        with self._lock:
+            self._starting[task.id] = (time.monotonic() + START_ROW_DELAY, task)
+            if self._watcher is None:
+                self._watcher = threading.Thread(target=self._watch, daemon=True,
+                                                 name=f"archivist-run-{self.id}")
+                self._watcher.start()
+            # a watcher waiting for an earlier due time wakes by itself; one idle learns
+            self._wake.notify()
+
+    def _write_deferred(self, due: float | None) -> None:
+        """Write the deferred cached tasks and the deferred starts due by ``due``
+        (``None``: all), in one transaction. The caller holds ``_writing``."""
+        with self._lock:
+            if self._closed and due is not None:
+                return
+            unsaved, self._unsaved = self._unsaved, []
+            starts = [t for when, t in self._starting.values() if due is None or when <= due]
+            for t in starts:
+                del self._starting[t.id]
+        tasks = [*unsaved, *starts]
+        if not tasks:
+            return
+        try:
+            if len(tasks) == 1:
+                self.catalog.backend.save_task(tasks[0])
+            else:
+                self.catalog.backend.save_tasks(tasks)
+        except BaseException:
+            with self._lock:  # not written: kept for the next write
+                self._unsaved[:0] = unsaved
+                for t in starts:
+                    self._starting.setdefault(t.id, (0.0, t))
+            raise
+
+    def _watch(self) -> None:
+        """The watcher thread: writes each deferred start once it is due."""
+        while True:
+            with self._lock:
+                while True:
+                    if self._closed:
+                        self._watcher = None
+                        return
+                    now = time.monotonic()
+                    due = min((when for when, _ in self._starting.values()), default=None)
+                    if due is not None and due <= now:
+                        break
+                    if not self._wake.wait(_WATCHER_IDLE if due is None else due - now) \
+                            and due is None and not self._starting:
+                        self._watcher = None  # idle: a later deferred start starts another
+                        return
+            try:
+                with self._writing:
+                    self._write_deferred(due=time.monotonic())
+            except Exception as exc:  # kept for the next write, which reports a failure
+                log.warning("run %s: could not write a running task's row: %s", self.id, exc)
+                with self._lock:
+                    self._wake.wait(START_ROW_DELAY)
 
     def _index(self, step: str, index: int | None) -> int:
         """``index``, or the next free index of ``step`` in this recorder."""

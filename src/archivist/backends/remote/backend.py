@@ -391,6 +391,13 @@ class RemoteCatalogBackend:
         data = self._data(body, "cached-tasks")
         return None if data is None else task_from_dict(data)
 
+    def find_cached_outputs(self, project: str, cache_key: str
+                            ) -> tuple[TaskRecord, list[Artifact]] | None:
+        task = self.find_cached_task(project, cache_key)
+        if task is None:
+            return None
+        return task, self.get_versions_by_id(list(dict.fromkeys(task.data.values())))
+
 
 def _as_user(user: str | None) -> dict[str, str]:
     """The ``X-Archivist-User`` header: who the caller says it is (percent-encoded UTF-8).

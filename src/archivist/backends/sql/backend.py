@@ -340,10 +340,7 @@ class SqlBackend(serverstore.ServerRows):
 
     def get_versions_by_id(self, ids: Sequence[str]) -> list[Artifact]:
         with engines.read_transaction(self.engine) as conn:
-            found: dict[str, int] = {}
-            for start in range(0, len(ids), 10_000):  # one statement, built once
-                found.update(conn.execute(_SEQS_OF, {"ids": list(ids[start:start + 10_000])}).all())
-            return reads.hydrate(conn, [found[i] for i in ids if i in found])
+            return _versions_by_id(conn, ids)
 
     def list_versions(self, filters: ListFilter) -> list[Artifact]:
         with engines.read_transaction(self.engine) as conn:
@@ -424,8 +421,7 @@ class SqlBackend(serverstore.ServerRows):
     def save_tasks(self, tasks: Sequence[TaskRecord]) -> None:
         if tasks:
             with engines.write_transaction(self.engine) as conn:
-                for task in tasks:
-                    runs.save_task_in(conn, task)
+                runs.save_tasks_in(conn, tasks)
 
     def link_run_versions(self, run_id: str, consumed: Sequence[str],
                           produced: Sequence[str]) -> None:
@@ -433,6 +429,27 @@ class SqlBackend(serverstore.ServerRows):
 
     def find_cached_task(self, project: str, cache_key: str) -> TaskRecord | None:
         return runs.find_cached_task(self.engine, project, cache_key)
+
+    def find_cached_outputs(self, project: str, cache_key: str
+                            ) -> tuple[TaskRecord, list[Artifact]] | None:
+        with engines.read_transaction(self.engine) as conn:
+            task = runs.find_cached_task_in(conn, project, cache_key)
+            if task is None:
+                return None
+            return task, _versions_by_id(conn, list(dict.fromkeys(task.data.values())))
+
+
+def _versions_by_id(conn: sa.Connection, ids: Sequence[str]) -> list[Artifact]:
+    """Records for ``ids`` (deleted ones included) in the order given, missing skipped:
+    the rows by id, then one query for their tags, aliases and parents."""
+    if len(ids) == 1:  # a plain equality: no expanding IN to render on every call
+        row = conn.execute(_ROW_BY_ID, {"id": ids[0]}).first()
+        return reads.hydrate_rows(conn, [] if row is None else [row])
+    found: dict[str, Any] = {}
+    for start in range(0, len(ids), 10_000):  # one statement, built once
+        found.update((r.id, r) for r in conn.execute(
+            _ROWS_BY_ID, {"ids": list(ids[start:start + 10_000])}))
+    return reads.hydrate_rows(conn, [found[i] for i in ids if i in found])
 
 
 _END_LEASES = inflight.delete().where(
@@ -474,6 +491,8 @@ _SPELLING = sa.select(artifacts.c.name).where(
     artifacts.c.name_folded == sa.bindparam("folded"))
 _SEQS_OF = sa.select(versions.c.id, versions.c.seq).where(
     versions.c.id.in_(sa.bindparam("ids", expanding=True)))
+_ROWS_BY_ID = sa.select(versions).where(versions.c.id.in_(sa.bindparam("ids", expanding=True)))
+_ROW_BY_ID = sa.select(versions).where(versions.c.id == sa.bindparam("id"))
 # Bind names must differ from the table's column names (SQLAlchemy reserves those).
 _RAISE_LAST = artifacts.update().where(
     artifacts.c.pk == sa.bindparam("b_pk"), artifacts.c.last_version < sa.bindparam("b_version"),

@@ -97,14 +97,55 @@ def save_task(engine: sa.Engine, task: TaskRecord) -> None:
         save_task_in(conn, task)
 
 
-def save_task_in(conn: sa.Connection, task: TaskRecord) -> None:
-    """:func:`save_task` inside the caller's write transaction (``conn``)."""
+def save_tasks_in(conn: sa.Connection, tasks: Sequence[TaskRecord]) -> None:
+    """:func:`save_task_in` of each task, in order: each run's row looked up once, the
+    new tasks inserted and every run link written with one statement each."""
+    run_pks: dict[str, int] = {}
+    inserts: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []
+    batch: dict[tuple[int, str, int], str] = {}  # (run, step, index) -> task id, this call
+    for task in tasks:
+        if task.run_id not in run_pks:
+            run_pks[task.run_id] = _run_pk(conn, task.run_id)
+        run_pk = run_pks[task.run_id]
+        slot = (run_pk, task.step, task.index)
+        if batch.get(slot, task.id) != task.id:
+            raise ConflictError(f"the run already has a task {task.step}[{task.index}] "
+                                f"({batch[slot]})")
+        if slot in batch:  # the same task twice: the later record wins, written alone
+            _insert_tasks(conn, inserts, links)
+            inserts, links = [], []
+            save_task_in(conn, task, run_pk)
+            continue
+        batch[slot] = task.id
+        row = _task_row(conn, task, run_pk)
+        if row is not None:
+            inserts.append(row)
+        links.extend(_link_rows(run_pk, task.consumed, task.produced))
+    _insert_tasks(conn, inserts, links)
+
+
+def save_task_in(conn: sa.Connection, task: TaskRecord, run_pk: int | None = None) -> None:
+    """:func:`save_task` inside the caller's write transaction (``conn``); ``run_pk``:
+    the row of ``task.run_id``, when the caller looked it up already."""
+    run_pk = _run_pk(conn, task.run_id) if run_pk is None else run_pk
+    row = _task_row(conn, task, run_pk)
+    _insert_tasks(conn, [] if row is None else [row],
+                  _link_rows(run_pk, task.consumed, task.produced))
+
+
+def _task_row(conn: sa.Connection, task: TaskRecord, run_pk: int) -> dict[str, Any] | None:
+    """Update ``task``'s existing row and answer ``None``, or answer the row to insert.
+
+    Raises:
+        ConflictError: another task holds its step and index, or the id is another
+            run's task.
+    """
     row = {"id": task.id, "step": task.step, "idx": task.index, "status": task.status,
            "started_at": _epoch(task.started_at), "ended_at": _epoch(task.ended_at),
            "cached": task.cached, "cache_key": task.cache_key, "error": task.error,
            "consumed": list(task.consumed), "produced": list(task.produced),
            "data": dict(task.data), "details": dict(task.details)}
-    run_pk = _run_pk(conn, task.run_id)
     existing = None
     for found in _TASK_OR_CLASH.execute(conn, {"task_id": task.id, "run_pk": run_pk,
                                                "step": task.step, "idx": task.index}):
@@ -115,11 +156,19 @@ def save_task_in(conn: sa.Connection, task: TaskRecord) -> None:
             raise ConflictError(f"task {task.id!r} belongs to another run")
         existing = found
     if existing is None:
-        _INSERT_TASK.execute(conn, [{**row, "run_pk": run_pk}])
-    else:
-        _UPDATE_TASK.execute(conn, {**{f"v_{k}": v for k, v in row.items()},
-                                    "task_pk": existing.pk})
-    _link(conn, run_pk, task.consumed, task.produced)
+        return {**row, "run_pk": run_pk}
+    _UPDATE_TASK.execute(conn, {**{f"v_{k}": v for k, v in row.items()},
+                                "task_pk": existing.pk})
+    return None
+
+
+def _insert_tasks(conn: sa.Connection, rows: list[dict[str, Any]],
+                  links: list[dict[str, Any]]) -> None:
+    if rows:
+        _INSERT_TASK.execute(conn, rows)
+    if links:  # links are a set: an existing one is left alone
+        _LINK[conn.dialect.name].execute(conn, list({
+            (r["run_pk"], r["role"], r["version_id"]): r for r in links}.values()))
 
 
 def link_run_versions(engine: sa.Engine, run_id: str, consumed: Sequence[str],
@@ -132,8 +181,14 @@ def link_run_versions(engine: sa.Engine, run_id: str, consumed: Sequence[str],
 def find_cached_task(engine: sa.Engine, project: str, cache_key: str) -> TaskRecord | None:
     """See ``Backend.find_cached_task``."""
     with engines.read_transaction(engine) as conn:
-        row = conn.execute(_CACHED, {"project": project, "cache_key": cache_key}).first()
-        return None if row is None else _task(row, row.run_id)
+        return find_cached_task_in(conn, project, cache_key)
+
+
+def find_cached_task_in(conn: sa.Connection, project: str,
+                        cache_key: str) -> TaskRecord | None:
+    """:func:`find_cached_task` inside an open transaction."""
+    row = conn.execute(_CACHED, {"project": project, "cache_key": cache_key}).first()
+    return None if row is None else _task(row, row.run_id)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -146,10 +201,15 @@ def _run_pk(conn: sa.Connection, run_id: str) -> int:
 
 def _link(conn: sa.Connection, run_pk: int, consumed: Sequence[str],
           produced: Sequence[str]) -> None:
-    rows = [{"run_pk": run_pk, "role": role, "version_id": v}
-            for role, ids in (("in", consumed), ("out", produced)) for v in dict.fromkeys(ids)]
+    rows = _link_rows(run_pk, consumed, produced)
     if rows:  # links are a set: an existing one is left alone
         _LINK[conn.dialect.name].execute(conn, rows)
+
+
+def _link_rows(run_pk: int, consumed: Sequence[str],
+               produced: Sequence[str]) -> list[dict[str, Any]]:
+    return [{"run_pk": run_pk, "role": role, "version_id": v}
+            for role, ids in (("in", consumed), ("out", produced)) for v in dict.fromkeys(ids)]
 
 
 def _hydrate(conn: sa.Connection, rows: Sequence[Any]) -> list[RunRecord]:

@@ -197,7 +197,8 @@ class Engine:
                 if self._reuse(spec):
                     self._release(spec)
                     continue
-                task = self.recorder.start_task(spec.step, details=spec.placed())
+                # the "running" row only for a task still running a moment later
+                task = self.recorder.start_task(spec.step, details=spec.placed(), defer=True)
                 spec = replace(spec, pathspec=f"{self.recorder.pathspec}/{spec.step}/{task.index}")
                 if pool is None:
                     try:
@@ -271,7 +272,7 @@ class Engine:
         kept = {k: old.details[k] for k in ("switch",) if k in old.details}
         outcome = TaskOutcome(data=data, foreach_count=int(count) if count is not None else None,
                               details=kept)
-        task = self.recorder.start_task(spec.step, details={
+        task = self.recorder.start_task(spec.step, defer=True, details={
             **spec.placed(), "reused_from": old.id, "reused_from_run": self.old.pathspec})
         if count:
             kept["foreach_count"] = count

@@ -49,3 +49,6 @@ class TaskTracker:
     def logged(self, catalog: object, key: str, value: Any, artifact: Artifact) -> None:
         if same_catalog(self.catalog, catalog) and artifact.id not in self.produced:
             self.produced.append(artifact.id)
+
+    def settle(self, catalog: object) -> None:
+        """Nothing to write: a flow's engine writes its task rows as they happen."""

@@ -18,6 +18,7 @@ Results are plain JSON-able dicts.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -356,10 +357,22 @@ def ingest_dir_child(home: str, tree: str, changed_file: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- cached catalogs
 
 
+@functools.cache
 def schema_fingerprint() -> str:
     """A short hash of the files that decide what a built catalog holds on disk (the
     migrations, the table definitions and the search documents): a cached catalog built by
-    another schema is rebuilt."""
+    another schema is rebuilt. Computed once per process, so that every catalog of a run
+    gets the key of the code the run imported, even if the files change meanwhile."""
+    return _fingerprint_now()
+
+
+def schema_changed_since_start() -> bool:
+    """Whether those files changed since this process started using them: a catalog built
+    now mixes the imported code with migrations read from disk, so it is not cached."""
+    return _fingerprint_now() != schema_fingerprint()
+
+
+def _fingerprint_now() -> str:
     h = hashlib.sha256()
     sql = SRC_ROOT / "backends" / "sql"
     files = sorted((sql / "migrations").rglob("*.py"))
@@ -399,6 +412,11 @@ def cached_catalog(kind: str, versions: int,
     finally:
         catalog.close()
     seconds = time.perf_counter() - t0
+    if schema_changed_since_start():
+        if log is not None:
+            log(f"the schema files changed during the build of {home}: not cached")
+        return home, {"key": key, "kind": kind, "versions": versions, "cached": False,
+                      "not_cached": "schema files changed during the build", **built}
     manifest = {
         "key": key,
         "kind": kind,

@@ -80,7 +80,8 @@ def test_every_documented_command_exists() -> None:
 ELSEWHERE = {
     "--clean": "pg_restore", "--dbname": "pg_restore", "--file": "pg_dump",
     "--factory": "uvicorn", "--extra": "uv", "--locked": "uv", "--upgrade": "uv",
-    "--upgrade-package": "uv", "--porcelain": "git", "--no-scm": "dvc init",
+    "--upgrade-package": "uv", "--porcelain": "git", "--branch": "git status",
+    "--no-scm": "dvc init",
     "--help": "every command",
     "--x": "a query-language example (a word, not an option)",
     "--origin-run-id": "metaflow resume", "--resources": "dask worker", "--gil": "py-spy",

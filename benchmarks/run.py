@@ -420,19 +420,22 @@ def pick_sizes(args: argparse.Namespace) -> Sizes:
     return Sizes(**{**asdict(sizes), "rounds": args.rounds}) if args.rounds else sizes
 
 
+def _header(benchmark: str, args: argparse.Namespace, sizes: Sizes,
+            started: float) -> dict[str, Any]:
+    return {"benchmark": benchmark,
+            "command": "python benchmarks/run.py " + " ".join(sys.argv[1:]),
+            "mode": "quick" if args.quick else "full",
+            "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            "sizes": asdict(sizes)}
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = pick_sizes(args)
     started = time.time()
     WORKDIR.mkdir(parents=True, exist_ok=True)
     rundir = Path(tempfile.mkdtemp(prefix="run-archivist-", dir=WORKDIR))
     loads = {"start": _loadavg()}
-    result: dict[str, Any] = {
-        "benchmark": "archivist make bench",
-        "command": "python benchmarks/run.py " + " ".join(sys.argv[1:]),
-        "mode": "quick" if args.quick else "full",
-        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "sizes": asdict(sizes),
-    }
+    result = _header("archivist make bench", args, sizes, started)
     if args.quick:
         result["note"] = ("--quick: a smoke test at small sizes; the met flags do not say "
                           "whether the issue's targets (full sizes) are met")
@@ -606,15 +609,9 @@ def run_search_only(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
     mlf_1k = dig(scale, "mlflow", str(min(sizes.scale_sizes))) or {}
     mlf = {"search_model_versions": {"versions_in_table": mlf_1k.get("versions"),
                                      "tag": mlf_1k.get("tag")}}
-    result: dict[str, Any] = {
-        "benchmark": "archivist make bench --only search",
-        "command": "python benchmarks/run.py " + " ".join(sys.argv[1:]),
-        "mode": "quick" if args.quick else "full",
-        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "sizes": asdict(sizes),
-        "machine": {**machine.machine_info(WORKDIR), "loadavg_1_5_15": loads},
-        "archivist": {"version": archivist.__version__, "git": _git_state(), **arch},
-    }
+    result = {**_header("archivist make bench --only search", args, sizes, started),
+              "machine": {**machine.machine_info(WORKDIR), "loadavg_1_5_15": loads},
+              "archivist": {"version": archivist.__version__, "git": _git_state(), **arch}}
     return finish(result, search_figures(arch, {"mlflow": mlf}, sizes), started)
 
 

@@ -69,3 +69,46 @@ def assert_store_consistent(catalog: ArtifactCatalog) -> None:
             "GROUP BY artifact_pk")).all()
     for _pk, count, low, high in rows:
         assert (low, high) == (1, count), f"versions not gap-free: {low}..{high} for {count}"
+
+
+@dataclass(frozen=True)
+class Opening:
+    """How to open one SQL catalog again and again: its URL (for Alembic) and the
+    ``ArtifactCatalog`` arguments."""
+
+    url: str
+    target: str
+    blobs: str | None = None
+
+    def open(self) -> ArtifactCatalog:
+        return ArtifactCatalog(self.target, blobs=self.blobs)
+
+
+def sql_catalog(database: str, tmp_path: Path, request: pytest.FixtureRequest) -> Opening:
+    """A fresh catalog on ``database`` ("sqlite": a home under ``tmp_path``; "postgres": a
+    database of the session's cluster with an S3 bucket for the blobs)."""
+    if database == "sqlite":
+        home = tmp_path / "old"
+        return Opening(f"sqlite:///{home / 'catalog.db'}", str(home))
+    url = request.getfixturevalue("postgres_url")
+    return Opening(url, url, request.getfixturevalue("s3_blobs_url"))
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Take the schema at ``url`` back to ``revision`` with the Alembic downgrades (what a
+    catalog of an older release looks like; opening it again migrates it to the head)."""
+    from alembic import command
+    from alembic.config import Config
+
+    from archivist.backends.sql.engine import MIGRATIONS
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = conn
+            command.downgrade(config, revision)
+            conn.commit()
+    finally:
+        engine.dispose()

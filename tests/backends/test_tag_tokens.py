@@ -8,13 +8,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
-from archivist import ArtifactCatalog
-from archivist.backends.sql.engine import MIGRATIONS
 from archivist.backends.sql.fulltext import TAG_TOKEN_MAX_BYTES, tag_token
 from archivist.backends.sql.reads import tag_text
+from tests.helpers import downgrade, sql_catalog
 
 TAGS = {"stage": "production", "équipe": "données ☃", "ok": True, "n": 3, "f": 0.25,
         "long": "y" * TAG_TOKEN_MAX_BYTES, "k" * 40: "v" * (TAG_TOKEN_MAX_BYTES - 40)}
@@ -37,34 +34,20 @@ def _tokens(url: str) -> dict[int, set[str]]:
 @pytest.mark.parametrize("database", ["sqlite", "postgres"])
 def test_upgraded_catalog_has_the_tokens_python_writes(
         database: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    if database == "sqlite":
-        home = tmp_path / "old"
-        url, opening = f"sqlite:///{home / 'catalog.db'}", (str(home), {})
-    else:
-        url = request.getfixturevalue("postgres_url")
-        opening = (url, {"blobs": request.getfixturevalue("s3_blobs_url")})
-    with ArtifactCatalog(opening[0], **opening[1]) as catalog:
+    opening = sql_catalog(database, tmp_path, request)
+    with opening.open() as catalog:
         catalog.register("fraud_model", "Model", tags=TAGS)
         catalog.register("fraud_rules", "Model", tags={"stage": "dev"})
         catalog.register("untagged", "Model")
-    written = _tokens(url)
+    written = _tokens(opening.url)
     expected = {tag_token(k, tag_text(v)) for k, v in TAGS.items()}
     assert set().union(*written.values()) == {t for t in expected if t} | {
         tag_token("stage", "dev")}
     assert tag_token("long", "y" * TAG_TOKEN_MAX_BYTES) is None  # too long: no token
 
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:  # the schema of the release before 0008
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
-            config.attributes["connection"] = conn
-            command.downgrade(config, "0007")
-            conn.commit()
-    finally:
-        engine.dispose()
-    with ArtifactCatalog(opening[0], **opening[1]) as catalog:  # opening migrates to head
-        assert _tokens(url) == written
+    downgrade(opening.url, "0007")  # the schema of the release before 0008
+    with opening.open() as catalog:  # opening migrates to the head
+        assert _tokens(opening.url) == written
         assert {a.name for a in catalog.search("fraud stage:production")} == {"fraud_model"}
         assert {a.name for a in catalog.search("fraud équipe:\"données ☃\" n:3 ok:true")} \
             == {"fraud_model"}

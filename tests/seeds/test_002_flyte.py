@@ -12,8 +12,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from archivist import (
     ArtifactCatalog,
@@ -27,8 +25,8 @@ from archivist import (
     pipeline,
     step,
 )
-from archivist.backends.sql.engine import MIGRATIONS
 from archivist.catalog.artifactquery import close_defaults
+from tests.helpers import downgrade, sql_catalog
 
 
 @step
@@ -272,23 +270,13 @@ def test_artifact_query_on_the_class_reads_the_default_catalog(
 @pytest.mark.parametrize("database", ["sqlite", "postgres"])
 def test_partition_values_stored_before_the_canonical_form_are_migrated(
         database: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    if database == "sqlite":
-        home = tmp_path / "old"
-        url, opening = f"sqlite:///{home / 'catalog.db'}", (str(home), {})
-    else:
-        url = request.getfixturevalue("postgres_url")
-        opening = (url, {"blobs": request.getfixturevalue("s3_blobs_url")})
-    with ArtifactCatalog(opening[0], **opening[1]) as catalog:
+    opening = sql_catalog(database, tmp_path, request)
+    with opening.open() as catalog:
         catalog.register("report", data="r", partitions={"report_date": "2023-10-26",
                                                          "region": "eu 12:00"})
-    engine = sa.create_engine(url)
+    downgrade(opening.url, "0005")  # the schema of the release before 0006
+    engine = sa.create_engine(opening.url)
     try:
-        with engine.connect() as conn:  # the schema of the release before 0006
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
-            config.attributes["connection"] = conn
-            command.downgrade(config, "0005")
-            conn.commit()
         with engine.begin() as conn:  # what an older release wrote: str(datetime)
             conn.execute(sa.text("UPDATE partitions SET value='2023-10-26 00:00:00' "
                                  "WHERE key='report_date'"))
@@ -296,7 +284,7 @@ def test_partition_values_stored_before_the_canonical_form_are_migrated(
                 "p": '{"report_date": "2023-10-26 00:00:00", "region": "eu 12:00"}'})
     finally:
         engine.dispose()
-    with ArtifactCatalog(opening[0], **opening[1]) as catalog:  # opening migrates to head
+    with opening.open() as catalog:  # opening migrates to head
         stored = catalog.get("report")
         assert stored.partitions == {"report_date": "2023-10-26T00:00:00+00:00",
                                      "region": "eu 12:00"}

@@ -161,7 +161,11 @@ class _Compiler:
         elif relevance:
             # The index drives and ranks: the score is computed only for the versions that
             # meet every term, after the other conditions, in the index's own scan.
-            source = search_docs.join(versions, versions.c.seq == search_docs.c.rowid)
+            # SQLite: ``+ 0`` keeps the index the outer loop; a rowid constraint it could
+            # use would let the planner probe the index once per version instead (30 s)
+            rowid = (search_docs.c.rowid + sa.literal_column("0") if self.dialect == "sqlite"
+                     else search_docs.c.rowid)
+            source = search_docs.join(versions, versions.c.seq == rowid)
             where.append(hit)
         elif texts and query.sort[:1] != (Sort("created", (), True),):
             # The text matches drive: a rare word reads a few rows instead of the project.

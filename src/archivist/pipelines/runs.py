@@ -356,22 +356,24 @@ class RunRecorder:
         with self._writing:
             self._write_deferred(due=None)
 
-    def _save(self, task: TaskRecord | None) -> None:
+    def _save(self, task: TaskRecord) -> None:
         """Write ``task`` with any deferred tasks before it (one transaction)."""
-        if task is not None:
-            self.supersede(task)
+        self.supersede(task)
         with self._lock:
             unsaved, self._unsaved = self._unsaved, []
-        tasks = [*unsaved, *([task] if task is not None else [])]
         try:
-            if len(tasks) == 1:
-                self.catalog.backend.save_task(tasks[0])
-            elif tasks:
-                self.catalog.backend.save_tasks(tasks)
+            self._write([*unsaved, task])
         except BaseException:
             with self._lock:  # not written: kept for the next write
                 self._unsaved[:0] = unsaved
             raise
+
+    def _write(self, tasks: Sequence[TaskRecord]) -> None:
+        """``tasks`` in one transaction (the one-row statement for a single task)."""
+        if len(tasks) == 1:
+            self.catalog.backend.save_task(tasks[0])
+        elif tasks:
+            self.catalog.backend.save_tasks(tasks)
 
     def _defer_start(self, task: TaskRecord) -> None:
         with self._lock:
@@ -393,14 +395,8 @@ class RunRecorder:
             starts = [t for when, t in self._starting.values() if due is None or when <= due]
             for t in starts:
                 del self._starting[t.id]
-        tasks = [*unsaved, *starts]
-        if not tasks:
-            return
         try:
-            if len(tasks) == 1:
-                self.catalog.backend.save_task(tasks[0])
-            else:
-                self.catalog.backend.save_tasks(tasks)
+            self._write([*unsaved, *starts])
         except BaseException:
             with self._lock:  # not written: kept for the next write
                 self._unsaved[:0] = unsaved

@@ -175,7 +175,7 @@ def link_run_versions(engine: sa.Engine, run_id: str, consumed: Sequence[str],
                       produced: Sequence[str]) -> None:
     """See ``Backend.link_run_versions``."""
     with engines.write_transaction(engine) as conn:
-        _link(conn, _run_pk(conn, run_id), consumed, produced)
+        _insert_tasks(conn, [], _link_rows(_run_pk(conn, run_id), consumed, produced))
 
 
 def find_cached_task(engine: sa.Engine, project: str, cache_key: str) -> TaskRecord | None:
@@ -197,13 +197,6 @@ def _run_pk(conn: sa.Connection, run_id: str) -> int:
     if pk is None:
         raise ArtifactNotFoundError(f"no run with id {run_id!r}", ref=run_id)
     return int(pk)
-
-
-def _link(conn: sa.Connection, run_pk: int, consumed: Sequence[str],
-          produced: Sequence[str]) -> None:
-    rows = _link_rows(run_pk, consumed, produced)
-    if rows:  # links are a set: an existing one is left alone
-        _LINK[conn.dialect.name].execute(conn, rows)
 
 
 def _link_rows(run_pk: int, consumed: Sequence[str],
